@@ -1,0 +1,1062 @@
+//! `ServiceCollection`: the list of registrations a provider is built from.
+
+use std::any::{Any, TypeId, type_name};
+use std::future::Future;
+use std::hash::Hash;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory, Instance};
+use crate::dispose::{AsyncDispose, Dispose};
+use crate::error::BuildError;
+use crate::inject::{Dependencies, FromProvider};
+use crate::key::ServiceKey;
+use crate::lifetime::Lifetime;
+use crate::options::ProviderOptions;
+use crate::provider::ServiceProvider;
+
+/// Converts a factory's return value into the `Arc<T>` the container stores.
+///
+/// Implemented for any `T` (wrapped in a new `Arc`) and for `Arc<T>` itself, which is how a
+/// factory returns a trait object: `Ok(Arc::new(Postgres) as Arc<dyn Db>)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use di_core::IntoArc;
+///
+/// trait Greeter: Send + Sync {}
+/// struct English;
+/// impl Greeter for English {}
+///
+/// let a: Arc<u32> = 7u32.into_arc();
+/// let g: Arc<dyn Greeter> = (Arc::new(English) as Arc<dyn Greeter>).into_arc();
+/// assert_eq!(*a, 7);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a factory for `{T}` must return `{T}` or `Arc<{T}>`, not `{Self}`",
+    note = "for a trait object, return `Arc::new(value) as Arc<{T}>`"
+)]
+pub trait IntoArc<T: ?Sized> {
+    /// Wraps or passes through.
+    fn into_arc(self) -> Arc<T>;
+}
+
+impl<T> IntoArc<T> for T {
+    fn into_arc(self) -> Arc<T> {
+        Arc::new(self)
+    }
+}
+
+impl<T: ?Sized> IntoArc<T> for Arc<T> {
+    fn into_arc(self) -> Arc<T> {
+        self
+    }
+}
+
+/// The registrations a [`ServiceProvider`] is built from: an ordered list you add to, replace in
+/// and remove from, then turn into a provider with [`build`](Self::build).
+///
+/// Each `add_*` method returns a [`Registration`] for the entry just added, which lets you attach
+/// a disposal hook or declare dependencies, and derefs back to the collection so calls chain.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use di_core::ServiceCollection;
+///
+/// trait Clock: Send + Sync { fn now(&self) -> u64; }
+/// struct Fixed;
+/// impl Clock for Fixed { fn now(&self) -> u64 { 42 } }
+///
+/// struct Config { retries: u32 }
+///
+/// let provider = ServiceCollection::new()
+///     .add_singleton_instance(Config { retries: 3 })
+///     .add_singleton::<dyn Clock>(|_| Ok(Arc::new(Fixed) as Arc<dyn Clock>))
+///     .add_transient::<String>(|sp| Ok(format!("retries={}", sp.get::<Config>()?.retries)))
+///     .build()?;
+///
+/// assert_eq!(provider.get::<dyn Clock>()?.now(), 42);
+/// assert_eq!(*provider.get::<String>()?, "retries=3");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default, Clone)]
+pub struct ServiceCollection {
+    descriptors: Vec<Descriptor>,
+}
+
+impl std::fmt::Debug for ServiceCollection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.descriptors).finish()
+    }
+}
+
+// ===== impl ServiceCollection =====
+
+impl ServiceCollection {
+    /// An empty collection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let services = di_core::ServiceCollection::new();
+    /// assert!(services.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many registrations the collection holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.add_singleton_instance(1u8).add_singleton_instance(2u8);
+    /// assert_eq!(services.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.descriptors.len()
+    }
+
+    /// Whether the collection holds no registration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_core::ServiceCollection::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.descriptors.is_empty()
+    }
+
+    /// Whether `T` has an unkeyed registration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.add_singleton_instance(1u8);
+    /// assert!(services.contains::<u8>());
+    /// assert!(!services.contains::<u16>());
+    /// ```
+    pub fn contains<T: ?Sized + 'static>(&self) -> bool {
+        self.position::<T>().is_some()
+    }
+
+    /// The lifetimes of every registration of `T` (unkeyed), in registration order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton_instance(1u8).add_transient::<u8>(|_| Ok(2));
+    /// assert_eq!(services.lifetimes_of::<u8>(), [Lifetime::Singleton, Lifetime::Transient]);
+    /// ```
+    pub fn lifetimes_of<T: ?Sized + 'static>(&self) -> Vec<Lifetime> {
+        self.descriptors
+            .iter()
+            .filter(|d| d.service == TypeId::of::<T>() && d.key.is_none())
+            .map(|d| d.lifetime)
+            .collect()
+    }
+
+    fn position<T: ?Sized + 'static>(&self) -> Option<usize> {
+        self.descriptors.iter().position(|d| d.service == TypeId::of::<T>() && d.key.is_none())
+    }
+
+    fn push<T: ?Sized + Send + Sync + 'static>(&mut self, descriptor: Descriptor) -> Registration<'_, T> {
+        self.descriptors.push(descriptor);
+        let index = self.descriptors.len() - 1;
+        Registration { services: self, index, _service: std::marker::PhantomData }
+    }
+
+    /// Registers a service of any lifetime with a factory. The `add_singleton`, `add_scoped` and
+    /// `add_transient` shorthands call this.
+    ///
+    /// The factory receives the provider the service is resolved through: the root for a
+    /// singleton, the requesting scope for scoped and transient services. It returns the service
+    /// (`T`, or `Arc<T>` for a trait object) or an error, which the resolve reports as
+    /// [`ResolveError::Factory`](crate::ResolveError::Factory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// let provider = ServiceCollection::new()
+    ///     .add::<u32, _>(Lifetime::Transient, |_| Ok(7u32))
+    ///     .build()?;
+    /// assert_eq!(*provider.get::<u32>()?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add<T>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.push(descriptor::<T>(lifetime, None, sync_factory::<T>(factory), None))
+    }
+
+    /// Registers a singleton: created once per root provider, on first use, and shared by every scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Pool;
+    /// let provider = ServiceCollection::new().add_singleton::<Pool>(|_| Ok(Pool)).build()?;
+    /// let scope = provider.create_scope()?;
+    /// assert!(Arc::ptr_eq(&provider.get::<Pool>()?, &scope.get::<Pool>()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_singleton<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.add(Lifetime::Singleton, factory)
+    }
+
+    /// Registers a scoped service: created once per scope, on first use within it.
+    ///
+    /// Resolving it from the root provider is an error ([`ResolveError::ScopedFromRoot`](crate::ResolveError::ScopedFromRoot))
+    /// unless scope validation is turned off with [`ProviderOptions::validate_scopes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct RequestId(u64);
+    /// let provider = ServiceCollection::new().add_scoped::<RequestId>(|_| Ok(RequestId(1))).build()?;
+    /// let scope = provider.create_scope()?;
+    /// assert!(Arc::ptr_eq(&scope.get::<RequestId>()?, &scope.get::<RequestId>()?));
+    /// assert!(provider.get::<RequestId>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_scoped<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.add(Lifetime::Scoped, factory)
+    }
+
+    /// Registers a transient service: a new instance on every resolve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Message;
+    /// let provider = ServiceCollection::new().add_transient::<Message>(|_| Ok(Message)).build()?;
+    /// assert!(!Arc::ptr_eq(&provider.get::<Message>()?, &provider.get::<Message>()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_transient<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.add(Lifetime::Transient, factory)
+    }
+
+    /// Registers `T` with constructor injection: the container builds it with
+    /// [`FromProvider::from_provider`] and validates the dependencies it declares.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{FromProvider, Lifetime, ServiceCollection, ServiceProvider};
+    /// struct Clock;
+    /// impl FromProvider for Clock {
+    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) }
+    /// }
+    /// let provider = ServiceCollection::new().add_type::<Clock>(Lifetime::Singleton).build()?;
+    /// provider.get::<Clock>()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_type<T: FromProvider>(&mut self, lifetime: Lifetime) -> Registration<'_, T> {
+        let mut reg = self.add::<T>(lifetime, |sp| Ok(Arc::new(T::from_provider(sp)?)));
+        reg.depends_on_all_of::<T>();
+        reg
+    }
+
+    /// [`add_type`](Self::add_type) as a singleton.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # struct Clock;
+    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// let provider = ServiceCollection::new().add_singleton_type::<Clock>().build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_singleton_type<T: FromProvider>(&mut self) -> Registration<'_, T> {
+        self.add_type::<T>(Lifetime::Singleton)
+    }
+
+    /// [`add_type`](Self::add_type) as a scoped service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # struct Clock;
+    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// let provider = ServiceCollection::new().add_scoped_type::<Clock>().build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_scoped_type<T: FromProvider>(&mut self) -> Registration<'_, T> {
+        self.add_type::<T>(Lifetime::Scoped)
+    }
+
+    /// [`add_type`](Self::add_type) as a transient service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # struct Clock;
+    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// let provider = ServiceCollection::new().add_transient_type::<Clock>().build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_transient_type<T: FromProvider>(&mut self) -> Registration<'_, T> {
+        self.add_type::<T>(Lifetime::Transient)
+    }
+
+    /// Registers a service of any lifetime with an async factory, resolved with
+    /// [`ServiceProvider::get_async`]. A synchronous `get` of it (or of anything that depends on
+    /// it) returns [`ResolveError::AsyncFactory`](crate::ResolveError::AsyncFactory).
+    ///
+    /// The factory receives an owned provider handle for the duration of the creation; resolve
+    /// dependencies through it so cycles are detected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// struct Pool(u32);
+    /// let provider = ServiceCollection::new()
+    ///     .add_async::<Pool, _, _>(Lifetime::Singleton, |_sp| async { Ok(Pool(5)) })
+    ///     .build()?;
+    /// # futures_util_block_on(async {
+    /// assert_eq!(provider.get_async::<Pool>().await?.0, 5);
+    /// # Ok::<(), di_core::ResolveError>(())
+    /// # })?;
+    /// # fn futures_util_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_async<T, Fut>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<Arc<T>>> + Send + 'static,
+    {
+        self.push(descriptor::<T>(lifetime, None, async_factory::<T, Fut>(factory), None))
+    }
+
+    /// Registers an instance you created: the container hands out that exact `Arc` and never
+    /// disposes it (disposal hooks attached to it do not run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// let shared = Arc::new(String::from("hello"));
+    /// let provider = ServiceCollection::new().add_singleton_instance(shared.clone()).build()?;
+    /// assert!(Arc::ptr_eq(&provider.get::<String>()?, &shared));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_singleton_instance<T>(&mut self, instance: impl IntoArc<T>) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        let arc: Arc<T> = instance.into_arc();
+        self.push(descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Arc::new(arc)), None))
+    }
+
+    /// Registers a keyed service of any lifetime with a factory. Keyed and unkeyed registrations
+    /// never mix: [`ServiceProvider::get`] does not see this one, [`ServiceProvider::get_keyed`] does.
+    ///
+    /// The key is any `Eq + Hash + Send + Sync + 'static` value: a string, an enum, a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// #[derive(PartialEq, Eq, Hash)]
+    /// enum Region { Eu, Us }
+    /// let provider = ServiceCollection::new()
+    ///     .add_keyed::<String, _, _>(Lifetime::Singleton, Region::Eu, |_| Ok("eu-west".to_owned()))
+    ///     .add_keyed::<String, _, _>(Lifetime::Singleton, Region::Us, |_| Ok("us-east".to_owned()))
+    ///     .build()?;
+    /// assert_eq!(*provider.get_keyed::<String, _>(&Region::Us)?, "us-east");
+    /// assert!(provider.get::<String>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed<T, K>(
+        &mut self,
+        lifetime: Lifetime,
+        key: K,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        let mut d = descriptor::<T>(lifetime, None, sync_factory::<T>(factory), None);
+        d.key = Some(ServiceKey::new(key));
+        self.push(d)
+    }
+
+    /// Registers a keyed singleton. See [`add_keyed`](Self::add_keyed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new()
+    ///     .add_keyed_singleton::<String, _, _>("primary", |_| Ok("db-1".to_owned()))
+    ///     .build()?;
+    /// assert_eq!(*provider.get_keyed::<String, _>(&"primary")?, "db-1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_singleton<T, K>(
+        &mut self,
+        key: K,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        self.add_keyed(Lifetime::Singleton, key, factory)
+    }
+
+    /// Registers a keyed scoped service. See [`add_keyed`](Self::add_keyed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new()
+    ///     .add_keyed_scoped::<u64, _, _>("request", |_| Ok(1u64))
+    ///     .build()?;
+    /// let scope = provider.create_scope()?;
+    /// assert_eq!(*scope.get_keyed::<u64, _>(&"request")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_scoped<T, K>(
+        &mut self,
+        key: K,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        self.add_keyed(Lifetime::Scoped, key, factory)
+    }
+
+    /// Registers a keyed transient service. See [`add_keyed`](Self::add_keyed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let provider = di_core::ServiceCollection::new()
+    ///     .add_keyed_transient::<Vec<u8>, _, _>(1u32, |_| Ok(vec![1u8]))
+    ///     .build()?;
+    /// let (a, b) = (provider.get_keyed::<Vec<u8>, _>(&1u32)?, provider.get_keyed::<Vec<u8>, _>(&1u32)?);
+    /// assert!(!Arc::ptr_eq(&a, &b));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_transient<T, K>(
+        &mut self,
+        key: K,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        self.add_keyed(Lifetime::Transient, key, factory)
+    }
+
+    /// Registers a keyed instance you created; never disposed by the container.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new()
+    ///     .add_keyed_singleton_instance("greeting", String::from("hi"))
+    ///     .build()?;
+    /// assert_eq!(*provider.get_keyed::<String, _>(&"greeting")?, "hi");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_singleton_instance<T, K>(&mut self, key: K, instance: impl IntoArc<T>) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        let arc: Arc<T> = instance.into_arc();
+        let mut d = descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Arc::new(arc)), None);
+        d.key = Some(ServiceKey::new(key));
+        self.push(d)
+    }
+
+    /// Registers a keyed service with an async factory. See [`add_async`](Self::add_async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// let mut services = ServiceCollection::new();
+    /// services.add_keyed_async::<u8, _, _, _>(Lifetime::Scoped, "k", |_| async { Ok(1u8) });
+    /// assert_eq!(services.len(), 1);
+    /// ```
+    pub fn add_keyed_async<T, K, Fut>(
+        &mut self,
+        lifetime: Lifetime,
+        key: K,
+        factory: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Eq + Hash + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<Arc<T>>> + Send + 'static,
+    {
+        let mut d = descriptor::<T>(lifetime, None, async_factory::<T, Fut>(factory), None);
+        d.key = Some(ServiceKey::new(key));
+        self.push(d)
+    }
+
+    /// Adds the registration only if `T` has no unkeyed registration yet; returns `None` (and
+    /// drops the factory) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton_instance(1u32);
+    /// assert!(services.try_add::<u32, _>(Lifetime::Singleton, |_| Ok(2u32)).is_none());
+    /// assert_eq!(*services.build()?.get::<u32>()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_add<T>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Option<Registration<'_, T>>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        if self.contains::<T>() { None } else { Some(self.add(lifetime, factory)) }
+    }
+
+    /// [`try_add`](Self::try_add) for a singleton.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// assert!(services.try_add_singleton::<u8, _>(|_| Ok(1u8)).is_some());
+    /// assert!(services.try_add_singleton::<u8, _>(|_| Ok(2u8)).is_none());
+    /// ```
+    pub fn try_add_singleton<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Option<Registration<'_, T>>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.try_add(Lifetime::Singleton, factory)
+    }
+
+    /// [`try_add`](Self::try_add) for a scoped service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// assert!(services.try_add_scoped::<u8, _>(|_| Ok(1u8)).is_some());
+    /// assert!(services.try_add_scoped::<u8, _>(|_| Ok(2u8)).is_none());
+    /// ```
+    pub fn try_add_scoped<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Option<Registration<'_, T>>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.try_add(Lifetime::Scoped, factory)
+    }
+
+    /// [`try_add`](Self::try_add) for a transient service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// assert!(services.try_add_transient::<u8, _>(|_| Ok(1u8)).is_some());
+    /// assert!(services.try_add_transient::<u8, _>(|_| Ok(2u8)).is_none());
+    /// ```
+    pub fn try_add_transient<T>(
+        &mut self,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Option<Registration<'_, T>>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.try_add(Lifetime::Transient, factory)
+    }
+
+    /// Adds an implementation `I` of service `T` unless `I` is already registered for `T`
+    /// (unkeyed). Use it to add one more implementation to a set resolved with `get_all`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// trait Check: Send + Sync {}
+    /// struct Disk;
+    /// impl Check for Disk {}
+    /// let mut services = ServiceCollection::new();
+    /// let disk = |_: &di_core::ServiceProvider| Ok(Arc::new(Disk) as Arc<dyn Check>);
+    /// assert!(services.try_add_enumerable::<dyn Check, Disk, _>(Lifetime::Singleton, disk).is_some());
+    /// assert!(services.try_add_enumerable::<dyn Check, Disk, _>(Lifetime::Singleton, disk).is_none());
+    /// assert_eq!(services.build()?.get_all::<dyn Check>()?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_add_enumerable<T, I>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Option<Registration<'_, T>>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        I: Any,
+    {
+        let exists = self
+            .descriptors
+            .iter()
+            .any(|d| d.service == TypeId::of::<T>() && d.key.is_none() && d.implementation == Some(TypeId::of::<I>()));
+        if exists {
+            return None;
+        }
+        let mut d = descriptor::<T>(lifetime, None, sync_factory::<T>(factory), None);
+        d.implementation = Some(TypeId::of::<I>());
+        Some(self.push(d))
+    }
+
+    /// Removes the first unkeyed registration of `T` (if any) and appends this one at the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Lifetime, ServiceCollection};
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton_instance(1u32).add_singleton_instance(2u32);
+    /// services.replace::<u32, _>(Lifetime::Singleton, |_| Ok(3u32));
+    /// let all: Vec<u32> = services.build()?.get_all::<u32>()?.iter().map(|v| **v).collect();
+    /// assert_eq!(all, [2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replace<T>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        if let Some(i) = self.position::<T>() {
+            self.descriptors.remove(i);
+        }
+        self.add(lifetime, factory)
+    }
+
+    /// Removes every unkeyed registration of `T`; returns how many were removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.add_singleton_instance(1u32).add_singleton_instance(2u32);
+    /// assert_eq!(services.remove_all::<u32>(), 2);
+    /// assert!(services.is_empty());
+    /// ```
+    pub fn remove_all<T: ?Sized + 'static>(&mut self) -> usize {
+        let before = self.descriptors.len();
+        self.descriptors.retain(|d| !(d.service == TypeId::of::<T>() && d.key.is_none()));
+        before - self.descriptors.len()
+    }
+
+    /// Builds a provider with the default [`ProviderOptions`] (both validations on).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Invalid`] listing every problem validation found: missing declared
+    /// dependencies, cycles, singletons capturing scoped services.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new().add_singleton_instance(5u8).build()?;
+    /// assert_eq!(*provider.get::<u8>()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(&self) -> Result<Arc<ServiceProvider>, BuildError> {
+        self.build_with(ProviderOptions::default())
+    }
+
+    /// Builds a provider with explicit options.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), when `validate_on_build` is on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{ProviderOptions, ServiceCollection};
+    /// struct RequestId;
+    /// let provider = ServiceCollection::new()
+    ///     .add_scoped::<RequestId>(|_| Ok(RequestId))
+    ///     .build_with(ProviderOptions::default().validate_scopes(false))?;
+    /// assert!(provider.get::<RequestId>().is_ok()); // the root acts as a scope
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_with(&self, options: ProviderOptions) -> Result<Arc<ServiceProvider>, BuildError> {
+        ServiceProvider::build(self.descriptors.clone(), options).map(Arc::new)
+    }
+
+    pub(crate) fn descriptor_mut(&mut self, index: usize) -> &mut Descriptor {
+        &mut self.descriptors[index]
+    }
+}
+
+fn descriptor<T: ?Sized + 'static>(
+    lifetime: Lifetime,
+    key: Option<ServiceKey>,
+    factory: Factory,
+    implementation: Option<TypeId>,
+) -> Descriptor {
+    Descriptor {
+        service: TypeId::of::<T>(),
+        name: type_name::<T>(),
+        implementation,
+        key,
+        lifetime,
+        factory,
+        sync_hook: None,
+        async_hook: None,
+        dependencies: Vec::new(),
+    }
+}
+
+fn sync_factory<T>(f: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static) -> Factory
+where
+    T: ?Sized + Send + Sync + 'static,
+{
+    Factory::Sync(Arc::new(move |sp| Ok(Arc::new(f(sp)?) as Instance)))
+}
+
+fn async_factory<T, Fut>(f: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static) -> Factory
+where
+    T: ?Sized + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<Arc<T>>> + Send + 'static,
+{
+    Factory::Async(Arc::new(move |sp| {
+        let fut = f(sp);
+        Box::pin(async move { Ok(Arc::new(fut.await?) as Instance) })
+    }))
+}
+
+/// Recovers the typed `Arc<T>` from an erased instance. Registrations are typed at `add_*`, so
+/// a mismatch is a bug in this crate, not a user error.
+pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
+    instance.downcast_ref::<Arc<T>>().expect("di-core stores every instance under its registered service type").clone()
+}
+
+/// The registration just added: attach disposal hooks or declare dependencies, or keep
+/// registering (it derefs to the [`ServiceCollection`]).
+///
+/// # Examples
+///
+/// ```
+/// use di_core::ServiceCollection;
+/// struct Db;
+/// struct Repo;
+/// let mut services = ServiceCollection::new();
+/// services
+///     .add_singleton::<Db>(|_| Ok(Db))
+///     .on_dispose(|_db| Ok(()))
+///     .add_scoped::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo) })
+///     .depends_on::<Db>();
+/// assert_eq!(services.len(), 2);
+/// ```
+pub struct Registration<'a, T: ?Sized> {
+    services: &'a mut ServiceCollection,
+    index: usize,
+    _service: std::marker::PhantomData<fn() -> Box<T>>,
+}
+
+impl<T: ?Sized> std::fmt::Debug for Registration<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Registration").field(&self.services.descriptors[self.index]).finish()
+    }
+}
+
+impl<T: ?Sized> Deref for Registration<'_, T> {
+    type Target = ServiceCollection;
+    fn deref(&self) -> &ServiceCollection {
+        self.services
+    }
+}
+
+impl<T: ?Sized> DerefMut for Registration<'_, T> {
+    fn deref_mut(&mut self) -> &mut ServiceCollection {
+        self.services
+    }
+}
+
+// ===== impl Registration =====
+
+impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
+    fn descriptor(&mut self) -> &mut Descriptor {
+        self.services.descriptor_mut(self.index)
+    }
+
+    /// Runs `hook` when the scope that created the instance ends (the root, for singletons),
+    /// in reverse creation order, exactly once. Never runs for user-supplied instances, nor for
+    /// transients resolved from the root (see the crate docs on transients).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use di_core::ServiceCollection;
+    /// struct Conn;
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = log.clone();
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Conn>(|_| Ok(Conn)).on_dispose(move |_| {
+    ///     seen.lock().unwrap().push("closed");
+    ///     Ok(())
+    /// });
+    /// let provider = services.build()?;
+    /// let scope = provider.create_scope()?;
+    /// scope.get::<Conn>()?;
+    /// drop(scope);
+    /// assert_eq!(*log.lock().unwrap(), ["closed"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_dispose(&mut self, hook: impl Fn(&T) -> anyhow::Result<()> + Send + Sync + 'static) -> &mut Self {
+        let hook = Arc::new(hook);
+        self.descriptor().sync_hook = Some(Arc::new(move |instance: &Instance| {
+            let service: Arc<T> = downcast(instance);
+            let hook = hook.clone();
+            Box::new(move || hook(&service))
+        }));
+        self
+    }
+
+    /// Awaits `hook` when the scope that created the instance is disposed with `dispose().await`.
+    /// When a sync hook is also attached, the async path prefers this one and the sync path
+    /// (`dispose_sync`, dropping a scope) runs the sync one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Channel;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Channel>(|_| Ok(Channel)).on_dispose_async(|_channel| async { Ok(()) });
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn on_dispose_async<Fut>(&mut self, hook: impl Fn(Arc<T>) -> Fut + Send + Sync + 'static) -> &mut Self
+    where
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let hook = Arc::new(hook);
+        self.descriptor().async_hook = Some(Arc::new(move |instance: &Instance| {
+            let service: Arc<T> = downcast(instance);
+            let hook = hook.clone();
+            Box::new(move || Box::pin(hook(service)))
+        }));
+        self
+    }
+
+    /// Uses the service's [`Dispose`] implementation as its sync hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{Dispose, ServiceCollection};
+    /// struct Pool;
+    /// impl Dispose for Pool { fn dispose(&self) -> anyhow::Result<()> { Ok(()) } }
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Pool>(|_| Ok(Pool)).disposable();
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn disposable(&mut self) -> &mut Self
+    where
+        T: Dispose,
+    {
+        self.on_dispose(T::dispose)
+    }
+
+    /// Uses the service's [`AsyncDispose`] implementation as its async hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{AsyncDispose, ServiceCollection};
+    /// struct Pool;
+    /// impl AsyncDispose for Pool { async fn dispose_async(&self) -> anyhow::Result<()> { Ok(()) } }
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Pool>(|_| Ok(Pool)).async_disposable();
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn async_disposable(&mut self) -> &mut Self
+    where
+        T: AsyncDispose + Sized,
+    {
+        self.on_dispose_async(|service: Arc<T>| async move { service.dispose_async().await })
+    }
+
+    fn declare<D: ?Sized + 'static>(&mut self, key: Option<ServiceKey>, kind: DependencyKind) -> &mut Self {
+        self.descriptor().dependencies.push(Dependency {
+            service: TypeId::of::<D>(),
+            name: type_name::<D>(),
+            key,
+            kind,
+        });
+        self
+    }
+
+    /// Declares every dependency `I` declares in [`FromProvider::dependencies`]: use it when a
+    /// factory builds the service through `I::from_provider`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{Dependencies, FromProvider, ServiceCollection, ServiceProvider};
+    /// trait Store: Send + Sync {}
+    /// struct Db;
+    /// struct SqlStore;
+    /// impl Store for SqlStore {}
+    /// impl FromProvider for SqlStore {
+    ///     fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> { sp.get::<Db>()?; Ok(SqlStore) }
+    ///     fn dependencies(deps: &mut Dependencies) { deps.one::<Db>(); }
+    /// }
+    /// let mut services = ServiceCollection::new();
+    /// services
+    ///     .add_scoped::<dyn Store>(|sp| Ok(Arc::new(SqlStore::from_provider(sp)?)))
+    ///     .depends_on_all_of::<SqlStore>();
+    /// assert!(services.build().is_err()); // `Db` is missing
+    /// ```
+    pub fn depends_on_all_of<I: FromProvider>(&mut self) -> &mut Self {
+        let mut deps = Dependencies::default();
+        I::dependencies(&mut deps);
+        self.descriptor().dependencies.extend(deps.list);
+        self
+    }
+
+    /// Declares that the factory resolves `D`, so [`build`](ServiceCollection::build) checks it
+    /// exists, is not part of a cycle, and is not a scoped service captured by a singleton.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Db;
+    /// struct Repo;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo) }).depends_on::<Db>();
+    /// assert!(services.build().is_err()); // `Db` is missing: caught before any resolve
+    /// ```
+    pub fn depends_on<D: ?Sized + 'static>(&mut self) -> &mut Self {
+        self.declare::<D>(None, DependencyKind::One)
+    }
+
+    /// Declares an optional dependency (`get_optional`): checked for cycles and captives, not existence.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Metrics;
+    /// struct Repo;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Repo>(|sp| { sp.get_optional::<Metrics>()?; Ok(Repo) })
+    ///     .depends_on_optional::<Metrics>();
+    /// assert!(services.build().is_ok());
+    /// ```
+    pub fn depends_on_optional<D: ?Sized + 'static>(&mut self) -> &mut Self {
+        self.declare::<D>(None, DependencyKind::Optional)
+    }
+
+    /// Declares a dependency on every registration of `D` (`get_all`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Check;
+    /// struct Health;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Health>(|sp| { sp.get_all::<Check>()?; Ok(Health) })
+    ///     .depends_on_all::<Check>();
+    /// assert!(services.build().is_ok());
+    /// ```
+    pub fn depends_on_all<D: ?Sized + 'static>(&mut self) -> &mut Self {
+        self.declare::<D>(None, DependencyKind::All)
+    }
+
+    /// Declares a dependency on the registration of `D` under `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Cache;
+    /// struct Repo;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Repo>(|sp| { sp.get_keyed::<Cache, _>(&"redis")?; Ok(Repo) })
+    ///     .depends_on_keyed::<Cache, _>("redis");
+    /// assert!(services.build().is_err()); // no `Cache` under "redis"
+    /// ```
+    pub fn depends_on_keyed<D: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&mut self, key: K) -> &mut Self {
+        self.declare::<D>(Some(ServiceKey::new(key)), DependencyKind::One)
+    }
+}

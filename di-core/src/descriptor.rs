@@ -1,0 +1,115 @@
+//! One registration: service type, key, lifetime, factory, disposal hooks, declared dependencies.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::dispose::{AsyncHook, BoxFuture, Disposer, SyncHook};
+use crate::key::ServiceKey;
+use crate::lifetime::Lifetime;
+use crate::provider::ServiceProvider;
+
+/// A created instance, type-erased: an `Arc<dyn Any>` holding the service's `Arc<T>`.
+pub(crate) type Instance = Arc<dyn Any + Send + Sync>;
+
+pub(crate) type SyncFactory = Arc<dyn Fn(&ServiceProvider) -> anyhow::Result<Instance> + Send + Sync>;
+pub(crate) type AsyncFactory = Arc<dyn Fn(ServiceProvider) -> BoxFuture<anyhow::Result<Instance>> + Send + Sync>;
+
+/// How a registration produces its instance.
+#[derive(Clone)]
+pub(crate) enum Factory {
+    Sync(SyncFactory),
+    Async(AsyncFactory),
+    /// A user-supplied instance: handed out as is, never disposed.
+    Instance(Instance),
+    /// Built in: the resolving provider itself.
+    Provider,
+    /// Built in: the root's scope factory.
+    ScopeFactory,
+}
+
+impl Factory {
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(self, Self::Async(_))
+    }
+}
+
+/// Turns the created instance into its disposal hooks.
+pub(crate) type MakeSyncHook = Arc<dyn Fn(&Instance) -> SyncHook + Send + Sync>;
+pub(crate) type MakeAsyncHook = Arc<dyn Fn(&Instance) -> AsyncHook + Send + Sync>;
+
+/// How a declared dependency is consumed; decides whether a missing registration is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DependencyKind {
+    /// `Arc<T>`: required.
+    One,
+    /// `Option<Arc<T>>`: may be missing.
+    Optional,
+    /// `Vec<Arc<T>>`: every registration, possibly none.
+    All,
+}
+
+/// A dependency a registration declared, for build-time validation.
+#[derive(Clone)]
+pub(crate) struct Dependency {
+    pub(crate) service: TypeId,
+    pub(crate) name: &'static str,
+    pub(crate) key: Option<ServiceKey>,
+    pub(crate) kind: DependencyKind,
+}
+
+impl fmt::Debug for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dependency")
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+/// One registration.
+#[derive(Clone)]
+pub(crate) struct Descriptor {
+    pub(crate) service: TypeId,
+    pub(crate) name: &'static str,
+    /// The implementation type, when known (for `try_add_enumerable`).
+    pub(crate) implementation: Option<TypeId>,
+    pub(crate) key: Option<ServiceKey>,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) factory: Factory,
+    pub(crate) sync_hook: Option<MakeSyncHook>,
+    pub(crate) async_hook: Option<MakeAsyncHook>,
+    pub(crate) dependencies: Vec<Dependency>,
+}
+
+impl Descriptor {
+    /// The hooks for a freshly created instance, or `None` when there is nothing to run.
+    /// User-supplied instances never get here: the container did not create them.
+    pub(crate) fn disposer_for(&self, instance: &Instance) -> Option<Disposer> {
+        if self.sync_hook.is_none() && self.async_hook.is_none() {
+            return None;
+        }
+        Some(Disposer {
+            service: self.name,
+            sync: self.sync_hook.as_ref().map(|make| make(instance)),
+            asynchronous: self.async_hook.as_ref().map(|make| make(instance)),
+        })
+    }
+}
+
+impl fmt::Debug for Descriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.factory {
+            Factory::Sync(_) => "factory",
+            Factory::Async(_) => "async factory",
+            Factory::Instance(_) => "instance",
+            Factory::Provider | Factory::ScopeFactory => "built in",
+        };
+        write!(f, "{} service `{}` ({kind})", self.lifetime, self.name)?;
+        if let Some(key) = &self.key {
+            write!(f, " with key {key:?}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Disposal hooks: what the container runs when the scope that created an instance ends.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+
+use futures_util::FutureExt;
+
+use crate::error::{DisposeFailure, panic_message};
+
+/// A boxed, sendable future, as factories and async hooks return.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Synchronous clean-up the container runs when the scope that created the instance ends.
+///
+/// Register it with [`Registration::disposable`](crate::Registration::disposable), or pass any
+/// closure to [`Registration::on_dispose`](crate::Registration::on_dispose).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use di_core::{Dispose, ServiceCollection};
+///
+/// #[derive(Default)]
+/// struct Pool { closed: AtomicBool }
+/// impl Dispose for Pool {
+///     fn dispose(&self) -> anyhow::Result<()> {
+///         self.closed.store(true, Ordering::SeqCst);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Pool>(|_| Ok(Pool::default())).disposable();
+/// let provider = services.build()?;
+/// let pool = provider.get::<Pool>()?;
+/// provider.dispose_sync()?;
+/// assert!(pool.closed.load(Ordering::SeqCst));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Dispose: Send + Sync {
+    /// Releases what the instance holds. Called at most once per instance.
+    fn dispose(&self) -> anyhow::Result<()>;
+}
+
+/// Asynchronous clean-up the container awaits when the scope that created the instance ends.
+///
+/// Awaited by [`Scope::dispose`](crate::Scope::dispose) and
+/// [`ServiceProvider::dispose`](crate::ServiceProvider::dispose); a synchronous disposal
+/// (`dispose_sync`, or dropping a [`Scope`](crate::Scope)) cannot run it and reports
+/// [`DisposeFailure::AsyncOnly`] instead of blocking.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{AsyncDispose, ServiceCollection};
+///
+/// struct Channel;
+/// impl AsyncDispose for Channel {
+///     async fn dispose_async(&self) -> anyhow::Result<()> {
+///         Ok(()) // flush and close the channel here
+///     }
+/// }
+///
+/// let mut services = ServiceCollection::new();
+/// services.add_scoped::<Channel>(|_| Ok(Channel)).async_disposable();
+/// # let _ = services.build()?;
+/// # Ok::<(), di_core::BuildError>(())
+/// ```
+pub trait AsyncDispose: Send + Sync {
+    /// Releases what the instance holds. Awaited at most once per instance.
+    fn dispose_async(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+pub(crate) type SyncHook = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
+pub(crate) type AsyncHook = Box<dyn FnOnce() -> BoxFuture<anyhow::Result<()>> + Send>;
+
+/// The hooks of one created instance, ready to run.
+pub(crate) struct Disposer {
+    pub(crate) service: &'static str,
+    pub(crate) sync: Option<SyncHook>,
+    pub(crate) asynchronous: Option<AsyncHook>,
+}
+
+impl Disposer {
+    /// Runs the sync hook; an instance with only an async hook is reported, not blocked on.
+    pub(crate) fn run_sync(self) -> Result<(), DisposeFailure> {
+        let service = self.service;
+        let Some(hook) = self.sync else {
+            return Err(DisposeFailure::AsyncOnly { service });
+        };
+        match catch_unwind(AssertUnwindSafe(hook)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e.into() }),
+            Err(p) => Err(DisposeFailure::Panicked { service, message: panic_message(&*p) }),
+        }
+    }
+
+    /// Awaits the async hook if there is one (it is preferred), else runs the sync hook.
+    pub(crate) async fn run_async(self) -> Result<(), DisposeFailure> {
+        let service = self.service;
+        let Some(hook) = self.asynchronous else {
+            return self.run_sync();
+        };
+        let result = match catch_unwind(AssertUnwindSafe(hook)) {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Err(p) => Err(p),
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e.into() }),
+            Err(p) => Err(DisposeFailure::Panicked { service, message: panic_message(&*p) }),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Errors: [`ResolveError`] when a service cannot be produced, [`BuildError`] when a collection
+//! cannot become a provider, [`DisposeError`] when disposal hooks fail.
+
+use std::fmt;
+
+/// A boxed error from user code (a factory or a disposal hook).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The chain of services being resolved, outermost first: `a` -> `b` -> `c`.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{ResolveError, ServiceCollection};
+///
+/// struct Repo;
+/// struct Db;
+/// let provider = ServiceCollection::new()
+///     .add_singleton::<Repo>(|sp| {
+///         sp.get::<Db>()?;
+///         Ok(Repo)
+///     })
+///     .build()?;
+/// let Err(ResolveError::NotRegistered { path, .. }) = provider.get::<Repo>() else { panic!() };
+/// assert_eq!(path.services().len(), 1);
+/// assert!(path.to_string().ends_with("Repo`"));
+/// # Ok::<(), di_core::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolutionPath(Vec<&'static str>);
+
+impl ResolutionPath {
+    pub(crate) fn new(services: Vec<&'static str>) -> Self {
+        Self(services)
+    }
+
+    /// The services on the path, outermost first, as `std::any::type_name` spells them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = di_core::ResolutionPath::default();
+    /// assert!(path.services().is_empty());
+    /// ```
+    pub fn services(&self) -> &[&'static str] {
+        &self.0
+    }
+
+    /// Whether the path is empty (the failing service was requested directly).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_core::ResolutionPath::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for ResolutionPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "`{s}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders ` (required by `a` -> `b`)`, or nothing for an empty path.
+struct RequiredBy<'a>(&'a ResolutionPath);
+
+impl fmt::Display for RequiredBy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() { Ok(()) } else { write!(f, " (required by {})", self.0) }
+    }
+}
+
+/// Renders ` with key "k"`, or nothing for an unkeyed service.
+struct WithKey<'a>(&'a Option<String>);
+
+impl fmt::Display for WithKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(k) => write!(f, " with key {k}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a [`ServiceProvider`](crate::ServiceProvider) could not produce a service.
+///
+/// Every variant names the requested type as `std::any::type_name` spells it and, where there is
+/// one, the resolution path that led to it, outermost first. The message ends with one hint.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{ResolveError, ServiceCollection};
+///
+/// let provider = ServiceCollection::new().build()?;
+/// let err = provider.get::<u32>().unwrap_err();
+/// assert!(matches!(err, ResolveError::NotRegistered { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "no service registered for `u32`; register it on the `ServiceCollection` before `build()`"
+/// );
+/// # Ok::<(), di_core::BuildError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// No registration exists for the type (and key, if any).
+    #[error(
+        "no service registered for `{service}`{}{}; register it on the `ServiceCollection` before `build()`",
+        WithKey(key),
+        RequiredBy(path)
+    )]
+    NotRegistered {
+        /// The type that was requested.
+        service: &'static str,
+        /// The key, rendered, for keyed lookups.
+        key: Option<String>,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+    },
+
+    /// Resolving the type requires itself.
+    #[error(
+        "dependency cycle detected for `{service}`: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
+    )]
+    Cycle {
+        /// The service that closed the cycle.
+        service: &'static str,
+        /// The full cycle, outermost first, ending with the repeated service.
+        path: ResolutionPath,
+    },
+
+    /// A scoped service was requested from the root provider while scope validation is on.
+    #[error(
+        "scoped service `{service}` resolved from the root provider{}; resolve it from a scope created with `create_scope()`",
+        RequiredBy(path)
+    )]
+    ScopedFromRoot {
+        /// The scoped service.
+        service: &'static str,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+    },
+
+    /// A singleton depends on a scoped service and would keep it alive past its scope.
+    #[error(
+        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`",
+        RequiredBy(path)
+    )]
+    CapturedScoped {
+        /// The nearest singleton on the path.
+        singleton: &'static str,
+        /// The scoped service it asked for.
+        scoped: &'static str,
+        /// The services whose factories asked for the scoped service, outermost first.
+        path: ResolutionPath,
+    },
+
+    /// The user's factory returned an error.
+    #[error("factory for `{service}` failed{}; see the source error", RequiredBy(path))]
+    Factory {
+        /// The service whose factory failed.
+        service: &'static str,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+        /// What the factory returned.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The user's factory panicked; the panic was caught, not propagated.
+    #[error(
+        "factory for `{service}` panicked with message {message:?}{}; the container is still usable and the next resolve tries again",
+        RequiredBy(path)
+    )]
+    FactoryPanicked {
+        /// The service whose factory panicked.
+        service: &'static str,
+        /// The panic payload, if it was a string.
+        message: String,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+    },
+
+    /// The service (or one of its dependencies) has an async factory and was asked for synchronously.
+    #[error("service `{service}` has an async factory{}; resolve it with `get_async().await`", RequiredBy(path))]
+    AsyncFactory {
+        /// The service with the async factory.
+        service: &'static str,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+    },
+
+    /// The provider or scope was disposed.
+    #[error("cannot resolve `{service}`: the {what} has been disposed; resolve from a live provider or scope")]
+    Disposed {
+        /// The service that was requested.
+        service: &'static str,
+        /// `"service provider"` or `"scope"`.
+        what: &'static str,
+    },
+}
+
+impl ResolveError {
+    /// Whether this is [`ResolveError::NotRegistered`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new().build()?;
+    /// assert!(provider.get::<u8>().unwrap_err().is_not_registered());
+    /// # Ok::<(), di_core::BuildError>(())
+    /// ```
+    pub fn is_not_registered(&self) -> bool {
+        matches!(self, Self::NotRegistered { .. })
+    }
+
+    /// Whether this is [`ResolveError::Cycle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new().build()?;
+    /// assert!(!provider.get::<u8>().unwrap_err().is_cycle());
+    /// # Ok::<(), di_core::BuildError>(())
+    /// ```
+    pub fn is_cycle(&self) -> bool {
+        matches!(self, Self::Cycle { .. })
+    }
+
+    /// Whether this is [`ResolveError::Disposed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = di_core::ServiceCollection::new().build()?;
+    /// provider.dispose_sync()?;
+    /// assert!(provider.get::<u8>().unwrap_err().is_disposed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_disposed(&self) -> bool {
+        matches!(self, Self::Disposed { .. })
+    }
+}
+
+/// Why [`ServiceCollection::build`](crate::ServiceCollection::build) refused a collection.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{BuildError, ServiceCollection};
+///
+/// struct Repo;
+/// struct Db;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Repo>(|sp| Ok(Repo)).depends_on::<Db>();
+/// let err = services.build().unwrap_err();
+/// assert!(matches!(err, BuildError::Invalid { .. }));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Validation found problems; every one is listed, each with the registration it belongs to.
+    #[error("{}", render_problems(problems))]
+    Invalid {
+        /// Every problem found, in registration order.
+        problems: Vec<ValidationError>,
+    },
+}
+
+fn render_problems(problems: &[ValidationError]) -> String {
+    let mut s =
+        format!("the service collection has {} problem{}:", problems.len(), if problems.len() == 1 { "" } else { "s" });
+    for p in problems {
+        s.push_str("\n  - ");
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+/// One problem found by build-time validation.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{BuildError, ServiceCollection, ValidationError};
+///
+/// struct A;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<A>(|_| Ok(A)).depends_on::<A>();
+/// let BuildError::Invalid { problems } = services.build().unwrap_err() else { unreachable!() };
+/// assert!(matches!(problems[0], ValidationError::Cycle { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A declared dependency has no registration.
+    #[error(
+        "no service registered for `{dependency}`{}, required by {path}; register it with add_{lifetime_hint} before build()",
+        WithKey(key)
+    )]
+    MissingDependency {
+        /// The registration that declared the dependency.
+        service: &'static str,
+        /// The missing dependency.
+        dependency: &'static str,
+        /// The key, rendered, for keyed dependencies.
+        key: Option<String>,
+        /// From the validated registration to the one that declared the missing dependency.
+        path: ResolutionPath,
+        /// The lifetime the hint suggests (`singleton`, `scoped` or `transient`).
+        lifetime_hint: &'static str,
+    },
+
+    /// A dependency cycle.
+    #[error(
+        "dependency cycle: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
+    )]
+    Cycle {
+        /// The cycle, ending with the repeated service.
+        path: ResolutionPath,
+    },
+
+    /// A singleton depends, directly or through other services, on a scoped service.
+    #[error(
+        "singleton `{singleton}` captures scoped service `{scoped}` via {path}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`"
+    )]
+    CapturedScoped {
+        /// The nearest singleton above the scoped service.
+        singleton: &'static str,
+        /// The scoped service.
+        scoped: &'static str,
+        /// From the validated registration down to the scoped service.
+        path: ResolutionPath,
+    },
+}
+
+/// One disposal hook that did not complete.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::{DisposeFailure, ServiceCollection};
+///
+/// struct Conn;
+/// let mut services = ServiceCollection::new();
+/// services
+///     .add_singleton::<Conn>(|_| Ok(Conn))
+///     .on_dispose(|_| Err(anyhow::anyhow!("socket already closed")));
+/// let provider = services.build()?;
+/// provider.get::<Conn>()?;
+/// let err = provider.dispose_sync().unwrap_err();
+/// assert!(matches!(err.failures()[0], DisposeFailure::Failed { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisposeFailure {
+    /// The hook returned an error.
+    #[error("disposing `{service}` failed: {source}")]
+    Failed {
+        /// The service being disposed.
+        service: &'static str,
+        /// What the hook returned.
+        #[source]
+        source: BoxError,
+    },
+    /// The hook panicked.
+    #[error("disposing `{service}` panicked with message {message:?}")]
+    Panicked {
+        /// The service being disposed.
+        service: &'static str,
+        /// The panic payload, if it was a string.
+        message: String,
+    },
+    /// The service has only an async hook and was disposed synchronously.
+    #[error("`{service}` only has an async disposal hook; dispose the container with `dispose().await`")]
+    AsyncOnly {
+        /// The service being disposed.
+        service: &'static str,
+    },
+}
+
+/// Every disposal hook that failed while a scope or provider was disposed.
+///
+/// One failing hook never stops the others: each hook runs, and the failures come back together,
+/// in the order the hooks ran (reverse creation order).
+///
+/// # Examples
+///
+/// ```
+/// use di_core::ServiceCollection;
+///
+/// let provider = ServiceCollection::new().build()?;
+/// assert!(provider.dispose_sync().is_ok());
+/// # Ok::<(), di_core::BuildError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{} disposal hook{} failed: {}", failures.len(), if failures.len() == 1 { "" } else { "s" }, render_failures(failures))]
+pub struct DisposeError {
+    failures: Vec<DisposeFailure>,
+}
+
+fn render_failures(failures: &[DisposeFailure]) -> String {
+    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl DisposeError {
+    pub(crate) fn from_failures(failures: Vec<DisposeFailure>) -> Result<(), Self> {
+        if failures.is_empty() { Ok(()) } else { Err(Self { failures }) }
+    }
+
+    /// The failures, in the order the hooks ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_core::ServiceCollection;
+    /// # struct Conn;
+    /// # let mut services = ServiceCollection::new();
+    /// # services.add_singleton::<Conn>(|_| Ok(Conn)).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # let provider = services.build()?;
+    /// # provider.get::<Conn>()?;
+    /// let err = provider.dispose_sync().unwrap_err();
+    /// assert_eq!(err.failures().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failures(&self) -> &[DisposeFailure] {
+        &self.failures
+    }
+
+    /// Takes the failures out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_core::ServiceCollection;
+    /// # struct Conn;
+    /// # let mut services = ServiceCollection::new();
+    /// # services.add_singleton::<Conn>(|_| Ok(Conn)).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # let provider = services.build()?;
+    /// # provider.get::<Conn>()?;
+    /// let failures = provider.dispose_sync().unwrap_err().into_failures();
+    /// assert_eq!(failures.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_failures(self) -> Vec<DisposeFailure> {
+        self.failures
+    }
+}
+
+/// Extracts a panic payload's message the way tokio's `JoinError` does.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

@@ -1,0 +1,280 @@
+//! Resolution: one path for sync and async lookups.
+//!
+//! [`ServiceProvider::begin`] does everything both share: validation of lifetimes, cycle
+//! detection, and claiming the cell. Only running the factory and waiting for another
+//! resolution differ, and those are the two small drivers below.
+
+pub(crate) mod cell;
+pub(crate) mod chain;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use self::cell::{CellKey, Claim, InitGuard, WaitGuard};
+use self::chain::Chain;
+use crate::descriptor::{Descriptor, Factory, Instance};
+use crate::error::{ResolutionPath, ResolveError, panic_message};
+use crate::lifetime::Lifetime;
+use crate::provider::{Core, CoreRef, ServiceProvider};
+use crate::scope::ScopeState;
+
+/// What to do next for one slot.
+enum Step<'a> {
+    Ready(Instance),
+    /// Run the factory; its instance belongs to `owner` (for disposal); `guard` is the claimed
+    /// cell, absent for transients.
+    Create {
+        owner: Arc<ScopeState>,
+        guard: Option<(InitGuard<'a>, u64)>,
+    },
+    Wait(WaitGuard<'a>),
+}
+
+impl ServiceProvider {
+    pub(crate) fn resolve_slot(&self, core: &Arc<Core>, slot: u32) -> Result<Instance, ResolveError> {
+        loop {
+            // A scoped cell lives in its scope's map; `holder` keeps our own reference so the
+            // claim can borrow it across the factory call.
+            let mut holder = None;
+            match self.begin(core, slot, &mut holder)? {
+                Step::Ready(v) => return Ok(v),
+                Step::Wait(w) => w.wait_blocking(),
+                Step::Create { owner, guard } => {
+                    let chain_id = guard.as_ref().map(|(_, id)| *id);
+                    let instance = self.create_sync(core, slot, &owner, chain_id)?;
+                    if let Some((g, _)) = guard {
+                        g.complete(instance.clone());
+                    }
+                    return Ok(instance);
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn resolve_slot_async(&self, core: &Arc<Core>, slot: u32) -> Result<Instance, ResolveError> {
+        loop {
+            let mut holder = None;
+            match self.begin(core, slot, &mut holder)? {
+                Step::Ready(v) => return Ok(v),
+                Step::Wait(w) => w.wait_async().await,
+                Step::Create { owner, guard } => {
+                    let chain_id = guard.as_ref().map(|(_, id)| *id);
+                    let instance = self.create_async(core, slot, &owner, chain_id).await?;
+                    if let Some((g, _)) = guard {
+                        g.complete(instance.clone());
+                    }
+                    return Ok(instance);
+                }
+            }
+        }
+    }
+
+    /// Everything sync and async resolution share, up to running the factory.
+    fn begin<'a>(
+        &self,
+        core: &'a Core,
+        slot: u32,
+        scoped_cell: &'a mut Option<Arc<cell::Cell>>,
+    ) -> Result<Step<'a>, ResolveError> {
+        let d = &core.descriptors[slot as usize];
+        match d.lifetime {
+            Lifetime::Transient => {
+                self.check_cycle(slot, d)?;
+                Ok(Step::Create { owner: self.scope.clone(), guard: None })
+            }
+            Lifetime::Singleton => {
+                let cell = &core.singletons[slot as usize];
+                if let Some(v) = cell.get() {
+                    return Ok(Step::Ready(v.clone()));
+                }
+                self.check_cycle(slot, d)?;
+                let key = CellKey { scope: core.root.id, slot };
+                self.claim(core, cell, key, d, &core.root)
+            }
+            Lifetime::Scoped => {
+                if core.options.validates_scopes() {
+                    if let Some(singleton) = self.chain.as_ref().and_then(|c| c.nearest_singleton()) {
+                        return Err(ResolveError::CapturedScoped { singleton, scoped: d.name, path: self.path() });
+                    }
+                    if self.scope.is_root {
+                        return Err(ResolveError::ScopedFromRoot { service: d.name, path: self.path() });
+                    }
+                }
+                let cell = &*scoped_cell.insert(self.scope.cell(slot));
+                if let Some(v) = cell.get() {
+                    return Ok(Step::Ready(v.clone()));
+                }
+                self.check_cycle(slot, d)?;
+                let key = CellKey { scope: self.scope.id, slot };
+                self.claim(core, cell, key, d, &self.scope)
+            }
+        }
+    }
+
+    fn claim<'a>(
+        &self,
+        core: &'a Core,
+        cell: &'a cell::Cell,
+        key: CellKey,
+        d: &Descriptor,
+        owner: &Arc<ScopeState>,
+    ) -> Result<Step<'a>, ResolveError> {
+        let chain_id = self.chain.as_ref().map_or_else(|| core.next_id(), |c| c.id);
+        match core.inits.claim(cell, key, chain_id) {
+            Claim::Ready(v) => Ok(Step::Ready(v)),
+            Claim::Create(g) => Ok(Step::Create { owner: owner.clone(), guard: Some((g, chain_id)) }),
+            Claim::Wait(w) => Ok(Step::Wait(w)),
+            Claim::Deadlock { held_slot } => {
+                let mut path = self.path().services().to_vec();
+                path.push(d.name);
+                path.push(core.descriptors[held_slot as usize].name);
+                Err(ResolveError::Cycle { service: d.name, path: ResolutionPath::new(path) })
+            }
+        }
+    }
+
+    fn check_cycle(&self, slot: u32, d: &Descriptor) -> Result<(), ResolveError> {
+        match &self.chain {
+            Some(chain) if chain.contains(slot) => {
+                let mut path = chain.path();
+                path.push(d.name);
+                Err(ResolveError::Cycle { service: d.name, path: ResolutionPath::new(path) })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The handle a factory receives: the owner's scope, a weak core, and the chain extended
+    /// with the registration being created.
+    fn child(
+        &self,
+        core: &Arc<Core>,
+        slot: u32,
+        d: &Descriptor,
+        owner: &Arc<ScopeState>,
+        chain_id: Option<u64>,
+    ) -> Self {
+        let id = chain_id.or_else(|| self.chain.as_ref().map(|c| c.id)).unwrap_or_else(|| core.next_id());
+        Self {
+            core: CoreRef::Weak(Arc::downgrade(core)),
+            scope: owner.clone(),
+            chain: Some(Arc::new(Chain {
+                id,
+                slot,
+                service: d.name,
+                lifetime: d.lifetime,
+                parent: self.chain.clone(),
+            })),
+        }
+    }
+
+    /// Instances that need no factory call, or `None` for a user factory.
+    fn builtin(&self, core: &Arc<Core>, d: &Descriptor) -> Option<Instance> {
+        match &d.factory {
+            Factory::Instance(i) => Some(i.clone()),
+            Factory::Provider => {
+                let handle = Self { core: CoreRef::Weak(Arc::downgrade(core)), scope: self.scope.clone(), chain: None };
+                Some(Arc::new(Arc::new(handle)) as Instance)
+            }
+            Factory::ScopeFactory => Some(Arc::new(core.scope_factory.clone()) as Instance),
+            Factory::Sync(_) | Factory::Async(_) => None,
+        }
+    }
+
+    fn create_sync(
+        &self,
+        core: &Arc<Core>,
+        slot: u32,
+        owner: &Arc<ScopeState>,
+        chain_id: Option<u64>,
+    ) -> Result<Instance, ResolveError> {
+        let d = &core.descriptors[slot as usize];
+        if let Some(i) = self.builtin(core, d) {
+            return Ok(i);
+        }
+        let Factory::Sync(factory) = &d.factory else {
+            return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
+        };
+        let child = self.child(core, slot, d, owner, chain_id);
+        let result = catch_unwind(AssertUnwindSafe(|| factory(&child)));
+        let instance = self.factory_outcome(d, result)?;
+        Self::track(d, owner, &instance)?;
+        Ok(instance)
+    }
+
+    async fn create_async(
+        &self,
+        core: &Arc<Core>,
+        slot: u32,
+        owner: &Arc<ScopeState>,
+        chain_id: Option<u64>,
+    ) -> Result<Instance, ResolveError> {
+        let d = &core.descriptors[slot as usize];
+        if let Some(i) = self.builtin(core, d) {
+            return Ok(i);
+        }
+        let child = self.child(core, slot, d, owner, chain_id);
+        let result = match &d.factory {
+            Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| factory(child))) {
+                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                Err(p) => Err(p),
+            },
+            Factory::Sync(factory) => {
+                // Declared dependencies with async factories are created first, so the sync
+                // factory's `get` finds them cached instead of failing.
+                for dep in &d.dependencies {
+                    child.prefetch_async(core, dep).await?;
+                }
+                catch_unwind(AssertUnwindSafe(|| factory(&child)))
+            }
+            _ => unreachable!("built-ins handled above"),
+        };
+        let instance = self.factory_outcome(d, result)?;
+        Self::track(d, owner, &instance)?;
+        Ok(instance)
+    }
+
+    /// Resolves a declared dependency through the async path when it (the registration a
+    /// single `get` would use) has an async factory and is cached (singleton or scoped).
+    async fn prefetch_async(&self, core: &Arc<Core>, dep: &crate::descriptor::Dependency) -> Result<(), ResolveError> {
+        let Some(slot) = core.slot_of(dep) else { return Ok(()) };
+        let target = &core.descriptors[slot as usize];
+        if target.factory.is_async() && target.lifetime != Lifetime::Transient {
+            Box::pin(self.resolve_slot_async(core, slot)).await?;
+        }
+        Ok(())
+    }
+
+    fn factory_outcome(
+        &self,
+        d: &Descriptor,
+        result: std::thread::Result<anyhow::Result<Instance>>,
+    ) -> Result<Instance, ResolveError> {
+        match result {
+            Ok(Ok(instance)) => Ok(instance),
+            // A nested resolve failed: it already names the service and the path; pass it on as is.
+            Ok(Err(e)) => match e.downcast::<ResolveError>() {
+                Ok(nested) => Err(nested),
+                Err(e) => Err(ResolveError::Factory { service: d.name, path: self.path(), source: e.into() }),
+            },
+            Err(p) => {
+                Err(ResolveError::FactoryPanicked { service: d.name, message: panic_message(&*p), path: self.path() })
+            }
+        }
+    }
+
+    /// Hands the instance's hooks to the scope that owns it. Transients resolved from the root
+    /// are not tracked: the root lives as long as the application, so tracking them would grow
+    /// without bound. Their clean-up is their `Drop`.
+    fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), ResolveError> {
+        if d.lifetime == Lifetime::Transient && owner.is_root {
+            return Ok(());
+        }
+        match d.disposer_for(instance) {
+            Some(disposer) => owner.track(disposer, d.name),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable samples: see `README.md` and the `[[example]]` entries in `Cargo.toml`.

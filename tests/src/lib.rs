@@ -1,0 +1,1 @@
+//! Cross-crate scenarios and compile-fail tests live in `tests/`.
