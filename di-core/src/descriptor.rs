@@ -25,7 +25,7 @@ pub(crate) enum Factory {
     /// Built in: the resolving provider itself.
     Provider,
     /// Built in: the root's scope factory.
-    ScopeFactory,
+    Scopes,
 }
 
 impl Factory {
@@ -104,7 +104,7 @@ impl fmt::Debug for Descriptor {
             Factory::Sync(_) => "factory",
             Factory::Async(_) => "async factory",
             Factory::Instance(_) => "instance",
-            Factory::Provider | Factory::ScopeFactory => "built in",
+            Factory::Provider | Factory::Scopes => "built in",
         };
         write!(f, "{} service `{}` ({kind})", self.lifetime, self.name)?;
         if let Some(key) = &self.key {

@@ -19,6 +19,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use di_core::{Dispose, ServiceCollection};
 ///
@@ -32,7 +33,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<Pool>(|_| Ok(Pool::default())).disposable();
+/// services.add_singleton::<Pool>(|_| Ok(Arc::new(Pool::default()))).disposable();
 /// let provider = services.build()?;
 /// let pool = provider.get::<Pool>()?;
 /// provider.dispose_sync()?;
@@ -54,6 +55,7 @@ pub trait Dispose: Send + Sync {
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use di_core::{AsyncDispose, ServiceCollection};
 ///
 /// struct Channel;
@@ -64,7 +66,7 @@ pub trait Dispose: Send + Sync {
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_scoped::<Channel>(|_| Ok(Channel)).async_disposable();
+/// services.add_scoped::<Channel>(|_| Ok(Arc::new(Channel))).async_disposable();
 /// # let _ = services.build()?;
 /// # Ok::<(), di_core::BuildError>(())
 /// ```

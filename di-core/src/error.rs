@@ -11,6 +11,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use di_core::{ResolveError, ServiceCollection};
 ///
 /// struct Repo;
@@ -18,7 +19,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// let provider = ServiceCollection::new()
 ///     .add_singleton::<Repo>(|sp| {
 ///         sp.get::<Db>()?;
-///         Ok(Repo)
+///         Ok(Arc::new(Repo))
 ///     })
 ///     .build()?;
 /// let Err(ResolveError::NotRegistered { path, .. }) = provider.get::<Repo>() else { panic!() };
@@ -257,12 +258,13 @@ impl ResolveError {
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use di_core::{BuildError, ServiceCollection};
 ///
 /// struct Repo;
 /// struct Db;
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<Repo>(|sp| Ok(Repo)).depends_on::<Db>();
+/// services.add_singleton::<Repo>(|sp| Ok(Arc::new(Repo))).depends_on::<Db>();
 /// let err = services.build().unwrap_err();
 /// assert!(matches!(err, BuildError::Invalid { .. }));
 /// ```
@@ -292,11 +294,12 @@ fn render_problems(problems: &[ValidationError]) -> String {
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use di_core::{BuildError, ServiceCollection, ValidationError};
 ///
 /// struct A;
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<A>(|_| Ok(A)).depends_on::<A>();
+/// services.add_singleton::<A>(|_| Ok(Arc::new(A))).depends_on::<A>();
 /// let BuildError::Invalid { problems } = services.build().unwrap_err() else { unreachable!() };
 /// assert!(matches!(problems[0], ValidationError::Cycle { .. }));
 /// ```
@@ -349,12 +352,13 @@ pub enum ValidationError {
 /// # Examples
 ///
 /// ```
+/// # use std::sync::Arc;
 /// use di_core::{DisposeFailure, ServiceCollection};
 ///
 /// struct Conn;
 /// let mut services = ServiceCollection::new();
 /// services
-///     .add_singleton::<Conn>(|_| Ok(Conn))
+///     .add_singleton::<Conn>(|_| Ok(Arc::new(Conn)))
 ///     .on_dispose(|_| Err(anyhow::anyhow!("socket already closed")));
 /// let provider = services.build()?;
 /// provider.get::<Conn>()?;
@@ -424,10 +428,11 @@ impl DisposeError {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::Arc;
     /// # use di_core::ServiceCollection;
     /// # struct Conn;
     /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Conn)).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
     /// # let provider = services.build()?;
     /// # provider.get::<Conn>()?;
     /// let err = provider.dispose_sync().unwrap_err();
@@ -443,10 +448,11 @@ impl DisposeError {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::Arc;
     /// # use di_core::ServiceCollection;
     /// # struct Conn;
     /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Conn)).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
     /// # let provider = services.build()?;
     /// # provider.get::<Conn>()?;
     /// let failures = provider.dispose_sync().unwrap_err().into_failures();

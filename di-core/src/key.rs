@@ -73,6 +73,7 @@ impl ServiceKey {
         Self(Arc::new(Typed(key)))
     }
 
+    #[inline]
     pub(crate) fn matches<K: Eq + 'static>(&self, key: &K) -> bool {
         self.0.as_any().downcast_ref::<K>() == Some(key)
     }
@@ -84,10 +85,6 @@ impl ServiceKey {
     /// Equality between two erased keys: same type and equal values.
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         self.0.eq_dyn(other.0.as_any())
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        self.0.describe()
     }
 }
 

@@ -53,6 +53,7 @@ impl Core {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    #[inline]
     pub(crate) fn is_disposed(&self) -> bool {
         self.disposed.load(Ordering::Acquire)
     }
@@ -108,6 +109,7 @@ pub(crate) enum CoreGuard<'a> {
 
 impl std::ops::Deref for CoreGuard<'_> {
     type Target = Arc<Core>;
+    #[inline]
     fn deref(&self) -> &Arc<Core> {
         match self {
             Self::Borrowed(c) => c,
@@ -141,8 +143,8 @@ impl std::ops::Deref for CoreGuard<'_> {
 /// struct Repo { db: Arc<Db> }
 ///
 /// let provider: Arc<ServiceProvider> = ServiceCollection::new()
-///     .add_singleton::<Db>(|_| Ok(Db))
-///     .add_scoped::<Repo>(|sp| Ok(Repo { db: sp.get()? }))
+///     .add_singleton::<Db>(|_| Ok(Arc::new(Db)))
+///     .add_scoped::<Repo>(|sp| Ok(Arc::new(Repo { db: sp.get()? })))
 ///     .build()?;
 ///
 /// let scope = provider.create_scope()?;
@@ -153,7 +155,7 @@ impl std::ops::Deref for CoreGuard<'_> {
 pub struct ServiceProvider {
     pub(crate) core: CoreRef,
     pub(crate) scope: Arc<ScopeState>,
-    pub(crate) chain: Option<Arc<Chain>>,
+    pub(crate) chain: Option<Chain>,
 }
 
 impl std::fmt::Debug for ServiceProvider {
@@ -166,10 +168,15 @@ impl std::fmt::Debug for ServiceProvider {
 }
 
 impl Clone for ServiceProvider {
-    /// A handle to the same root or scope. The resolution chain is not cloned: a clone made
-    /// inside a factory and kept in a service is a plain handle.
+    /// A handle to the same root or scope. The resolution chain is not cloned, and a clone of
+    /// the handle a factory received is weak: a service that keeps it does not keep the
+    /// container alive.
     fn clone(&self) -> Self {
-        Self { core: self.core.clone(), scope: self.scope.clone(), chain: None }
+        let core = match (&self.core, &self.chain) {
+            (CoreRef::Strong(core), Some(_)) => CoreRef::Weak(Arc::downgrade(core)),
+            (core, _) => core.clone(),
+        };
+        Self { core, scope: self.scope.clone(), chain: None }
     }
 }
 
@@ -180,7 +187,7 @@ impl ServiceProvider {
         // Built-ins go first so a user registration of the same type wins a single resolve.
         let builtins = [
             builtin::<Self>(Lifetime::Transient, Factory::Provider),
-            builtin::<ScopeFactory>(Lifetime::Singleton, Factory::ScopeFactory),
+            builtin::<ScopeFactory>(Lifetime::Singleton, Factory::Scopes),
         ];
         descriptors.splice(0..0, builtins);
 
@@ -192,22 +199,27 @@ impl ServiceProvider {
         }
 
         let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
-        let mut keyed: Vec<(TypeId, ServiceKey, Vec<u32>)> = Vec::new();
+        // Group slots by (type) and by (type, key), keeping registration order within a group.
+        let mut keyed: HashTable<(TypeId, ServiceKey, u64, Vec<u32>)> = HashTable::new();
         for (slot, d) in descriptors.iter().enumerate() {
             let slot = u32::try_from(slot).expect("fewer than 2^32 registrations");
             match &d.key {
                 None => unkeyed.entry(d.service).or_default().push(slot),
-                Some(k) => match keyed.iter_mut().find(|(s, key, _)| *s == d.service && key.same_as(k)) {
-                    Some((_, _, slots)) => slots.push(slot),
-                    None => keyed.push((d.service, k.clone(), vec![slot])),
-                },
+                Some(k) => {
+                    let hash = k.hash_for(d.service);
+                    match keyed.find_mut(hash, |(s, key, _, _)| *s == d.service && key.same_as(k)) {
+                        Some((_, _, _, slots)) => slots.push(slot),
+                        None => {
+                            keyed.insert_unique(hash, (d.service, k.clone(), hash, vec![slot]), |e| e.2);
+                        }
+                    }
+                }
             }
         }
         let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
         let unkeyed = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
-        let mut table = HashTable::new();
-        for (service, key, slots) in keyed {
-            let hash = key.hash_for(service);
+        let mut table = HashTable::with_capacity(keyed.len());
+        for (service, key, hash, slots) in keyed {
             table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
         }
 
@@ -217,7 +229,7 @@ impl ServiceProvider {
                 .iter()
                 .map(|d| match &d.factory {
                     Factory::Instance(i) => Cell::filled(i.clone()),
-                    Factory::ScopeFactory => Cell::filled(Arc::new(scope_factory.clone()) as Instance),
+                    Factory::Scopes => Cell::filled(Arc::new(scope_factory.clone()) as Instance),
                     _ => Cell::default(),
                 })
                 .collect();
@@ -242,9 +254,22 @@ impl ServiceProvider {
         &self.scope
     }
 
-    /// The core, if this handle and its container are still live.
+    /// The core, if this handle and its container are still live. The common case (an owning
+    /// handle, nothing disposed) is a few loads and inlines into every lookup.
     #[inline]
     pub(crate) fn live(&self, service: &'static str) -> Result<CoreGuard<'_>, ResolveError> {
+        if let CoreRef::Strong(core) = &self.core
+            && !self.scope.is_disposed()
+            && !core.is_disposed()
+        {
+            return Ok(CoreGuard::Borrowed(core));
+        }
+        self.live_slow(service)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn live_slow(&self, service: &'static str) -> Result<CoreGuard<'_>, ResolveError> {
         let core = match &self.core {
             CoreRef::Strong(core) => CoreGuard::Borrowed(core),
             CoreRef::Weak(weak) => match weak.upgrade() {
@@ -265,6 +290,7 @@ impl ServiceProvider {
         ResolutionPath::new(self.chain.as_ref().map(|c| c.path()).unwrap_or_default())
     }
 
+    #[cold]
     fn not_registered<T: ?Sized>(&self, key: Option<String>) -> ResolveError {
         ResolveError::NotRegistered { service: type_name::<T>(), key, path: self.path() }
     }
@@ -509,10 +535,11 @@ impl ServiceProvider {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::Arc;
     /// use di_core::{Lifetime, ServiceCollection};
     /// struct Pool;
     /// let provider = ServiceCollection::new()
-    ///     .add_async::<Pool, _, _>(Lifetime::Singleton, |_| async { Ok(Pool) })
+    ///     .add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) })
     ///     .build()?;
     /// assert!(provider.get::<Pool>().is_err()); // sync lookups refuse async factories
     /// # let _ = async move {
@@ -681,7 +708,7 @@ impl ServiceProvider {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u64>(|_| Ok(1u64)).build()?;
+    /// let provider = di_core::ServiceCollection::new().add_scoped::<u64>(|_| Ok(Arc::new(1u64))).build()?;
     /// let outer = provider.create_scope()?;
     /// let inner = outer.create_scope()?;
     /// assert!(!Arc::ptr_eq(&outer.get::<u64>()?, &inner.get::<u64>()?));
@@ -746,10 +773,10 @@ impl ServiceProvider {
     }
 
     fn mark_disposed(&self) {
-        if self.scope.is_root {
-            if let Ok(core) = self.live("di_core::ServiceProvider") {
-                core.disposed.store(true, Ordering::Release);
-            }
+        if self.scope.is_root
+            && let Ok(core) = self.live("di_core::ServiceProvider")
+        {
+            core.disposed.store(true, Ordering::Release);
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::dispose::Disposer;
 use crate::error::{DisposeError, DisposeFailure, ResolveError};
@@ -14,6 +15,31 @@ use crate::resolve::cell::Cell;
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data is only touched by this module, never while user code runs.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The scoped cells of one scope. Most scopes resolve a handful of scoped services: those live
+/// inline, found by a scan of at most [`INLINE_CELLS`] entries; a scope that resolves more
+/// moves them to a hash map. Either way a lookup is bounded, and an empty scope allocates nothing.
+#[derive(Default)]
+struct ScopedCells {
+    inline: SmallVec<[(u32, Arc<Cell>); INLINE_CELLS]>,
+    spilled: FxHashMap<u32, Arc<Cell>>,
+}
+
+const INLINE_CELLS: usize = 8;
+
+impl ScopedCells {
+    fn get_or_insert(&mut self, slot: u32) -> Arc<Cell> {
+        if let Some((_, cell)) = self.inline.iter().find(|(s, _)| *s == slot) {
+            return cell.clone();
+        }
+        if self.inline.len() < INLINE_CELLS {
+            let cell = Arc::new(Cell::default());
+            self.inline.push((slot, cell.clone()));
+            return cell;
+        }
+        self.spilled.entry(slot).or_default().clone()
+    }
 }
 
 #[derive(Default)]
@@ -30,7 +56,7 @@ pub(crate) struct ScopeState {
     pub(crate) id: u64,
     pub(crate) is_root: bool,
     disposed: AtomicBool,
-    cells: Mutex<FxHashMap<u32, Arc<Cell>>>,
+    cells: Mutex<ScopedCells>,
     tracked: Mutex<Tracked>,
 }
 
@@ -39,6 +65,7 @@ impl ScopeState {
         Self { id, is_root, disposed: AtomicBool::new(false), cells: Mutex::default(), tracked: Mutex::default() }
     }
 
+    #[inline]
     pub(crate) fn is_disposed(&self) -> bool {
         self.disposed.load(Ordering::Acquire)
     }
@@ -48,7 +75,7 @@ impl ScopeState {
     }
 
     pub(crate) fn cell(&self, slot: u32) -> Arc<Cell> {
-        lock(&self.cells).entry(slot).or_default().clone()
+        lock(&self.cells).get_or_insert(slot)
     }
 
     /// Records a created instance's hooks. If the scope is already disposed (or being disposed),
@@ -141,7 +168,7 @@ impl ScopeState {
 /// use di_core::ServiceCollection;
 ///
 /// struct UnitOfWork;
-/// let provider = ServiceCollection::new().add_scoped::<UnitOfWork>(|_| Ok(UnitOfWork)).build()?;
+/// let provider = ServiceCollection::new().add_scoped::<UnitOfWork>(|_| Ok(Arc::new(UnitOfWork))).build()?;
 ///
 /// let first = provider.create_scope()?;
 /// let second = provider.create_scope()?;
@@ -167,7 +194,8 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u8>(|_| Ok(1u8)).build()?;
+    /// # use std::sync::Arc;
+    /// let provider = di_core::ServiceCollection::new().add_scoped::<u8>(|_| Ok(Arc::new(1u8))).build()?;
     /// let scope = provider.create_scope()?;
     /// let handle = scope.provider();
     /// assert_eq!(*handle.get::<u8>()?, 1);

@@ -2,28 +2,36 @@
 //!
 //! Each singleton registration (and each scoped registration, per scope) has a [`Cell`]. A
 //! cached resolve is one atomic load of the cell's `OnceLock`. The first resolve claims the cell
-//! in the provider's [`InitTable`], runs the factory with no lock held, stores the value and
-//! wakes the waiters. If the factory fails, panics or is cancelled, the claim is dropped and the
-//! next resolve tries again: nothing is left half-initialised.
+//! with a compare-and-swap on its `owner` (the id of the resolution creating it), runs the
+//! factory with no lock held, stores the value and wakes the waiters. If the factory fails,
+//! panics or is cancelled, the claim is released and the next resolve tries again: nothing is
+//! left half-initialised.
 //!
-//! The `InitTable` lock is held only for a few map operations, never while user code runs. It
-//! also records which resolution waits for which cell, so that two threads resolving `A -> B`
-//! and `B -> A` at once find the deadlock and fail with a cycle instead of hanging.
+//! Only a resolution that must wait takes the provider's [`Inits`] lock, for a few map
+//! operations (never while user code runs): it records which cell it waits for and follows
+//! owner -> awaited cell -> owner ... to see whether the chain comes back to itself. That is how
+//! two threads resolving `A -> B` and `B -> A` at once fail with a cycle instead of hanging.
 
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use event_listener::{Event, EventListener, Listener};
 use rustc_hash::FxHashMap;
 
 use crate::descriptor::Instance;
 
+/// No resolution owns the cell. Resolution ids start at 1.
+const FREE: u64 = 0;
+
 #[derive(Default)]
 pub(crate) struct Cell {
-    pub(crate) value: OnceLock<Instance>,
+    value: OnceLock<Instance>,
+    owner: AtomicU64,
     done: Event,
 }
 
 impl Cell {
+    #[inline]
     pub(crate) fn get(&self) -> Option<&Instance> {
         self.value.get()
     }
@@ -35,25 +43,62 @@ impl Cell {
     }
 }
 
-/// Identifies a cell: the scope it lives in (the root for singletons) and its registration slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct CellKey {
-    pub(crate) scope: u64,
-    pub(crate) slot: u32,
+/// A cell being claimed: a singleton cell (in the provider's slot table) or a scoped one.
+#[derive(Clone, Copy)]
+pub(crate) enum CellRef<'a> {
+    Singleton(u32, &'a Cell),
+    Scoped(u32, &'a Arc<Cell>),
 }
 
-/// Who is creating which cell, and which resolution waits for which cell.
-#[derive(Default)]
-pub(crate) struct InitTable {
-    owners: FxHashMap<CellKey, u64>,
-    waits: FxHashMap<u64, CellKey>,
+impl<'a> CellRef<'a> {
+    fn cell(self) -> &'a Cell {
+        match self {
+            Self::Singleton(_, c) => c,
+            Self::Scoped(_, c) => c,
+        }
+    }
+
+    fn slot(&self) -> u32 {
+        match self {
+            Self::Singleton(s, _) | Self::Scoped(s, _) => *s,
+        }
+    }
+
+    fn target(&self) -> WaitTarget {
+        match self {
+            Self::Singleton(s, _) => WaitTarget::Singleton(*s),
+            Self::Scoped(s, c) => WaitTarget::Scoped(*s, Arc::clone(c)),
+        }
+    }
 }
 
-pub(crate) struct Inits(Mutex<InitTable>);
+/// What a waiting resolution waits for, kept so others can read that cell's current owner.
+enum WaitTarget {
+    Singleton(u32),
+    Scoped(u32, Arc<Cell>),
+}
+
+impl WaitTarget {
+    fn owner(&self, singletons: &[Cell]) -> u64 {
+        match self {
+            Self::Singleton(s) => singletons[*s as usize].owner.load(Ordering::Acquire),
+            Self::Scoped(_, c) => c.owner.load(Ordering::Acquire),
+        }
+    }
+
+    fn slot(&self) -> u32 {
+        match self {
+            Self::Singleton(s) | Self::Scoped(s, _) => *s,
+        }
+    }
+}
+
+/// The wait graph: resolution id -> the cell it waits for.
+pub(crate) struct Inits(Mutex<FxHashMap<u64, WaitTarget>>);
 
 impl Default for Inits {
     fn default() -> Self {
-        Self(Mutex::new(InitTable::default()))
+        Self(Mutex::new(FxHashMap::default()))
     }
 }
 
@@ -72,46 +117,53 @@ pub(crate) enum Claim<'a> {
 }
 
 impl Inits {
-    fn lock(&self) -> MutexGuard<'_, InitTable> {
-        // Nothing user-supplied runs under this lock, so a poisoned table is still consistent.
+    fn lock(&self) -> MutexGuard<'_, FxHashMap<u64, WaitTarget>> {
+        // Nothing user-supplied runs under this lock, so a poisoned map is still consistent.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn claim<'a>(&'a self, cell: &'a Cell, key: CellKey, chain: u64) -> Claim<'a> {
-        let mut table = self.lock();
-        if let Some(v) = cell.get() {
-            return Claim::Ready(v.clone());
-        }
-        let Some(&owner) = table.owners.get(&key) else {
-            table.owners.insert(key, chain);
-            return Claim::Create(InitGuard { inits: self, cell, key, done: false });
-        };
-        if owner == chain {
-            return Claim::Deadlock { held_slot: key.slot };
-        }
-        // Follow owner -> the cell it waits for -> that cell's owner ... back to us?
-        let mut current = owner;
-        for _ in 0..=table.waits.len() {
-            let Some(waited) = table.waits.get(&current) else { break };
-            match table.owners.get(waited) {
-                Some(&next) if next == chain => return Claim::Deadlock { held_slot: waited.slot },
-                Some(&next) => current = next,
-                None => break,
+    pub(crate) fn claim<'a>(&'a self, singletons: &[Cell], cell: CellRef<'a>, chain: u64) -> Claim<'a> {
+        let c = cell.cell();
+        loop {
+            if let Some(v) = c.get() {
+                return Claim::Ready(v.clone());
             }
+            let Err(owner) = c.owner.compare_exchange(FREE, chain, Ordering::AcqRel, Ordering::Acquire) else {
+                let guard = InitGuard { cell: c, done: false };
+                // A creation may have completed between our check and the claim.
+                if let Some(v) = c.get() {
+                    return Claim::Ready(v.clone()); // dropping the guard releases the claim
+                }
+                return Claim::Create(guard);
+            };
+            if owner == chain {
+                return Claim::Deadlock { held_slot: cell.slot() };
+            }
+            // Listen first, then re-check, so a release between the two cannot be missed.
+            let listener = c.done.listen();
+            if c.get().is_some() || c.owner.load(Ordering::Acquire) != owner {
+                continue;
+            }
+            let mut waits = self.lock();
+            let mut current = owner;
+            for _ in 0..=waits.len() {
+                let Some(target) = waits.get(&current) else { break };
+                match target.owner(singletons) {
+                    next if next == chain => return Claim::Deadlock { held_slot: target.slot() },
+                    FREE => break,
+                    next => current = next,
+                }
+            }
+            waits.insert(chain, cell.target());
+            return Claim::Wait(WaitGuard { inits: self, chain, listener: Some(listener) });
         }
-        // Listen before releasing the lock so the owner's notification cannot be missed.
-        let listener = cell.done.listen();
-        table.waits.insert(chain, key);
-        Claim::Wait(WaitGuard { inits: self, chain, listener: Some(listener) })
     }
 }
 
 /// Ownership of a cell being created. Dropping it without `complete` (error, panic, a dropped
 /// future) releases the cell so the next resolve tries again.
 pub(crate) struct InitGuard<'a> {
-    inits: &'a Inits,
     cell: &'a Cell,
-    key: CellKey,
     done: bool,
 }
 
@@ -123,7 +175,7 @@ impl InitGuard<'_> {
     }
 
     fn release(&self) {
-        self.inits.lock().owners.remove(&self.key);
+        self.cell.owner.store(FREE, Ordering::Release);
         self.cell.done.notify(usize::MAX);
     }
 }
@@ -159,6 +211,6 @@ impl WaitGuard<'_> {
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
-        self.inits.lock().waits.remove(&self.chain);
+        self.inits.lock().remove(&self.chain);
     }
 }

@@ -9,14 +9,17 @@ use std::sync::Arc;
 use crate::lifetime::Lifetime;
 
 /// One link: the registration whose factory is running, and the link that asked for it.
-#[derive(Debug)]
+///
+/// A factory's handle holds its link inline; the link is moved behind an `Arc` only when that
+/// factory resolves something that itself runs a factory, so leaf factories allocate no chain.
+#[derive(Debug, Clone)]
 pub(crate) struct Chain {
     /// Identifies the whole resolution across threads, for deadlock detection.
     pub(crate) id: u64,
     pub(crate) slot: u32,
     pub(crate) service: &'static str,
     pub(crate) lifetime: Lifetime,
-    pub(crate) parent: Option<Arc<Chain>>,
+    pub(crate) parent: Option<Arc<Self>>,
 }
 
 impl Chain {
@@ -45,8 +48,8 @@ impl Chain {
 mod tests {
     use super::*;
 
-    fn link(slot: u32, service: &'static str, lifetime: Lifetime, parent: Option<Arc<Chain>>) -> Arc<Chain> {
-        Arc::new(Chain { id: 1, slot, service, lifetime, parent })
+    fn link(slot: u32, service: &'static str, lifetime: Lifetime, parent: Option<Chain>) -> Chain {
+        Chain { id: 1, slot, service, lifetime, parent: parent.map(Arc::new) }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use self::cell::{CellKey, Claim, InitGuard, WaitGuard};
+use self::cell::{CellRef, Claim, InitGuard, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance};
 use crate::error::{ResolutionPath, ResolveError, panic_message};
@@ -90,8 +90,7 @@ impl ServiceProvider {
                     return Ok(Step::Ready(v.clone()));
                 }
                 self.check_cycle(slot, d)?;
-                let key = CellKey { scope: core.root.id, slot };
-                self.claim(core, cell, key, d, &core.root)
+                self.claim(core, CellRef::Singleton(slot, cell), d, &core.root)
             }
             Lifetime::Scoped => {
                 if core.options.validates_scopes() {
@@ -107,8 +106,7 @@ impl ServiceProvider {
                     return Ok(Step::Ready(v.clone()));
                 }
                 self.check_cycle(slot, d)?;
-                let key = CellKey { scope: self.scope.id, slot };
-                self.claim(core, cell, key, d, &self.scope)
+                self.claim(core, CellRef::Scoped(slot, cell), d, &self.scope)
             }
         }
     }
@@ -116,13 +114,12 @@ impl ServiceProvider {
     fn claim<'a>(
         &self,
         core: &'a Core,
-        cell: &'a cell::Cell,
-        key: CellKey,
+        cell: CellRef<'a>,
         d: &Descriptor,
         owner: &Arc<ScopeState>,
     ) -> Result<Step<'a>, ResolveError> {
         let chain_id = self.chain.as_ref().map_or_else(|| core.next_id(), |c| c.id);
-        match core.inits.claim(cell, key, chain_id) {
+        match core.inits.claim(&core.singletons, cell, chain_id) {
             Claim::Ready(v) => Ok(Step::Ready(v)),
             Claim::Create(g) => Ok(Step::Create { owner: owner.clone(), guard: Some((g, chain_id)) }),
             Claim::Wait(w) => Ok(Step::Wait(w)),
@@ -146,8 +143,10 @@ impl ServiceProvider {
         }
     }
 
-    /// The handle a factory receives: the owner's scope, a weak core, and the chain extended
-    /// with the registration being created.
+    /// The handle a factory receives: the owner's scope, the core, and the chain extended with
+    /// the registration being created. A sync factory only borrows its handle, so it holds the
+    /// core strongly (nested resolves take the fast path) and `Clone` turns a copy kept by the
+    /// factory into a weak handle; an async factory owns its handle, so that one is weak.
     fn child(
         &self,
         core: &Arc<Core>,
@@ -155,18 +154,19 @@ impl ServiceProvider {
         d: &Descriptor,
         owner: &Arc<ScopeState>,
         chain_id: Option<u64>,
+        borrowed: bool,
     ) -> Self {
         let id = chain_id.or_else(|| self.chain.as_ref().map(|c| c.id)).unwrap_or_else(|| core.next_id());
         Self {
-            core: CoreRef::Weak(Arc::downgrade(core)),
+            core: if borrowed { CoreRef::Strong(core.clone()) } else { CoreRef::Weak(Arc::downgrade(core)) },
             scope: owner.clone(),
-            chain: Some(Arc::new(Chain {
+            chain: Some(Chain {
                 id,
                 slot,
                 service: d.name,
                 lifetime: d.lifetime,
-                parent: self.chain.clone(),
-            })),
+                parent: self.chain.as_ref().map(|c| Arc::new(c.clone())),
+            }),
         }
     }
 
@@ -178,7 +178,7 @@ impl ServiceProvider {
                 let handle = Self { core: CoreRef::Weak(Arc::downgrade(core)), scope: self.scope.clone(), chain: None };
                 Some(Arc::new(Arc::new(handle)) as Instance)
             }
-            Factory::ScopeFactory => Some(Arc::new(core.scope_factory.clone()) as Instance),
+            Factory::Scopes => Some(Arc::new(core.scope_factory.clone()) as Instance),
             Factory::Sync(_) | Factory::Async(_) => None,
         }
     }
@@ -197,7 +197,7 @@ impl ServiceProvider {
         let Factory::Sync(factory) = &d.factory else {
             return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
         };
-        let child = self.child(core, slot, d, owner, chain_id);
+        let child = self.child(core, slot, d, owner, chain_id, true);
         let result = catch_unwind(AssertUnwindSafe(|| factory(&child)));
         let instance = self.factory_outcome(d, result)?;
         Self::track(d, owner, &instance)?;
@@ -215,7 +215,8 @@ impl ServiceProvider {
         if let Some(i) = self.builtin(core, d) {
             return Ok(i);
         }
-        let child = self.child(core, slot, d, owner, chain_id);
+        let borrowed = !d.factory.is_async();
+        let child = self.child(core, slot, d, owner, chain_id, borrowed);
         let result = match &d.factory {
             Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| factory(child))) {
                 Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
