@@ -371,15 +371,15 @@ impl CronSchedule {
     /// ```
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.zone {
-            CronTimeZone::Utc => next_in(&self.schedule, after, Utc),
-            CronTimeZone::Local => next_in(&self.schedule, after, Local),
-            CronTimeZone::Fixed(offset) => next_in(&self.schedule, after, offset),
+            CronTimeZone::Utc => next_in(&self.schedule, after, &Utc),
+            CronTimeZone::Local => next_in(&self.schedule, after, &Local),
+            CronTimeZone::Fixed(offset) => next_in(&self.schedule, after, &offset),
         }
     }
 }
 
-fn next_in<Z: TimeZone>(schedule: &cron::Schedule, after: DateTime<Utc>, zone: Z) -> Option<DateTime<Utc>> {
-    schedule.after(&after.with_timezone(&zone)).next().map(|firing| firing.with_timezone(&Utc))
+fn next_in<Z: TimeZone>(schedule: &cron::Schedule, after: DateTime<Utc>, zone: &Z) -> Option<DateTime<Utc>> {
+    schedule.after(&after.with_timezone(zone)).next().map(|firing| firing.with_timezone(&Utc))
 }
 
 /// The hosted service behind [`add_cron_job`](crate::BackgroundWorkExt::add_cron_job).
@@ -449,11 +449,7 @@ async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedu
             return;
         };
         // Re-check the wall clock after each sleep: it may have moved differently from tokio's.
-        loop {
-            let Ok(wait) = (due - clock.now()).to_std() else { break };
-            if wait.is_zero() {
-                break;
-            }
+        while let Some(wait) = (due - clock.now()).to_std().ok().filter(|wait| !wait.is_zero()) {
             let Some(deadline) = Instant::now().checked_add(wait) else { return };
             if !worker.sleep_until(deadline).await {
                 return;

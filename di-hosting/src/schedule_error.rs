@@ -91,7 +91,9 @@ pub enum ScheduleError {
     QueueAlreadyAdded,
 
     /// The handler a service resolves for each unit of work is not registered.
-    #[error("no service registered for `{handler}`, the handler of `{service}`; register it (usually scoped) before `build()`")]
+    #[error(
+        "no service registered for `{handler}`, the handler of `{service}`; register it (usually scoped) before `build()`"
+    )]
     HandlerNotRegistered {
         /// The service's name.
         service: &'static str,

@@ -201,7 +201,10 @@ impl Worker {
     }
 
     /// Checks the handler is registered, then spawns the service's loop on its tracker.
-    pub(crate) fn start<H: ?Sized + 'static>(&self, run: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub(crate) fn start<H: ?Sized + 'static>(
+        &self,
+        run: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         if self.started.swap(true, Ordering::SeqCst) {
             return Err(ScheduleError::AlreadyStarted { service: self.name }.into());
         }

@@ -46,8 +46,8 @@ use crate::{
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_scoped::<Heartbeat>(|_| Ok(Heartbeat));
-/// services.add_scoped::<Nightly>(|_| Ok(Nightly));
+/// services.add_scoped::<Heartbeat>(|_| Ok(std::sync::Arc::new(Heartbeat)));
+/// services.add_scoped::<Nightly>(|_| Ok(std::sync::Arc::new(Nightly)));
 /// services
 ///     .add_timed_service::<Heartbeat>(TimedOptions::every(Duration::from_secs(10)))?
 ///     .add_cron_job::<Nightly>("0 0 3 * * *", CronOptions::default())?
@@ -146,7 +146,11 @@ pub trait BackgroundWorkExt {
     /// assert!(err.to_string().starts_with("invalid cron expression `every day` for job `purge`: "));
     /// # Ok::<(), ScheduleError>(())
     /// ```
-    fn add_cron_job<T>(&mut self, expression: &str, options: CronOptions) -> Result<&mut ServiceCollection, ScheduleError>
+    fn add_cron_job<T>(
+        &mut self,
+        expression: &str,
+        options: CronOptions,
+    ) -> Result<&mut ServiceCollection, ScheduleError>
     where
         T: ?Sized + CronJob;
 }
@@ -171,7 +175,9 @@ impl BackgroundWorkExt for ServiceCollection {
         let capacity = options.capacity_value();
         self.try_add_singleton::<dyn BackgroundTaskQueue>(move |_| Ok(Arc::new(BoundedTaskQueue::new(capacity))));
         self.add_singleton::<WorkMetrics>(|_| Ok(Arc::new(WorkMetrics::default())));
-        self.add_singleton::<dyn HostedService>(move |provider| Ok(Arc::new(QueuedWorkService::new(provider, &options)?)));
+        self.add_singleton::<dyn HostedService>(move |provider| {
+            Ok(Arc::new(QueuedWorkService::new(provider, &options)?))
+        });
         Ok(self)
     }
 

@@ -190,7 +190,11 @@ async fn every_tick_gets_a_fresh_scope_disposed_when_it_ends() {
     stop_all(&services, Duration::from_secs(5)).await;
     let events = h.script.timeline.events();
     let instances: Vec<_> = events.iter().filter(|e| e.starts_with("instance")).cloned().collect();
-    assert_eq!(instances, ["instance 0", "instance 1", "instance 2", "instance 3", "instance 4"], "one handler per tick");
+    assert_eq!(
+        instances,
+        ["instance 0", "instance 1", "instance 2", "instance 3", "instance 4"],
+        "one handler per tick"
+    );
     assert_eq!(h.disposed.load(Ordering::SeqCst), 5, "every tick's scope was disposed, async hook awaited");
 }
 
