@@ -467,7 +467,7 @@ async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedu
             tracing::warn!(service = worker.name, %due, "cron firing missed; running it once now");
         }
         let cancel = worker.stopping.clone();
-        let span = tracing::info_span!("cron_firing", service = worker.name, firing = %due);
+        let span = tracing::info_span!("cron_firing", firing = %due);
         worker.spawn_unit(permit, "cron firing", span, move |services| async move {
             services.get::<T>()?.run(due, cancel).await
         });

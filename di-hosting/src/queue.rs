@@ -501,7 +501,7 @@ async fn drain(worker: Arc<Worker>, queue: Arc<dyn BackgroundTaskQueue>, held: A
         held.store(0, Ordering::SeqCst);
         number += 1;
         let cancel = worker.stopping.clone();
-        let span = tracing::info_span!("work_item", service = worker.name, number, item = %item.name);
+        let span = tracing::info_span!("work_item", number, item = %item.name);
         worker.spawn_unit(permit, "work item", span, move |services| (item.job)(WorkContext { cancel, services }));
     }
 }
