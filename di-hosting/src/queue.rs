@@ -453,6 +453,21 @@ impl QueuedWorkService {
     }
 }
 
+impl QueuedWorkService {
+    /// Takes what is still queued (the queue is closed by now), logs the items' names, and
+    /// returns how many there were.
+    fn drop_leftovers(&self) -> usize {
+        let mut left = Vec::new();
+        while let Some(Some(item)) = self.queue.dequeue().now_or_never() {
+            left.push(item.name);
+        }
+        if !left.is_empty() {
+            tracing::warn!(service = self.worker.name, items = ?left, "queued work items dropped: the service stopped");
+        }
+        left.len()
+    }
+}
+
 #[async_trait]
 impl HostedService for QueuedWorkService {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
@@ -462,20 +477,12 @@ impl HostedService for QueuedWorkService {
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         self.queue.close();
-        let queue = &self.queue;
-        let held = &self.held;
-        let name = self.worker.name;
-        let result = self.worker.stop(cancel, false, || {
-            let mut left = Vec::new();
-            while let Some(Some(item)) = queue.dequeue().now_or_never() {
-                left.push(item.name);
-            }
-            if !left.is_empty() {
-                tracing::warn!(service = name, items = ?left, "shutdown timeout reached: queued work items dropped");
-            }
-            left.len() + held.load(Ordering::SeqCst)
-        });
-        Ok(result.await?)
+        self.worker.stop(cancel, false, || self.drop_leftovers() + self.held.load(Ordering::SeqCst)).await?;
+        // The loop may have ended early (a StopHost failure): what it left is dropped loudly too.
+        // The loop has ended, so `held` says whether it dropped an item it had dequeued.
+        let left = self.drop_leftovers() + self.held.swap(0, Ordering::SeqCst);
+        self.worker.metrics.add_abandoned(left);
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

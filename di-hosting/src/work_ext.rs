@@ -20,6 +20,16 @@ use crate::{
 /// handler is resolved from it, run, and the scope disposed (async hooks awaited) when the unit
 /// ends, even if it failed or panicked. Bad options are rejected here, at registration.
 ///
+/// # Stopping
+///
+/// `start` spawns the service's loop and returns at once. On `stop`, timed services and cron jobs
+/// cancel the running unit's token and wait for it; queued work refuses new items
+/// ([`ScheduleError::QueueClosed`]) and drains what is queued, cancelling the items' token only
+/// when the shutdown timeout fires. Either way, whatever is still running or queued when the
+/// host's shutdown timeout fires is logged and reported as [`ScheduleError::ShutdownTimedOut`]
+/// (with counts) from `stop`; running units are not aborted, their token is already cancelled.
+/// Failures follow each service's [`FailurePolicy`](crate::FailurePolicy).
+///
 /// # Examples
 ///
 /// ```

@@ -224,3 +224,21 @@ async fn bad_options_and_a_second_registration_are_rejected() {
     let err = services.add_queued_work(QueueOptions::default()).unwrap_err();
     assert_eq!(err, ScheduleError::QueueAlreadyAdded, "one consumer per queue");
 }
+
+#[tokio::test(start_paused = true)]
+async fn stop_host_policy_stops_draining_and_reports_what_was_left() {
+    let (logs, _guard) = Logs::capture();
+    let h = harness(QueueOptions::default().on_failure(di_hosting::FailurePolicy::StopHost));
+    let timeline = Timeline::new();
+    h.queue.enqueue(WorkItem::named("bad", |_cx| async { Err(anyhow::anyhow!("smtp refused")) })).await.unwrap();
+    h.queue.enqueue(timed_item(&timeline, "second", 1)).await.unwrap();
+    h.queue.enqueue(timed_item(&timeline, "third", 1)).await.unwrap();
+    let services = start_all(&h.provider).await;
+    sleep(Duration::from_secs(5)).await;
+    assert!(timeline.events().is_empty(), "no item ran after the failure");
+    let results = stop_all(&services, Duration::from_secs(5)).await;
+    assert!(results.iter().all(Result::is_ok), "nothing was running at stop");
+    assert_eq!((h.metrics.failed(), h.metrics.abandoned()), (1, 2), "one failed, two dropped and counted");
+    let text = logs.text();
+    assert!(text.contains("queued work items dropped") && text.contains("third"), "dropped items named: {text}");
+}
