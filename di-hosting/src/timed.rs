@@ -101,7 +101,7 @@ pub enum MissedTickPolicy {
 ///     .max_concurrent_ticks(2)
 ///     .on_failure(FailurePolicy::StopHost)
 ///     .name("report-generator");
-/// assert_eq!(options.period_value(), Duration::from_secs(30));
+/// assert_eq!(options.period(), Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone)]
 pub struct TimedOptions {
@@ -139,9 +139,9 @@ impl TimedOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(di_hosting::TimedOptions::every(Duration::from_secs(5)).period_value(), Duration::from_secs(5));
+    /// assert_eq!(di_hosting::TimedOptions::every(Duration::from_secs(5)).period(), Duration::from_secs(5));
     /// ```
-    pub fn period_value(&self) -> Duration {
+    pub fn period(&self) -> Duration {
         self.period
     }
 
