@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::descriptor::{Dependency, DependencyKind, Descriptor};
+use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory};
 use crate::error::{ResolutionPath, ValidationError};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
@@ -105,6 +105,10 @@ impl<'a> Graph<'a> {
         let mut reverse = vec![Vec::new(); descriptors.len()];
         let mut unresolved = Vec::new();
         for (slot, d) in descriptors.iter().enumerate() {
+            // An instance (or a built-in) is handed out as is: whatever was declared on it is never resolved.
+            if !matches!(d.factory, Factory::Sync(_) | Factory::Async(_)) {
+                continue;
+            }
             for dep in &d.dependencies {
                 let targets: &[usize] = match (find(&unkeyed, &keyed, &groups, dep), dep.kind) {
                     (Some(g), DependencyKind::All) => &groups[g],
@@ -229,10 +233,13 @@ impl<'a> Graph<'a> {
     /// same read the same here.
     fn canonical(&self, cycle: &[usize]) -> Vec<usize> {
         let groups: Vec<usize> = cycle.iter().map(|&s| self.group[s]).collect();
+        let smallest = *groups.iter().min().expect("a cycle has at least one node");
+        // Only rotations that start with the smallest group can be the smallest rotation.
         (0..groups.len())
+            .filter(|&i| groups[i] == smallest)
             .map(|i| groups[i..].iter().chain(&groups[..i]).copied().collect::<Vec<_>>())
             .min()
-            .expect("a cycle has at least one node")
+            .expect("the smallest group occurs")
     }
 
     /// Reports `cycle` (its nodes, first not repeated) from the first registration that reaches
