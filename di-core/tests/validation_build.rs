@@ -27,7 +27,10 @@ struct Baz;
 struct G<T>(std::marker::PhantomData<T>);
 
 /// Registers `T` with a factory that declares nothing by itself; the tests declare with `depends_on*`.
-fn add<T: Default + Send + Sync + 'static>(services: &mut ServiceCollection, lifetime: Lifetime) -> Registration<'_, T> {
+fn add<T: Default + Send + Sync + 'static>(
+    services: &mut ServiceCollection,
+    lifetime: Lifetime,
+) -> Registration<'_, T> {
     services.add::<T>(lifetime, |_| Ok(Arc::new(T::default())))
 }
 
@@ -164,8 +167,10 @@ fn missing_dependency_names_the_path_and_the_registration_to_add() {
     let problems = problems(&services);
     assert_eq!(
         problems,
-        ["no service registered for `validation_build::C` (required by `validation_build::A` -> `validation_build::B`); \
-          register it with `add_scoped` before `build()`"]
+        [
+            "no service registered for `validation_build::C` (required by `validation_build::A` -> `validation_build::B`); \
+          register it with `add_scoped` before `build()`"
+        ]
     );
 }
 
@@ -319,10 +324,7 @@ fn indirect_cycle_with_mixed_lifetimes() {
     add::<C>(&mut services, Lifetime::Scoped).depends_on::<A>();
     assert_eq!(
         problems(&services),
-        [cycle(
-            "`validation_build::A` -> `validation_build::B` -> `validation_build::C` -> `validation_build::A`",
-            A_
-        )]
+        [cycle("`validation_build::A` -> `validation_build::B` -> `validation_build::C` -> `validation_build::A`", A_)]
     );
 }
 
@@ -344,10 +346,7 @@ fn dependency_on_a_cycle_starts_at_the_outer_requester() {
     add::<B>(&mut services, Lifetime::Singleton).depends_on::<A>();
     assert_eq!(
         problems(&services),
-        [cycle(
-            "`validation_build::D` -> `validation_build::A` -> `validation_build::B` -> `validation_build::A`",
-            A_
-        )]
+        [cycle("`validation_build::D` -> `validation_build::A` -> `validation_build::B` -> `validation_build::A`", A_)]
     );
 }
 

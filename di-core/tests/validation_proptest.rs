@@ -80,8 +80,11 @@ fn reg() -> impl Strategy<Value = Reg> {
         3 => Just(Some(Lifetime::Transient)),
     ];
     let kind = prop_oneof![4 => Just(Kind::One), 1 => Just(Kind::Optional), 1 => Just(Kind::All)];
-    (0..TYPES, lifetime, proptest::collection::vec((0..TYPES, kind), 0..=3))
-        .prop_map(|(ty, lifetime, deps)| Reg { ty, lifetime, deps })
+    (0..TYPES, lifetime, proptest::collection::vec((0..TYPES, kind), 0..=3)).prop_map(|(ty, lifetime, deps)| Reg {
+        ty,
+        lifetime,
+        deps,
+    })
 }
 
 fn declare<T: ?Sized + Send + Sync + 'static>(r: &mut Registration<'_, T>, target: usize, kind: Kind) {
@@ -221,7 +224,11 @@ fn check(regs: &[Reg], validate_scopes: bool) -> Result<(), TestCaseError> {
             }
             ValidationError::CapturedScoped { singleton, scoped, path } => {
                 let s = type_index(singleton);
-                prop_assert!(path.services().iter().any(|x| type_index(x) == s), "the path passes the singleton: {}", p);
+                prop_assert!(
+                    path.services().iter().any(|x| type_index(x) == s),
+                    "the path passes the singleton: {}",
+                    p
+                );
                 captives.insert((s, type_index(scoped)));
             }
             other => prop_assert!(false, "unexpected problem {}", other),
