@@ -235,7 +235,11 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 
 fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
     let value = match source {
-        Source::Default => quote!(::core::default::Default::default()),
+        Source::Default => {
+            // Spanned on the type, so a type without `Default` is reported at the field.
+            let ty = &field.ty;
+            quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
+        }
         Source::Inject { kind, service, key: None } => {
             let method = match kind {
                 Kind::One => quote!(get),
