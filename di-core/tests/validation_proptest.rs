@@ -125,7 +125,7 @@ fn reference(regs: &[Reg], validate_scopes: bool) -> Expected {
             continue;
         }
         for &(ty, kind) in &r.deps {
-            let last = slots_of(ty).last();
+            let last = slots_of(ty).next_back();
             match (kind, last) {
                 (Kind::One, None) => {
                     missing.insert((r.ty, ty));

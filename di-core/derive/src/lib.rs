@@ -46,7 +46,7 @@ pub fn derive_injectable(input: TokenStream) -> TokenStream {
 /// How a field is filled.
 enum Source {
     /// `Arc<T>`, `Option<Arc<T>>` or `Vec<Arc<T>>`, with an optional key.
-    Inject { kind: Kind, service: Type, key: Option<Expr> },
+    Inject { kind: Kind, service: Box<Type>, key: Option<Box<Expr>> },
     /// `#[inject(default)]`.
     Default,
 }
@@ -164,7 +164,7 @@ fn struct_options(input: &DeriveInput) -> syn::Result<StructOptions> {
 }
 
 fn field_source(field: &Field) -> syn::Result<Source> {
-    let mut key: Option<Expr> = None;
+    let mut key: Option<Box<Expr>> = None;
     let mut default: Option<Span> = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("inject")) {
         attr.parse_nested_meta(|meta| {
@@ -175,7 +175,7 @@ fn field_source(field: &Field) -> syn::Result<Source> {
                 if !meta.input.peek(Token![=]) {
                     return Err(meta.error("`key` needs a value: write `#[inject(key = \"primary\")]`"));
                 }
-                key = Some(meta.value()?.parse()?);
+                key = Some(Box::new(meta.value()?.parse()?));
                 Ok(())
             } else if meta.path.is_ident("default") {
                 default = Some(meta.path.span());
@@ -203,7 +203,7 @@ fn field_source(field: &Field) -> syn::Result<Source> {
              `Vec<Arc<T>>` (every registration), or mark it `#[inject(default)]` to fill it with `Default::default()`",
         )
     })?;
-    Ok(Source::Inject { kind, service, key })
+    Ok(Source::Inject { kind, service: Box::new(service), key })
 }
 
 /// `Arc<T>`, `Option<Arc<T>>` or `Vec<Arc<T>>`, recognised by the last path segment.
