@@ -50,7 +50,7 @@ impl<T> IntoArc<T> for T {
 }
 
 impl<T: ?Sized> IntoArc<T> for Arc<T> {
-    fn into_arc(self) -> Arc<T> {
+    fn into_arc(self) -> Self {
         self
     }
 }
@@ -76,7 +76,7 @@ impl<T: ?Sized> IntoArc<T> for Arc<T> {
 /// let provider = ServiceCollection::new()
 ///     .add_singleton_instance(Config { retries: 3 })
 ///     .add_singleton::<dyn Clock>(|_| Ok(Arc::new(Fixed) as Arc<dyn Clock>))
-///     .add_transient::<String>(|sp| Ok(format!("retries={}", sp.get::<Config>()?.retries)))
+///     .add_transient::<String>(|sp| Ok(format!("retries={}", sp.get::<Config>()?.retries).into()))
 ///     .build()?;
 ///
 /// assert_eq!(provider.get::<dyn Clock>()?.now(), 42);
@@ -154,7 +154,7 @@ impl ServiceCollection {
     /// ```
     /// use di_core::{Lifetime, ServiceCollection};
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton_instance(1u8).add_transient::<u8>(|_| Ok(2));
+    /// services.add_singleton_instance(1u8).add_transient::<u8>(|_| Ok(2.into()));
     /// assert_eq!(services.lifetimes_of::<u8>(), [Lifetime::Singleton, Lifetime::Transient]);
     /// ```
     pub fn lifetimes_of<T: ?Sized + 'static>(&self) -> Vec<Lifetime> {
@@ -188,7 +188,7 @@ impl ServiceCollection {
     /// ```
     /// use di_core::{Lifetime, ServiceCollection};
     /// let provider = ServiceCollection::new()
-    ///     .add::<u32, _>(Lifetime::Transient, |_| Ok(7u32))
+    ///     .add::<u32>(Lifetime::Transient, |_| Ok(7u32.into()))
     ///     .build()?;
     /// assert_eq!(*provider.get::<u32>()?, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -212,7 +212,7 @@ impl ServiceCollection {
     /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct Pool;
-    /// let provider = ServiceCollection::new().add_singleton::<Pool>(|_| Ok(Pool)).build()?;
+    /// let provider = ServiceCollection::new().add_singleton::<Pool>(|_| Ok(Pool.into())).build()?;
     /// let scope = provider.create_scope()?;
     /// assert!(Arc::ptr_eq(&provider.get::<Pool>()?, &scope.get::<Pool>()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -238,7 +238,7 @@ impl ServiceCollection {
     /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct RequestId(u64);
-    /// let provider = ServiceCollection::new().add_scoped::<RequestId>(|_| Ok(RequestId(1))).build()?;
+    /// let provider = ServiceCollection::new().add_scoped::<RequestId>(|_| Ok(RequestId(1).into())).build()?;
     /// let scope = provider.create_scope()?;
     /// assert!(Arc::ptr_eq(&scope.get::<RequestId>()?, &scope.get::<RequestId>()?));
     /// assert!(provider.get::<RequestId>().is_err());
@@ -262,7 +262,7 @@ impl ServiceCollection {
     /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct Message;
-    /// let provider = ServiceCollection::new().add_transient::<Message>(|_| Ok(Message)).build()?;
+    /// let provider = ServiceCollection::new().add_transient::<Message>(|_| Ok(Message.into())).build()?;
     /// assert!(!Arc::ptr_eq(&provider.get::<Message>()?, &provider.get::<Message>()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -490,7 +490,7 @@ impl ServiceCollection {
     /// use di_core::{Lifetime, ServiceCollection};
     /// struct Pool(u32);
     /// let provider = ServiceCollection::new()
-    ///     .add_async::<Pool, _, _>(Lifetime::Singleton, |_sp| async { Ok(Pool(5)) })
+    ///     .add_async::<Pool, _>(Lifetime::Singleton, |_sp| async { Ok(Pool(5).into()) })
     ///     .build()?;
     /// # futures_util_block_on(async {
     /// assert_eq!(provider.get_async::<Pool>().await?.0, 5);
@@ -525,7 +525,7 @@ impl ServiceCollection {
     /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// let shared = Arc::new(String::from("hello"));
-    /// let provider = ServiceCollection::new().add_singleton_instance(shared.clone()).build()?;
+    /// let provider = ServiceCollection::new().add_singleton_instance::<String>(shared.clone()).build()?;
     /// assert!(Arc::ptr_eq(&provider.get::<String>()?, &shared));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -549,8 +549,8 @@ impl ServiceCollection {
     /// #[derive(PartialEq, Eq, Hash)]
     /// enum Region { Eu, Us }
     /// let provider = ServiceCollection::new()
-    ///     .add_keyed::<String, _, _>(Lifetime::Singleton, Region::Eu, |_| Ok("eu-west".to_owned()))
-    ///     .add_keyed::<String, _, _>(Lifetime::Singleton, Region::Us, |_| Ok("us-east".to_owned()))
+    ///     .add_keyed::<String, _>(Lifetime::Singleton, Region::Eu, |_| Ok("eu-west".to_owned().into()))
+    ///     .add_keyed::<String, _>(Lifetime::Singleton, Region::Us, |_| Ok("us-east".to_owned().into()))
     ///     .build()?;
     /// assert_eq!(*provider.get_keyed::<String, _>(&Region::Us)?, "us-east");
     /// assert!(provider.get::<String>().is_err());
@@ -577,7 +577,7 @@ impl ServiceCollection {
     ///
     /// ```
     /// let provider = di_core::ServiceCollection::new()
-    ///     .add_keyed_singleton::<String, _, _>("primary", |_| Ok("db-1".to_owned()))
+    ///     .add_keyed_singleton::<String, _>("primary", |_| Ok("db-1".to_owned().into()))
     ///     .build()?;
     /// assert_eq!(*provider.get_keyed::<String, _>(&"primary")?, "db-1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -600,7 +600,7 @@ impl ServiceCollection {
     ///
     /// ```
     /// let provider = di_core::ServiceCollection::new()
-    ///     .add_keyed_scoped::<u64, _, _>("request", |_| Ok(1u64))
+    ///     .add_keyed_scoped::<u64, _>("request", |_| Ok(1u64.into()))
     ///     .build()?;
     /// let scope = provider.create_scope()?;
     /// assert_eq!(*scope.get_keyed::<u64, _>(&"request")?, 1);
@@ -625,7 +625,7 @@ impl ServiceCollection {
     /// ```
     /// use std::sync::Arc;
     /// let provider = di_core::ServiceCollection::new()
-    ///     .add_keyed_transient::<Vec<u8>, _, _>(1u32, |_| Ok(vec![1u8]))
+    ///     .add_keyed_transient::<Vec<u8>, _>(1u32, |_| Ok(vec![1u8].into()))
     ///     .build()?;
     /// let (a, b) = (provider.get_keyed::<Vec<u8>, _>(&1u32)?, provider.get_keyed::<Vec<u8>, _>(&1u32)?);
     /// assert!(!Arc::ptr_eq(&a, &b));
@@ -672,7 +672,7 @@ impl ServiceCollection {
     /// ```
     /// use di_core::{Lifetime, ServiceCollection};
     /// let mut services = ServiceCollection::new();
-    /// services.add_keyed_async::<u8, _, _, _>(Lifetime::Scoped, "k", |_| async { Ok(1u8) });
+    /// services.add_keyed_async::<u8, _, _>(Lifetime::Scoped, "k", |_| async { Ok(1u8.into()) });
     /// assert_eq!(services.len(), 1);
     /// ```
     pub fn add_keyed_async<T, K, Fut>(
@@ -700,7 +700,7 @@ impl ServiceCollection {
     /// use di_core::{Lifetime, ServiceCollection};
     /// let mut services = ServiceCollection::new();
     /// services.add_singleton_instance(1u32);
-    /// assert!(services.try_add::<u32, _>(Lifetime::Singleton, |_| Ok(2u32)).is_none());
+    /// assert!(services.try_add::<u32>(Lifetime::Singleton, |_| Ok(2u32.into())).is_none());
     /// assert_eq!(*services.build()?.get::<u32>()?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -721,8 +721,8 @@ impl ServiceCollection {
     ///
     /// ```
     /// let mut services = di_core::ServiceCollection::new();
-    /// assert!(services.try_add_singleton::<u8, _>(|_| Ok(1u8)).is_some());
-    /// assert!(services.try_add_singleton::<u8, _>(|_| Ok(2u8)).is_none());
+    /// assert!(services.try_add_singleton::<u8>(|_| Ok(1u8.into())).is_some());
+    /// assert!(services.try_add_singleton::<u8>(|_| Ok(2u8.into())).is_none());
     /// ```
     pub fn try_add_singleton<T>(
         &mut self,
@@ -740,8 +740,8 @@ impl ServiceCollection {
     ///
     /// ```
     /// let mut services = di_core::ServiceCollection::new();
-    /// assert!(services.try_add_scoped::<u8, _>(|_| Ok(1u8)).is_some());
-    /// assert!(services.try_add_scoped::<u8, _>(|_| Ok(2u8)).is_none());
+    /// assert!(services.try_add_scoped::<u8>(|_| Ok(1u8.into())).is_some());
+    /// assert!(services.try_add_scoped::<u8>(|_| Ok(2u8.into())).is_none());
     /// ```
     pub fn try_add_scoped<T>(
         &mut self,
@@ -759,8 +759,8 @@ impl ServiceCollection {
     ///
     /// ```
     /// let mut services = di_core::ServiceCollection::new();
-    /// assert!(services.try_add_transient::<u8, _>(|_| Ok(1u8)).is_some());
-    /// assert!(services.try_add_transient::<u8, _>(|_| Ok(2u8)).is_none());
+    /// assert!(services.try_add_transient::<u8>(|_| Ok(1u8.into())).is_some());
+    /// assert!(services.try_add_transient::<u8>(|_| Ok(2u8.into())).is_none());
     /// ```
     pub fn try_add_transient<T>(
         &mut self,
@@ -785,8 +785,8 @@ impl ServiceCollection {
     /// impl Check for Disk {}
     /// let mut services = ServiceCollection::new();
     /// let disk = |_: &di_core::ServiceProvider| Ok(Arc::new(Disk) as Arc<dyn Check>);
-    /// assert!(services.try_add_enumerable::<dyn Check, Disk, _>(Lifetime::Singleton, disk).is_some());
-    /// assert!(services.try_add_enumerable::<dyn Check, Disk, _>(Lifetime::Singleton, disk).is_none());
+    /// assert!(services.try_add_enumerable::<dyn Check, Disk>(Lifetime::Singleton, disk).is_some());
+    /// assert!(services.try_add_enumerable::<dyn Check, Disk>(Lifetime::Singleton, disk).is_none());
     /// assert_eq!(services.build()?.get_all::<dyn Check>()?.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -819,7 +819,7 @@ impl ServiceCollection {
     /// use di_core::{Lifetime, ServiceCollection};
     /// let mut services = ServiceCollection::new();
     /// services.add_singleton_instance(1u32).add_singleton_instance(2u32);
-    /// services.replace::<u32, _>(Lifetime::Singleton, |_| Ok(3u32));
+    /// services.replace::<u32>(Lifetime::Singleton, |_| Ok(3u32.into()));
     /// let all: Vec<u32> = services.build()?.get_all::<u32>()?.iter().map(|v| **v).collect();
     /// assert_eq!(all, [2, 3]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -884,7 +884,7 @@ impl ServiceCollection {
     /// use di_core::{ProviderOptions, ServiceCollection};
     /// struct RequestId;
     /// let provider = ServiceCollection::new()
-    ///     .add_scoped::<RequestId>(|_| Ok(RequestId))
+    ///     .add_scoped::<RequestId>(|_| Ok(RequestId.into()))
     ///     .build_with(ProviderOptions::default().validate_scopes(false))?;
     /// assert!(provider.get::<RequestId>().is_ok()); // the root acts as a scope
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -966,9 +966,9 @@ pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
 /// struct Repo;
 /// let mut services = ServiceCollection::new();
 /// services
-///     .add_singleton::<Db>(|_| Ok(Db))
+///     .add_singleton::<Db>(|_| Ok(Db.into()))
 ///     .on_dispose(|_db| Ok(()))
-///     .add_scoped::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo) })
+///     .add_scoped::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo.into()) })
 ///     .depends_on::<Db>();
 /// assert_eq!(services.len(), 2);
 /// ```
@@ -1017,7 +1017,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// let log = Arc::new(Mutex::new(Vec::new()));
     /// let seen = log.clone();
     /// let mut services = ServiceCollection::new();
-    /// services.add_scoped::<Conn>(|_| Ok(Conn)).on_dispose(move |_| {
+    /// services.add_scoped::<Conn>(|_| Ok(Conn.into())).on_dispose(move |_| {
     ///     seen.lock().unwrap().push("closed");
     ///     Ok(())
     /// });
@@ -1048,7 +1048,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// use di_core::ServiceCollection;
     /// struct Channel;
     /// let mut services = ServiceCollection::new();
-    /// services.add_scoped::<Channel>(|_| Ok(Channel)).on_dispose_async(|_channel| async { Ok(()) });
+    /// services.add_scoped::<Channel>(|_| Ok(Channel.into())).on_dispose_async(|_channel| async { Ok(()) });
     /// # assert_eq!(services.len(), 1);
     /// ```
     pub fn on_dispose_async<Fut>(&mut self, hook: impl Fn(Arc<T>) -> Fut + Send + Sync + 'static) -> &mut Self
@@ -1073,7 +1073,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Pool;
     /// impl Dispose for Pool { fn dispose(&self) -> anyhow::Result<()> { Ok(()) } }
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Pool>(|_| Ok(Pool)).disposable();
+    /// services.add_singleton::<Pool>(|_| Ok(Pool.into())).disposable();
     /// # assert_eq!(services.len(), 1);
     /// ```
     pub fn disposable(&mut self) -> &mut Self
@@ -1092,7 +1092,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Pool;
     /// impl AsyncDispose for Pool { async fn dispose_async(&self) -> anyhow::Result<()> { Ok(()) } }
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Pool>(|_| Ok(Pool)).async_disposable();
+    /// services.add_singleton::<Pool>(|_| Ok(Pool.into())).async_disposable();
     /// # assert_eq!(services.len(), 1);
     /// ```
     pub fn async_disposable(&mut self) -> &mut Self
@@ -1151,7 +1151,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Db;
     /// struct Repo;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo) }).depends_on::<Db>();
+    /// services.add_singleton::<Repo>(|sp| { sp.get::<Db>()?; Ok(Repo.into()) }).depends_on::<Db>();
     /// assert!(services.build().is_err()); // `Db` is missing: caught before any resolve
     /// ```
     pub fn depends_on<D: ?Sized + 'static>(&mut self) -> &mut Self {
@@ -1167,7 +1167,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Metrics;
     /// struct Repo;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Repo>(|sp| { sp.get_optional::<Metrics>()?; Ok(Repo) })
+    /// services.add_singleton::<Repo>(|sp| { sp.get_optional::<Metrics>()?; Ok(Repo.into()) })
     ///     .depends_on_optional::<Metrics>();
     /// assert!(services.build().is_ok());
     /// ```
@@ -1184,7 +1184,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Check;
     /// struct Health;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Health>(|sp| { sp.get_all::<Check>()?; Ok(Health) })
+    /// services.add_singleton::<Health>(|sp| { sp.get_all::<Check>()?; Ok(Health.into()) })
     ///     .depends_on_all::<Check>();
     /// assert!(services.build().is_ok());
     /// ```
@@ -1201,7 +1201,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// struct Cache;
     /// struct Repo;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<Repo>(|sp| { sp.get_keyed::<Cache, _>(&"redis")?; Ok(Repo) })
+    /// services.add_singleton::<Repo>(|sp| { sp.get_keyed::<Cache, _>(&"redis")?; Ok(Repo.into()) })
     ///     .depends_on_keyed::<Cache, _>("redis");
     /// assert!(services.build().is_err()); // no `Cache` under "redis"
     /// ```

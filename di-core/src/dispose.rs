@@ -32,7 +32,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<Pool>(|_| Ok(Pool::default())).disposable();
+/// services.add_singleton::<Pool>(|_| Ok(Pool::default().into())).disposable();
 /// let provider = services.build()?;
 /// let pool = provider.get::<Pool>()?;
 /// provider.dispose_sync()?;
@@ -64,7 +64,7 @@ pub trait Dispose: Send + Sync {
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_scoped::<Channel>(|_| Ok(Channel)).async_disposable();
+/// services.add_scoped::<Channel>(|_| Ok(Channel.into())).async_disposable();
 /// # let _ = services.build()?;
 /// # Ok::<(), di_core::BuildError>(())
 /// ```

@@ -141,8 +141,8 @@ impl std::ops::Deref for CoreGuard<'_> {
 /// struct Repo { db: Arc<Db> }
 ///
 /// let provider: Arc<ServiceProvider> = ServiceCollection::new()
-///     .add_singleton::<Db>(|_| Ok(Db))
-///     .add_scoped::<Repo>(|sp| Ok(Repo { db: sp.get()? }))
+///     .add_singleton::<Db>(|_| Ok(Db.into()))
+///     .add_scoped::<Repo>(|sp| Ok(Repo { db: sp.get()? }.into()))
 ///     .build()?;
 ///
 /// let scope = provider.create_scope()?;
@@ -512,7 +512,7 @@ impl ServiceProvider {
     /// use di_core::{Lifetime, ServiceCollection};
     /// struct Pool;
     /// let provider = ServiceCollection::new()
-    ///     .add_async::<Pool, _, _>(Lifetime::Singleton, |_| async { Ok(Pool) })
+    ///     .add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Pool.into()) })
     ///     .build()?;
     /// assert!(provider.get::<Pool>().is_err()); // sync lookups refuse async factories
     /// # let _ = async move {
@@ -681,7 +681,7 @@ impl ServiceProvider {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u64>(|_| Ok(1u64)).build()?;
+    /// let provider = di_core::ServiceCollection::new().add_scoped::<u64>(|_| Ok(1u64.into())).build()?;
     /// let outer = provider.create_scope()?;
     /// let inner = outer.create_scope()?;
     /// assert!(!Arc::ptr_eq(&outer.get::<u64>()?, &inner.get::<u64>()?));
@@ -746,10 +746,10 @@ impl ServiceProvider {
     }
 
     fn mark_disposed(&self) {
-        if self.scope.is_root {
-            if let Ok(core) = self.live("di_core::ServiceProvider") {
-                core.disposed.store(true, Ordering::Release);
-            }
+        if self.scope.is_root
+            && let Ok(core) = self.live("di_core::ServiceProvider")
+        {
+            core.disposed.store(true, Ordering::Release);
         }
     }
 

@@ -141,7 +141,7 @@ impl ScopeState {
 /// use di_core::ServiceCollection;
 ///
 /// struct UnitOfWork;
-/// let provider = ServiceCollection::new().add_scoped::<UnitOfWork>(|_| Ok(UnitOfWork)).build()?;
+/// let provider = ServiceCollection::new().add_scoped::<UnitOfWork>(|_| Ok(UnitOfWork.into())).build()?;
 ///
 /// let first = provider.create_scope()?;
 /// let second = provider.create_scope()?;
@@ -167,7 +167,7 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u8>(|_| Ok(1u8)).build()?;
+    /// let provider = di_core::ServiceCollection::new().add_scoped::<u8>(|_| Ok(1u8.into())).build()?;
     /// let scope = provider.create_scope()?;
     /// let handle = scope.provider();
     /// assert_eq!(*handle.get::<u8>()?, 1);

@@ -16,7 +16,7 @@ pub(crate) struct Chain {
     pub(crate) slot: u32,
     pub(crate) service: &'static str,
     pub(crate) lifetime: Lifetime,
-    pub(crate) parent: Option<Arc<Chain>>,
+    pub(crate) parent: Option<Arc<Self>>,
 }
 
 impl Chain {
