@@ -162,24 +162,17 @@ impl<'a> Graph<'a> {
         }
         let start = reaches.iter().position(|&r| r).expect("targets reach themselves");
         // Forwards: the shortest route from `start` to a target, through nodes that reach one.
-        let mut parent = vec![usize::MAX; n];
-        parent[start] = start;
+        let mut parent: FxHashMap<usize, usize> = FxHashMap::default();
+        parent.insert(start, start);
         queue.clear();
         queue.push_back(start);
         while let Some(s) = queue.pop_front() {
             if is_target(s) {
-                let mut route = vec![s];
-                let mut cur = s;
-                while parent[cur] != cur {
-                    cur = parent[cur];
-                    route.push(cur);
-                }
-                route.reverse();
-                return route;
+                return unwind(&parent, start, s);
             }
             for &next in &self.edges[s] {
-                if parent[next] == usize::MAX && reaches[next] {
-                    parent[next] = s;
+                if reaches[next] && !parent.contains_key(&next) {
+                    parent.insert(next, s);
                     queue.push_back(next);
                 }
             }
@@ -275,15 +268,8 @@ impl<'a> Graph<'a> {
                     match self.descriptors[next].lifetime {
                         Lifetime::Transient => queue.push_back(next),
                         Lifetime::Scoped if seen.insert((self.group[s], self.group[next])) => {
-                            let mut chain = vec![x];
-                            let mut cur = x;
-                            while cur != s {
-                                cur = parent[&cur];
-                                chain.push(cur);
-                            }
-                            chain.reverse();
                             let mut route = self.route(&[s], |_| false);
-                            route.extend(&chain[1..]);
+                            route.extend(&unwind(&parent, s, x)[1..]);
                             found.push((
                                 route[0],
                                 ValidationError::CapturedScoped {
@@ -316,14 +302,7 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        let mut path = vec![to];
-        let mut cur = to;
-        while cur != from {
-            cur = parent[&cur];
-            path.push(cur);
-        }
-        path.reverse();
-        path
+        unwind(&parent, from, to)
     }
 
     /// Strongly connected components (Tarjan, iterative so a long chain cannot overflow the
@@ -382,4 +361,16 @@ impl<'a> Graph<'a> {
         }
         component
     }
+}
+
+/// The path `from` -> `to` (both included) recorded by a breadth-first search as each node's parent.
+fn unwind(parent: &FxHashMap<usize, usize>, from: usize, to: usize) -> Vec<usize> {
+    let mut path = vec![to];
+    let mut cur = to;
+    while cur != from {
+        cur = parent[&cur];
+        path.push(cur);
+    }
+    path.reverse();
+    path
 }

@@ -31,10 +31,7 @@ fn needs<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
     lifetime: Lifetime,
     make: fn() -> T,
 ) {
-    services.add::<T>(lifetime, move |sp| {
-        sp.get::<Dep>()?;
-        Ok(Arc::new(make()))
-    });
+    add_resolving::<T, Dep>(services, lifetime, make, false);
 }
 
 /// The same registration with the dependency declared, for comparing with build-time validation.
@@ -43,12 +40,22 @@ fn declares<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
     lifetime: Lifetime,
     make: fn() -> T,
 ) {
-    services
-        .add::<T>(lifetime, move |sp| {
-            sp.get::<Dep>()?;
-            Ok(Arc::new(make()))
-        })
-        .depends_on::<Dep>();
+    add_resolving::<T, Dep>(services, lifetime, make, true);
+}
+
+fn add_resolving<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
+    services: &mut ServiceCollection,
+    lifetime: Lifetime,
+    make: fn() -> T,
+    declare: bool,
+) {
+    let mut registration = services.add::<T>(lifetime, move |sp| {
+        sp.get::<Dep>()?;
+        Ok(Arc::new(make()))
+    });
+    if declare {
+        registration.depends_on::<Dep>();
+    }
 }
 
 #[test]

@@ -19,31 +19,14 @@ const TYPES: usize = 6;
 /// Runs `$body` with `$t` naming `N<$i>`.
 macro_rules! with_type {
     ($i:expr, |$t:ident| $body:expr) => {
+        with_type!(@arms $i, $t, $body, 0 1 2 3 4 5)
+    };
+    (@arms $i:expr, $t:ident, $body:expr, $($n:literal)*) => {
         match $i {
-            0 => {
-                type $t = N<0>;
+            $($n => {
+                type $t = N<$n>;
                 $body
-            }
-            1 => {
-                type $t = N<1>;
-                $body
-            }
-            2 => {
-                type $t = N<2>;
-                $body
-            }
-            3 => {
-                type $t = N<3>;
-                $body
-            }
-            4 => {
-                type $t = N<4>;
-                $body
-            }
-            5 => {
-                type $t = N<5>;
-                $body
-            }
+            })*
             other => unreachable!("type index {other} out of range"),
         }
     };
