@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory, Instance};
 use crate::dispose::{AsyncDispose, Dispose};
 use crate::error::BuildError;
-use crate::inject::{Dependencies, FromProvider};
+use crate::inject::{Dependencies, FromProvider, Provides};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
@@ -342,6 +342,141 @@ impl ServiceCollection {
     /// ```
     pub fn add_transient_type<T: FromProvider>(&mut self) -> Registration<'_, T> {
         self.add_type::<T>(Lifetime::Transient)
+    }
+
+    /// Registers implementation `I` as service `S` with constructor injection, in one line:
+    /// the container builds `I` with [`FromProvider::from_provider`], hands it out as `Arc<S>`
+    /// through [`Provides`], and validates the dependencies `I` declares.
+    ///
+    /// `I` is usually `#[derive(Injectable)]` with `#[injectable(provides(dyn S))]`; `S` may
+    /// also be `I` itself. The registration records `I` as its implementation, as
+    /// [`try_add_enumerable`](Self::try_add_enumerable) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{FromProvider, Lifetime, Provides, ServiceCollection, ServiceProvider};
+    /// trait Greeter: Send + Sync { fn hello(&self) -> String; }
+    /// struct English;
+    /// impl Greeter for English { fn hello(&self) -> String { "hello".into() } }
+    /// impl FromProvider for English {
+    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(English) }
+    /// }
+    /// impl Provides<dyn Greeter> for English {
+    ///     fn provide(self: Arc<Self>) -> Arc<dyn Greeter> { self }
+    /// }
+    /// let provider = ServiceCollection::new().add_as::<dyn Greeter, English>(Lifetime::Transient).build()?;
+    /// assert_eq!(provider.get::<dyn Greeter>()?.hello(), "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_as<S, I>(&mut self, lifetime: Lifetime) -> Registration<'_, S>
+    where
+        S: ?Sized + Send + Sync + 'static,
+        I: FromProvider + Provides<S>,
+    {
+        self.push(injected::<S, I>(lifetime, None))
+    }
+
+    /// [`add_as`](Self::add_as) as a singleton.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # trait Clock: Send + Sync {}
+    /// # struct Fixed;
+    /// # impl Clock for Fixed {}
+    /// # impl FromProvider for Fixed { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Fixed) } }
+    /// # impl Provides<dyn Clock> for Fixed { fn provide(self: Arc<Self>) -> Arc<dyn Clock> { self } }
+    /// let provider = ServiceCollection::new().add_singleton_as::<dyn Clock, Fixed>().build()?;
+    /// assert!(Arc::ptr_eq(&provider.get::<dyn Clock>()?, &provider.get::<dyn Clock>()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_singleton_as<S, I>(&mut self) -> Registration<'_, S>
+    where
+        S: ?Sized + Send + Sync + 'static,
+        I: FromProvider + Provides<S>,
+    {
+        self.add_as::<S, I>(Lifetime::Singleton)
+    }
+
+    /// [`add_as`](Self::add_as) as a scoped service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # trait EmployeeDb: Send + Sync {}
+    /// # struct Sqlite;
+    /// # impl EmployeeDb for Sqlite {}
+    /// # impl FromProvider for Sqlite { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Sqlite) } }
+    /// # impl Provides<dyn EmployeeDb> for Sqlite { fn provide(self: Arc<Self>) -> Arc<dyn EmployeeDb> { self } }
+    /// let provider = ServiceCollection::new().add_scoped_as::<dyn EmployeeDb, Sqlite>().build()?;
+    /// let scope = provider.create_scope()?;
+    /// assert!(Arc::ptr_eq(&scope.get::<dyn EmployeeDb>()?, &scope.get::<dyn EmployeeDb>()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_scoped_as<S, I>(&mut self) -> Registration<'_, S>
+    where
+        S: ?Sized + Send + Sync + 'static,
+        I: FromProvider + Provides<S>,
+    {
+        self.add_as::<S, I>(Lifetime::Scoped)
+    }
+
+    /// [`add_as`](Self::add_as) as a transient service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # trait Job: Send + Sync {}
+    /// # struct Cleanup;
+    /// # impl Job for Cleanup {}
+    /// # impl FromProvider for Cleanup { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Cleanup) } }
+    /// # impl Provides<dyn Job> for Cleanup { fn provide(self: Arc<Self>) -> Arc<dyn Job> { self } }
+    /// let provider = ServiceCollection::new().add_transient_as::<dyn Job, Cleanup>().build()?;
+    /// assert!(!Arc::ptr_eq(&provider.get::<dyn Job>()?, &provider.get::<dyn Job>()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_transient_as<S, I>(&mut self) -> Registration<'_, S>
+    where
+        S: ?Sized + Send + Sync + 'static,
+        I: FromProvider + Provides<S>,
+    {
+        self.add_as::<S, I>(Lifetime::Transient)
+    }
+
+    /// [`add_as`](Self::add_as) under a key, resolved with [`ServiceProvider::get_keyed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use di_core::{FromProvider, Lifetime, Provides, ServiceCollection, ServiceProvider};
+    /// # trait Store: Send + Sync {}
+    /// # struct Disk;
+    /// # impl Store for Disk {}
+    /// # impl FromProvider for Disk { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Disk) } }
+    /// # impl Provides<dyn Store> for Disk { fn provide(self: Arc<Self>) -> Arc<dyn Store> { self } }
+    /// let provider = ServiceCollection::new()
+    ///     .add_keyed_as::<dyn Store, Disk, _>(Lifetime::Singleton, "cold")
+    ///     .build()?;
+    /// assert!(provider.get_keyed::<dyn Store, _>(&"cold").is_ok());
+    /// assert!(provider.get::<dyn Store>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_as<S, I, K>(&mut self, lifetime: Lifetime, key: K) -> Registration<'_, S>
+    where
+        S: ?Sized + Send + Sync + 'static,
+        I: FromProvider + Provides<S>,
+        K: Eq + Hash + Send + Sync + 'static,
+    {
+        self.push(injected::<S, I>(lifetime, Some(ServiceKey::new(key))))
     }
 
     /// Registers a service of any lifetime with an async factory, resolved with
@@ -795,6 +930,20 @@ fn descriptor<T: ?Sized + 'static>(
         async_hook: None,
         dependencies: Vec::new(),
     }
+}
+
+/// A registration of `I` as `S`, built by constructor injection, with `I`'s declared dependencies.
+fn injected<S, I>(lifetime: Lifetime, key: Option<ServiceKey>) -> Descriptor
+where
+    S: ?Sized + Send + Sync + 'static,
+    I: FromProvider + Provides<S>,
+{
+    let factory = sync_factory::<S>(|sp| Ok(Arc::new(I::from_provider(sp)?).provide()));
+    let mut d = descriptor::<S>(lifetime, key, factory, Some(TypeId::of::<I>()));
+    let mut deps = Dependencies::default();
+    I::dependencies(&mut deps);
+    d.dependencies = deps.list;
+    d
 }
 
 fn sync_factory<T>(f: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static) -> Factory

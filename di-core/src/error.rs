@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::lifetime::Lifetime;
+
 /// A boxed error from user code (a factory or a disposal hook).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -255,6 +257,9 @@ impl ResolveError {
 
 /// Why [`ServiceCollection::build`](crate::ServiceCollection::build) refused a collection.
 ///
+/// `Display` lists every problem on its own line, in the order of the registration each belongs
+/// to; [`problems`](Self::problems) gives them as data.
+///
 /// # Examples
 ///
 /// ```
@@ -267,6 +272,15 @@ impl ResolveError {
 /// services.add_singleton::<Repo>(|sp| Ok(Arc::new(Repo))).depends_on::<Db>();
 /// let err = services.build().unwrap_err();
 /// assert!(matches!(err, BuildError::Invalid { .. }));
+/// let (repo, db) = (std::any::type_name::<Repo>(), std::any::type_name::<Db>());
+/// assert_eq!(
+///     err.to_string(),
+///     format!(
+///         "the service collection has 1 problem:\n  \
+///          - no service registered for `{db}` (required by `{repo}`); \
+///          register it with `add_singleton` before `build()`"
+///     )
+/// );
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -274,9 +288,48 @@ pub enum BuildError {
     /// Validation found problems; every one is listed, each with the registration it belongs to.
     #[error("{}", render_problems(problems))]
     Invalid {
-        /// Every problem found, in registration order.
+        /// Every problem found, in the order of the registration each belongs to.
         problems: Vec<ValidationError>,
     },
+}
+
+impl BuildError {
+    /// Every problem validation found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::{ServiceCollection, ValidationError};
+    /// struct A;
+    /// struct B;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<B>();
+    /// services.add_singleton::<B>(|_| Ok(B.into())).depends_on::<A>();
+    /// let err = services.build().unwrap_err();
+    /// assert!(matches!(err.problems(), [ValidationError::Cycle { .. }]));
+    /// ```
+    pub fn problems(&self) -> &[ValidationError] {
+        match self {
+            Self::Invalid { problems } => problems,
+        }
+    }
+
+    /// Takes the problems out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct A;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<A>();
+    /// assert_eq!(services.build().unwrap_err().into_problems().len(), 1);
+    /// ```
+    pub fn into_problems(self) -> Vec<ValidationError> {
+        match self {
+            Self::Invalid { problems } => problems,
+        }
+    }
 }
 
 fn render_problems(problems: &[ValidationError]) -> String {
@@ -289,7 +342,21 @@ fn render_problems(problems: &[ValidationError]) -> String {
     s
 }
 
-/// One problem found by build-time validation.
+/// Renders the registration call a hint suggests: `add_scoped`, `add_keyed_singleton`, ...
+struct AddCall<'a>(&'a Option<String>, Lifetime);
+
+impl fmt::Display for AddCall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keyed = if self.0.is_some() { "keyed_" } else { "" };
+        write!(f, "add_{keyed}{}", self.1)
+    }
+}
+
+/// One problem found by build-time validation of declared dependencies.
+///
+/// Paths use the same text as the matching [`ResolveError`] at run time: outermost first,
+/// starting at the first registration (in registration order) from which the problem is
+/// reachable, which is the registration the problem is reported for.
 ///
 /// # Examples
 ///
@@ -302,14 +369,24 @@ fn render_problems(problems: &[ValidationError]) -> String {
 /// services.add_singleton::<A>(|_| Ok(Arc::new(A))).depends_on::<A>();
 /// let BuildError::Invalid { problems } = services.build().unwrap_err() else { unreachable!() };
 /// assert!(matches!(problems[0], ValidationError::Cycle { .. }));
+/// let a = std::any::type_name::<A>();
+/// assert_eq!(
+///     problems[0].to_string(),
+///     format!(
+///         "dependency cycle detected for `{a}`: `{a}` -> `{a}`; \
+///          break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
+///     )
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
-    /// A declared dependency has no registration.
+    /// A required dependency (plain or keyed) has no registration.
     #[error(
-        "no service registered for `{dependency}`{}, required by {path}; register it with add_{lifetime_hint} before build()",
-        WithKey(key)
+        "no service registered for `{dependency}`{}{}; register it with `{}` before `build()`",
+        WithKey(key),
+        RequiredBy(path),
+        AddCall(key, *lifetime)
     )]
     MissingDependency {
         /// The registration that declared the dependency.
@@ -318,33 +395,76 @@ pub enum ValidationError {
         dependency: &'static str,
         /// The key, rendered, for keyed dependencies.
         key: Option<String>,
-        /// From the validated registration to the one that declared the missing dependency.
+        /// The lifetime of the declaring registration: registering the dependency with it is
+        /// always legal, so the hint suggests it.
+        lifetime: Lifetime,
+        /// From the registration being validated to the one that declared the dependency.
         path: ResolutionPath,
-        /// The lifetime the hint suggests (`singleton`, `scoped` or `transient`).
-        lifetime_hint: &'static str,
     },
 
-    /// A dependency cycle.
+    /// A dependency cycle, self-cycles included.
     #[error(
-        "dependency cycle: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
+        "dependency cycle detected for `{service}`: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
     )]
     Cycle {
-        /// The cycle, ending with the repeated service.
+        /// The service that closes the cycle (the repeated one).
+        service: &'static str,
+        /// From the registration being validated round the cycle, ending with the repeated
+        /// service; the cycle starts at the first mention of `service`.
         path: ResolutionPath,
     },
 
-    /// A singleton depends, directly or through other services, on a scoped service.
+    /// A singleton depends, directly or through transients, on a scoped service.
     #[error(
-        "singleton `{singleton}` captures scoped service `{scoped}` via {path}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`"
+        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`",
+        RequiredBy(path)
     )]
     CapturedScoped {
         /// The nearest singleton above the scoped service.
         singleton: &'static str,
         /// The scoped service.
         scoped: &'static str,
-        /// From the validated registration down to the scoped service.
+        /// From the registration being validated down to the one that asks for the scoped
+        /// service (which is not repeated).
         path: ResolutionPath,
     },
+}
+
+impl ValidationError {
+    /// The registration the problem is reported for: the first element of its path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct Repo;
+    /// struct Db;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Repo>(|_| Ok(Repo.into())).depends_on::<Db>();
+    /// let err = services.build().unwrap_err();
+    /// assert_eq!(err.problems()[0].registration(), std::any::type_name::<Repo>());
+    /// ```
+    pub fn registration(&self) -> &'static str {
+        self.path().services().first().copied().unwrap_or_default()
+    }
+
+    /// The path, outermost first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_core::ServiceCollection;
+    /// struct A;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_transient::<A>(|_| Ok(A.into())).depends_on::<A>();
+    /// let err = services.build().unwrap_err();
+    /// assert_eq!(err.problems()[0].path().services().len(), 2); // A -> A
+    /// ```
+    pub fn path(&self) -> &ResolutionPath {
+        match self {
+            Self::MissingDependency { path, .. } | Self::Cycle { path, .. } | Self::CapturedScoped { path, .. } => path,
+        }
+    }
 }
 
 /// One disposal hook that did not complete.

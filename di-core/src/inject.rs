@@ -2,6 +2,7 @@
 
 use std::any::{TypeId, type_name};
 use std::hash::Hash;
+use std::sync::Arc;
 
 use crate::descriptor::{Dependency, DependencyKind};
 use crate::key::ServiceKey;
@@ -150,6 +151,19 @@ impl Dependencies {
         self.push::<D>(Some(ServiceKey::new(key)), DependencyKind::Optional)
     }
 
+    /// Every registration of `D` under `key`, resolved with `get_all_keyed::<D, K>(&key)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut deps = di_core::Dependencies::default();
+    /// deps.keyed_all::<u32, _>("replicas");
+    /// assert_eq!(deps.len(), 1);
+    /// ```
+    pub fn keyed_all<D: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&mut self, key: K) -> &mut Self {
+        self.push::<D>(Some(ServiceKey::new(key)), DependencyKind::All)
+    }
+
     /// How many dependencies were declared.
     ///
     /// # Examples
@@ -170,5 +184,52 @@ impl Dependencies {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+}
+
+/// Converts an `Arc<Self>` into an `Arc<S>`: what lets [`ServiceCollection::add_scoped_as`]
+/// (and its siblings) register an implementation as a service type, typically a trait object.
+///
+/// Every type provides itself. For a trait, `#[derive(Injectable)]` implements it when you list
+/// the trait in `#[injectable(provides(dyn MyTrait))]`; by hand, the body is always `self` (the
+/// compiler performs the unsizing coercion, which generic code cannot spell on stable Rust).
+///
+/// [`ServiceCollection::add_scoped_as`]: crate::ServiceCollection::add_scoped_as
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+///
+/// trait Clock: Send + Sync { fn now(&self) -> u64; }
+/// struct Fixed;
+/// impl Clock for Fixed { fn now(&self) -> u64 { 7 } }
+/// impl FromProvider for Fixed {
+///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Fixed) }
+/// }
+/// impl Provides<dyn Clock> for Fixed {
+///     fn provide(self: Arc<Self>) -> Arc<dyn Clock> { self }
+/// }
+///
+/// let provider = ServiceCollection::new().add_singleton_as::<dyn Clock, Fixed>().build()?;
+/// assert_eq!(provider.get::<dyn Clock>()?.now(), 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not declared to provide `{S}`",
+    label = "cannot be registered as `{S}`",
+    note = "add `#[injectable(provides({S}))]` next to `#[derive(Injectable)]` on `{Self}`, \
+            or implement `Provides<{S}>` for `{Self}` with the body `self`"
+)]
+pub trait Provides<S: ?Sized>: Send + Sync + 'static {
+    /// Upcasts the shared instance.
+    fn provide(self: Arc<Self>) -> Arc<S>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Send + Sync + 'static> Provides<T> for T {
+    fn provide(self: Arc<Self>) -> Arc<T> {
+        self
     }
 }

@@ -82,6 +82,10 @@ impl ServiceKey {
         self.0.hash_for(service)
     }
 
+    pub(crate) fn describe(&self) -> String {
+        self.0.describe()
+    }
+
     /// Equality between two erased keys: same type and equal values.
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         self.0.eq_dyn(other.0.as_any())

@@ -23,7 +23,7 @@ pub use self::dispose::{AsyncDispose, Dispose};
 #[doc(inline)]
 pub use self::error::{BuildError, DisposeError, DisposeFailure, ResolutionPath, ResolveError, ValidationError};
 #[doc(inline)]
-pub use self::inject::{Dependencies, FromProvider};
+pub use self::inject::{Dependencies, FromProvider, Provides};
 #[doc(inline)]
 pub use self::lifetime::Lifetime;
 #[doc(inline)]
@@ -32,3 +32,14 @@ pub use self::options::ProviderOptions;
 pub use self::provider::ServiceProvider;
 #[doc(inline)]
 pub use self::scope::{Scope, ScopeFactory};
+
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+#[doc = include_str!("docs/injectable.md")]
+pub use di_core_derive::Injectable;
+
+#[doc(hidden)] // used by the code `di-core-derive` generates; not public API
+pub mod __private {
+    pub use anyhow::Result;
+    pub use std::sync::Arc;
+}
