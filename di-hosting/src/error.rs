@@ -217,11 +217,14 @@ pub enum HostError {
         failures: Vec<ServiceFailure>,
     },
     /// Start-up took longer than [`HostOptions::startup_timeout`](crate::HostOptions::startup_timeout).
-    #[error("hosted services {} did not start within {timeout:?}; raise `HostOptions::startup_timeout` or return from `start` sooner", names(.services.iter().copied()))]
+    #[error(
+        "start-up did not finish within {timeout:?}; raise `HostOptions::startup_timeout` or return from `start` sooner"
+    )]
     StartupTimeout {
         /// The timeout that expired.
         timeout: Duration,
-        /// The services still starting when it expired.
+        /// The services abandoned when it expired (empty if they all returned once their
+        /// token was cancelled).
         services: Vec<&'static str>,
     },
     /// The application was asked to stop (a signal, or `stop_application`) while starting.

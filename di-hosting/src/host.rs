@@ -75,7 +75,17 @@ impl HostBuilder {
     ///
     /// ```
     /// use di_hosting::{HostBuilder, HostingServiceCollectionExt};
-    /// let host = HostBuilder::new().configure_services(|s| { s.add_singleton_instance(1u8); }).build()?;
+    /// # struct Cache;
+    /// # #[async_trait::async_trait]
+    /// # impl di_hosting::HostedService for Cache {
+    /// #     async fn start(&self, _: di_hosting::CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    /// #     async fn stop(&self, _: di_hosting::CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    /// # }
+    /// let host = HostBuilder::new()
+    ///     .configure_services(|s| {
+    ///         s.add_singleton_instance(1u8).add_hosted_service_with(|_| Ok(Cache));
+    ///     })
+    ///     .build()?;
     /// # Ok::<(), di_hosting::HostError>(())
     /// ```
     #[must_use]
@@ -391,7 +401,7 @@ impl Host {
             if phase == Phase::Start {
                 started.clone_from(&outcome.completed);
             }
-            if !outcome.is_ok() {
+            if !outcome.is_ok() || deadline.is_expired() {
                 let error = self.start_error(outcome, &deadline);
                 started.sort_unstable();
                 started.reverse();
@@ -407,7 +417,8 @@ impl Host {
 
     fn start_error(&self, outcome: PhaseOutcome, deadline: &Deadline) -> HostError {
         let PhaseOutcome { mut failures, timed_out, .. } = outcome;
-        if !timed_out.is_empty() {
+        // Expiry is the cause even when a service then returned an error on seeing its token cancelled.
+        if deadline.is_expired() {
             if deadline.was_forced() {
                 return HostError::StartCancelled;
             }

@@ -84,7 +84,7 @@ fn run_callback(event: &'static str, callback: Callback) {
     match catch_unwind(AssertUnwindSafe(callback)) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            tracing::error!(event, error = %format!("{error:#}"), "an application lifetime callback failed")
+            tracing::error!(event, error = %format!("{error:#}"), "an application lifetime callback failed");
         }
         Err(payload) => {
             let message = panic_message(&*payload);

@@ -33,6 +33,9 @@ use std::time::Duration;
 /// assert_eq!(options.shutdown_timeout, Duration::from_secs(5));
 /// options.shutdown_timeout = Duration::from_secs(30);
 /// options.background_service_failure = BackgroundServiceFailure::Ignore;
+/// let host = di_hosting::Host::builder().options(options).build()?;
+/// assert_eq!(host.options().shutdown_timeout, Duration::from_secs(30));
+/// # Ok::<(), di_hosting::HostError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

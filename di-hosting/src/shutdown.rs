@@ -33,6 +33,11 @@ impl Deadline {
         self.token.clone()
     }
 
+    /// Whether the deadline expired or was forced, even if nothing was waiting on it then.
+    pub(crate) fn is_expired(&self) -> bool {
+        self.token.is_cancelled() || self.force.is_cancelled()
+    }
+
     /// Whether `force` fired (as opposed to the time running out).
     pub(crate) fn was_forced(&self) -> bool {
         self.force.is_cancelled()
