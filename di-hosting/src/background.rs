@@ -74,7 +74,8 @@ impl HostedService for BackgroundHost {
         // A child of the start token: an aborted start-up cancels the work too.
         let stopping = cancel.child_token();
         let tracker = TaskTracker::new();
-        let span = tracing::info_span!("background_service", service = self.service.name());
+        // A root span: the work outlives the `start` call whose span is current here.
+        let span = tracing::info_span!(parent: None, "background_service", service = self.service.name());
         tracker.spawn(supervise(self.service.clone(), stopping.clone(), self.context.clone()).instrument(span));
         tracker.close();
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, tracker });
