@@ -312,3 +312,34 @@ async fn the_container_is_disposed_by_run_not_by_stop() {
     host.dispose().await.expect("disposes");
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "dispose does");
 }
+
+#[tokio::test]
+async fn a_hosted_service_that_cannot_be_built_fails_start_without_panicking() {
+    let host = Host::builder()
+        .configure_services(|s| {
+            s.add_hosted_service_with::<Recorder, _>(|_| anyhow::bail!("missing configuration"));
+        })
+        .build()
+        .expect("builds: factories run at start");
+    let err = host.start().await.expect_err("the factory fails");
+    assert!(matches!(err, HostError::Resolve(_)), "a resolve error, got {err:?}");
+    assert_eq!(err.to_string(), "could not resolve the hosted services; check their registrations");
+}
+
+#[test]
+fn host_types_are_send_and_sync_and_their_futures_are_send() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<Host>();
+    send_sync::<di_hosting::HostBuilder>();
+    send_sync::<HostError>();
+    send_sync::<di_hosting::StopReport>();
+    send_sync::<di_hosting::ServiceFailure>();
+    send_sync::<ApplicationLifetime>();
+    send_sync::<di_hosting::HostOptions>();
+    let host = Host::builder().build().expect("builds");
+    send(&host.start());
+    send(&host.stop());
+    send(&Host::builder().build().expect("builds").run_until(async {}));
+    send(&host.run());
+}
