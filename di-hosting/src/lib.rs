@@ -3,6 +3,7 @@
 #![doc(test(attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))))]
 
 mod background;
+mod builder;
 mod error;
 mod host;
 mod hosted_service;
@@ -13,9 +14,11 @@ mod registration;
 mod shutdown;
 
 #[doc(inline)]
+pub use self::builder::HostBuilder;
+#[doc(inline)]
 pub use self::error::{HostError, Phase, ServiceFailure, StopReport};
 #[doc(inline)]
-pub use self::host::{Host, HostBuilder};
+pub use self::host::Host;
 #[doc(inline)]
 pub use self::hosted_service::{BackgroundService, HostedService};
 #[doc(inline)]
