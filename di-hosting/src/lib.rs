@@ -1,15 +1,35 @@
-#![doc = "An application host for di-core."]
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))))]
 
+mod background;
+mod builder;
+mod error;
+mod host;
 mod hosted_service;
 mod lifetime;
+mod options;
+mod phase;
+mod registration;
+mod shutdown;
 
+#[doc(inline)]
+pub use self::builder::HostBuilder;
+#[doc(inline)]
+pub use self::error::{HostError, Phase, ServiceFailure, StopReport};
+#[doc(inline)]
+pub use self::host::Host;
 #[doc(inline)]
 pub use self::hosted_service::{BackgroundService, HostedService};
 #[doc(inline)]
 pub use self::lifetime::ApplicationLifetime;
+#[doc(inline)]
+pub use self::options::{BackgroundServiceFailure, HostOptions};
+#[doc(inline)]
+pub use self::registration::HostingServiceCollectionExt;
 
-/// Re-exported from `tokio-util`: the token every hosted service receives.
+/// Re-exported from `tokio-util`: the token every hosted service receives, so you need not
+/// depend on `tokio-util` yourself.
 pub use tokio_util::sync::CancellationToken;
 
 // ===== background work: timed services, queued work, cron jobs (issue 6) =====

@@ -1,0 +1,369 @@
+//! What went wrong while hosting: `HostError` (start-up), `ServiceFailure` (one service, one
+//! phase) and `StopReport` (the outcome of a stop or a run, with its exit code).
+
+use std::any::Any;
+use std::fmt;
+use std::process::{ExitCode, Termination};
+use std::time::Duration;
+
+use di_core::{BuildError, DisposeError, ResolveError};
+
+/// The lifecycle step a [`ServiceFailure`] happened in.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(di_hosting::Phase::Stopping.to_string(), "stopping");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// [`HostedService::starting`](crate::HostedService::starting).
+    Starting,
+    /// [`HostedService::start`](crate::HostedService::start).
+    Start,
+    /// [`HostedService::started`](crate::HostedService::started).
+    Started,
+    /// [`HostedService::stopping`](crate::HostedService::stopping).
+    Stopping,
+    /// [`HostedService::stop`](crate::HostedService::stop).
+    Stop,
+    /// [`HostedService::stopped`](crate::HostedService::stopped).
+    Stopped,
+    /// [`BackgroundService::execute`](crate::BackgroundService::execute).
+    Execute,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Starting => "starting",
+            Self::Start => "start",
+            Self::Started => "started",
+            Self::Stopping => "stopping",
+            Self::Stop => "stop",
+            Self::Stopped => "stopped",
+            Self::Execute => "execute",
+        })
+    }
+}
+
+/// One service failed in one phase: it returned an error or panicked (the panic was caught).
+///
+/// # Examples
+///
+/// ```
+/// use di_hosting::{Phase, ServiceFailure};
+/// let failure = ServiceFailure::new("app::Mailer", Phase::Start, anyhow::anyhow!("smtp down"));
+/// assert_eq!(failure.service(), "app::Mailer");
+/// assert_eq!(failure.to_string(), "hosted service `app::Mailer` failed in `start`");
+/// ```
+#[derive(Debug)]
+pub struct ServiceFailure {
+    service: &'static str,
+    phase: Phase,
+    cause: Cause,
+}
+
+#[derive(Debug)]
+enum Cause {
+    Error(anyhow::Error),
+    Panic(String),
+}
+
+impl ServiceFailure {
+    /// A failure from an error the service returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// let failure = ServiceFailure::new("app::Job", Phase::Execute, anyhow::anyhow!("boom"));
+    /// assert!(!failure.is_panic());
+    /// ```
+    pub fn new(service: &'static str, phase: Phase, error: anyhow::Error) -> Self {
+        Self { service, phase, cause: Cause::Error(error) }
+    }
+
+    /// A failure from a caught panic, with the panic's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// let failure = ServiceFailure::panicked("app::Job", Phase::Execute, "oops".to_owned());
+    /// assert_eq!(failure.to_string(), "hosted service `app::Job` panicked in `execute` with message \"oops\"");
+    /// ```
+    pub fn panicked(service: &'static str, phase: Phase, message: String) -> Self {
+        Self { service, phase, cause: Cause::Panic(message) }
+    }
+
+    /// The failing service's [`name`](crate::HostedService::name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// assert_eq!(ServiceFailure::panicked("a", Phase::Stop, String::new()).service(), "a");
+    /// ```
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The phase it failed in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// assert_eq!(ServiceFailure::panicked("a", Phase::Stop, String::new()).phase(), Phase::Stop);
+    /// ```
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Whether the service panicked (rather than returning an error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// assert!(ServiceFailure::panicked("a", Phase::Start, "x".into()).is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self.cause, Cause::Panic(_))
+    }
+
+    /// The error the service returned, if it returned one (`None` for a panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// let failure = ServiceFailure::new("a", Phase::Start, anyhow::anyhow!("no disk"));
+    /// assert_eq!(failure.error().map(ToString::to_string).as_deref(), Some("no disk"));
+    /// ```
+    pub fn error(&self) -> Option<&anyhow::Error> {
+        match &self.cause {
+            Cause::Error(e) => Some(e),
+            Cause::Panic(_) => None,
+        }
+    }
+
+    /// The panic message, if the service panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use di_hosting::{Phase, ServiceFailure};
+    /// assert_eq!(ServiceFailure::panicked("a", Phase::Start, "x".into()).panic_message(), Some("x"));
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.cause {
+            Cause::Panic(m) => Some(m),
+            Cause::Error(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ServiceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (service, phase) = (self.service, self.phase);
+        match &self.cause {
+            Cause::Error(_) => write!(f, "hosted service `{service}` failed in `{phase}`"),
+            // tokio's JoinError wording: "task {} panicked with message {:?}"
+            Cause::Panic(m) => write!(f, "hosted service `{service}` panicked in `{phase}` with message {m:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            // `AsRef` yields the original error, so callers can `downcast_ref` it.
+            Cause::Error(e) => Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(e)),
+            Cause::Panic(_) => None,
+        }
+    }
+}
+
+/// Why the host could not be built or started.
+///
+/// # Examples
+///
+/// ```
+/// use di_hosting::{HostError, Phase, ServiceFailure};
+/// let err = HostError::Start(ServiceFailure::new("app::Db", Phase::Start, anyhow::anyhow!("refused")));
+/// assert_eq!(err.to_string(), "hosted service `app::Db` failed in `start`");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The service collection failed validation.
+    #[error("could not build the host's service provider")]
+    Build(#[from] BuildError),
+    /// The hosted services could not be resolved from the container.
+    #[error("could not resolve the hosted services; check their registrations")]
+    Resolve(#[source] ResolveError),
+    /// One service failed to start: the original failure, as is. The services already started
+    /// were stopped.
+    #[error(transparent)]
+    Start(ServiceFailure),
+    /// Several services failed to start (concurrent start). The services already started were
+    /// stopped.
+    #[error("{} hosted services failed to start: {}", .failures.len(), names(.failures.iter().map(ServiceFailure::service)))]
+    StartMany {
+        /// Every failure, in registration order.
+        failures: Vec<ServiceFailure>,
+    },
+    /// Start-up took longer than [`HostOptions::startup_timeout`](crate::HostOptions::startup_timeout).
+    #[error(
+        "start-up did not finish within {timeout:?}; raise `HostOptions::startup_timeout` or return from `start` sooner"
+    )]
+    StartupTimeout {
+        /// The timeout that expired.
+        timeout: Duration,
+        /// The services abandoned when it expired (empty if they all returned once their
+        /// token was cancelled).
+        services: Vec<&'static str>,
+    },
+    /// The application was asked to stop (a signal, or `stop_application`) while starting.
+    #[error("start-up was cancelled because the application is stopping")]
+    StartCancelled,
+    /// `start` was called on a host that had already been started.
+    #[error("the host was already started; call `start` once")]
+    AlreadyStarted,
+}
+
+fn names(names: impl Iterator<Item = &'static str>) -> String {
+    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The outcome of [`Host::stop`](crate::Host::stop) or a whole run: the services that failed
+/// (in any phase, including background failures under
+/// [`BackgroundServiceFailure::StopHost`](crate::BackgroundServiceFailure::StopHost)), the
+/// services abandoned when the shutdown timeout expired, and disposal problems.
+///
+/// It implements [`Termination`], so `main` can return it (or `Result<StopReport, HostError>`)
+/// and the process exits with [`exit_code`](Self::exit_code).
+///
+/// # Examples
+///
+/// ```
+/// let report = di_hosting::StopReport::default();
+/// assert!(report.is_success());
+/// assert_eq!(report.exit_code(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct StopReport {
+    pub(crate) failures: Vec<ServiceFailure>,
+    pub(crate) timed_out: Vec<&'static str>,
+    pub(crate) dispose: Option<DisposeError>,
+}
+
+impl StopReport {
+    /// Every failure, background failures first, then stop phases in the order they ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_hosting::StopReport::default().failures().is_empty());
+    /// ```
+    pub fn failures(&self) -> &[ServiceFailure] {
+        &self.failures
+    }
+
+    /// The services that were still running when the shutdown timeout expired (or a second
+    /// signal arrived), and were abandoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_hosting::StopReport::default().timed_out().is_empty());
+    /// ```
+    pub fn timed_out(&self) -> &[&'static str] {
+        &self.timed_out
+    }
+
+    /// What went wrong disposing the container at the end of a run, if anything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_hosting::StopReport::default().dispose_error().is_none());
+    /// ```
+    pub fn dispose_error(&self) -> Option<&DisposeError> {
+        self.dispose.as_ref()
+    }
+
+    /// Whether everything stopped cleanly: no failure, no abandoned service, no disposal error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_hosting::StopReport::default().is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        self.failures.is_empty() && self.timed_out.is_empty() && self.dispose.is_none()
+    }
+
+    /// `0` on success, `1` otherwise: the process exit code for this outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(di_hosting::StopReport::default().exit_code(), 0);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.is_success())
+    }
+
+    pub(crate) fn add_timed_out(&mut self, service: &'static str) {
+        if !self.timed_out.contains(&service) {
+            self.timed_out.push(service);
+        }
+    }
+}
+
+impl fmt::Display for StopReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_success() {
+            return f.write_str("every hosted service stopped cleanly");
+        }
+        let mut parts = Vec::new();
+        if !self.failures.is_empty() {
+            parts.push(format!(
+                "{} failure(s): {}",
+                self.failures.len(),
+                names(self.failures.iter().map(|f| f.service))
+            ));
+        }
+        if !self.timed_out.is_empty() {
+            parts.push(format!("abandoned at the shutdown timeout: {}", names(self.timed_out.iter().copied())));
+        }
+        if self.dispose.is_some() {
+            parts.push("disposal failed".to_owned());
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl Termination for StopReport {
+    fn report(self) -> ExitCode {
+        if !self.is_success() {
+            tracing::error!(report = %self, "host stopped with errors");
+        }
+        ExitCode::from(self.exit_code())
+    }
+}
+
+/// The text of a caught panic payload, as tokio's `JoinError` renders it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

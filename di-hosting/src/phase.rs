@@ -1,0 +1,118 @@
+//! Running one lifecycle phase over the hosted services: serially or concurrently, each call in
+//! a `tracing` span named after the service, panics caught, bounded by a [`Deadline`].
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, join_all};
+use tracing::Instrument as _;
+
+use crate::error::{Phase, ServiceFailure, panic_message};
+use crate::hosted_service::HostedService;
+use crate::shutdown::Deadline;
+
+/// What one phase did, per service (indices into the host's service list).
+#[derive(Debug, Default)]
+pub(crate) struct PhaseOutcome {
+    /// Services whose call returned `Ok`, in completion-recording order.
+    pub(crate) completed: Vec<usize>,
+    pub(crate) failures: Vec<ServiceFailure>,
+    /// Services abandoned when the deadline expired.
+    pub(crate) timed_out: Vec<&'static str>,
+}
+
+impl PhaseOutcome {
+    pub(crate) fn is_ok(&self) -> bool {
+        self.failures.is_empty() && self.timed_out.is_empty()
+    }
+
+    fn record(&mut self, index: usize, name: &'static str, call: Call) {
+        match call {
+            Call::Done => self.completed.push(index),
+            Call::Failed(failure) => self.failures.push(failure),
+            Call::Abandoned => self.timed_out.push(name),
+        }
+    }
+}
+
+enum Call {
+    Done,
+    Failed(ServiceFailure),
+    Abandoned,
+}
+
+/// How to run a phase.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PhasePlan {
+    pub(crate) phase: Phase,
+    /// Call every service at once (`join_all`: each is first polled in order, then they interleave).
+    pub(crate) concurrent: bool,
+    /// Serial only: stop calling services after the first failure (start phases do; stop phases never).
+    pub(crate) abort_on_failure: bool,
+}
+
+/// Calls `plan.phase` on `services[i]` for each `i` in `order`.
+pub(crate) async fn run_phase(
+    services: &[Arc<dyn HostedService>],
+    order: &[usize],
+    plan: PhasePlan,
+    deadline: &Deadline,
+) -> PhaseOutcome {
+    let mut outcome = PhaseOutcome::default();
+    if plan.concurrent {
+        let calls = order.iter().map(|&i| async move { (i, call(&*services[i], plan.phase, deadline).await) });
+        for (i, result) in join_all(calls).await {
+            outcome.record(i, services[i].name(), result);
+        }
+    } else {
+        for &i in order {
+            let result = call(&*services[i], plan.phase, deadline).await;
+            let failed = !matches!(result, Call::Done);
+            outcome.record(i, services[i].name(), result);
+            if failed && plan.abort_on_failure {
+                break;
+            }
+        }
+    }
+    outcome
+}
+
+fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline) -> BoxFuture<'a, anyhow::Result<()>> {
+    let token = deadline.token();
+    match phase {
+        Phase::Starting => service.starting(token),
+        Phase::Start => service.start(token),
+        Phase::Started => service.started(token),
+        Phase::Stopping => service.stopping(token),
+        Phase::Stop => service.stop(token),
+        Phase::Stopped => service.stopped(token),
+        // `execute` belongs to background services and is never run as a host phase.
+        Phase::Execute => Box::pin(async { Ok(()) }),
+    }
+}
+
+async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) -> Call {
+    let name = service.name();
+    let span = tracing::info_span!("hosted_service", service = name, %phase);
+    let fut = AssertUnwindSafe(invoke(service, phase, deadline)).catch_unwind().instrument(span);
+    match deadline.bound(fut).await {
+        Some(Ok(Ok(()))) => {
+            tracing::debug!(service = name, %phase, "hosted service phase completed");
+            Call::Done
+        }
+        Some(Ok(Err(error))) => {
+            tracing::error!(service = name, %phase, error = %format!("{error:#}"), "hosted service failed");
+            Call::Failed(ServiceFailure::new(name, phase, error))
+        }
+        Some(Err(payload)) => {
+            let message = panic_message(&*payload);
+            tracing::error!(service = name, %phase, message, "hosted service panicked");
+            Call::Failed(ServiceFailure::panicked(name, phase, message))
+        }
+        None => {
+            tracing::warn!(service = name, %phase, "hosted service did not finish in time and was abandoned");
+            Call::Abandoned
+        }
+    }
+}
