@@ -7,12 +7,13 @@
 pub(crate) mod cell;
 pub(crate) mod chain;
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use self::cell::{CellRef, Claim, InitGuard, WaitGuard};
+use self::cell::{CellRef, Claim, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance};
 use crate::error::{ResolutionPath, ResolveError, panic_message};
@@ -170,6 +171,11 @@ impl ServiceProvider {
         }
     }
 
+    /// The id of the resolution this handle belongs to; handles given to factories always have one.
+    fn chain_id(&self) -> u64 {
+        self.chain.as_ref().map_or(u64::MAX, |c| c.id)
+    }
+
     /// Instances that need no factory call, or `None` for a user factory.
     fn builtin(&self, core: &Arc<Core>, d: &Descriptor) -> Option<Instance> {
         match &d.factory {
@@ -198,7 +204,11 @@ impl ServiceProvider {
             return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
         };
         let child = self.child(core, slot, d, owner, chain_id, true);
-        let result = catch_unwind(AssertUnwindSafe(|| factory(&child)));
+        let running = child.chain_id();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let _running = Running::enter(running);
+            factory(&child)
+        }));
         let instance = self.factory_outcome(d, result)?;
         Self::track(d, owner, &instance)?;
         Ok(instance)
@@ -217,9 +227,13 @@ impl ServiceProvider {
         }
         let borrowed = !d.factory.is_async();
         let child = self.child(core, slot, d, owner, chain_id, borrowed);
+        let running = child.chain_id();
         let result = match &d.factory {
-            Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| factory(child))) {
-                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| {
+                let _running = Running::enter(running);
+                factory(child)
+            })) {
+                Ok(fut) => AssertUnwindSafe(polled_as_running(running, fut)).catch_unwind().await,
                 Err(p) => Err(p),
             },
             Factory::Sync(factory) => {
@@ -228,7 +242,10 @@ impl ServiceProvider {
                 for dep in &d.dependencies {
                     child.prefetch_async(core, dep).await?;
                 }
-                catch_unwind(AssertUnwindSafe(|| factory(&child)))
+                catch_unwind(AssertUnwindSafe(|| {
+                    let _running = Running::enter(running);
+                    factory(&child)
+                }))
             }
             _ => unreachable!("built-ins handled above"),
         };
@@ -278,4 +295,15 @@ impl ServiceProvider {
             None => Ok(()),
         }
     }
+}
+
+/// Polls `fut` with the resolution `chain` marked as running on the polling thread, so that a
+/// resolve inside it that would wait for `chain` itself fails instead of never waking.
+async fn polled_as_running<F: Future>(chain: u64, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let _running = Running::enter(chain);
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
