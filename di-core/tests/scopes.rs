@@ -11,7 +11,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 struct Singleton;
 struct Scoped;
 
-fn counting_hook(counter: &Arc<AtomicUsize>) -> impl Fn(&Scoped) -> anyhow::Result<()> + Send + Sync + 'static {
+fn counting_hook(counter: &Arc<AtomicUsize>) -> impl Fn(&Scoped) -> anyhow::Result<()> + Send + Sync + use<> {
     let counter = counter.clone();
     move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
