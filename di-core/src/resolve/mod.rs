@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use self::cell::{CellRef, Claim, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance};
+use crate::dispose::Disposer;
 use crate::error::{ResolutionPath, ResolveError, panic_message};
 use crate::lifetime::Lifetime;
 use crate::provider::{Core, CoreRef, ServiceProvider};
@@ -210,7 +211,9 @@ impl ServiceProvider {
             factory(&child)
         }));
         let instance = self.factory_outcome(d, result)?;
-        Self::track(d, owner, &instance)?;
+        if let Err(late) = Self::track(d, owner, &instance) {
+            return Err(owner.created_too_late(d.name, late.run_sync()));
+        }
         Ok(instance)
     }
 
@@ -250,7 +253,9 @@ impl ServiceProvider {
             _ => unreachable!("built-ins handled above"),
         };
         let instance = self.factory_outcome(d, result)?;
-        Self::track(d, owner, &instance)?;
+        if let Err(late) = Self::track(d, owner, &instance) {
+            return Err(owner.created_too_late(d.name, late.run_async().await));
+        }
         Ok(instance)
     }
 
@@ -286,12 +291,14 @@ impl ServiceProvider {
     /// Hands the instance's hooks to the scope that owns it. Transients resolved from the root
     /// are not tracked: the root lives as long as the application, so tracking them would grow
     /// without bound. Their clean-up is their `Drop`.
-    fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), ResolveError> {
+    ///
+    /// An instance created after its owner began disposal comes back as `Err` with its hooks.
+    fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), Disposer> {
         if d.lifetime == Lifetime::Transient && owner.is_root {
             return Ok(());
         }
         match d.disposer_for(instance) {
-            Some(disposer) => owner.track(disposer, d.name),
+            Some(disposer) => owner.track(disposer),
             None => Ok(()),
         }
     }
