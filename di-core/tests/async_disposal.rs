@@ -160,7 +160,7 @@ async fn failing_async_hooks_do_not_stop_the_others_and_are_all_reported() -> Te
     scope.get::<Cache>()?;
     scope.get::<Connection>()?;
     scope.get::<Channel>()?;
-    let err = scope.dispose().await.err().expect("two hooks failed");
+    let err = scope.dispose().await.expect_err("two hooks failed");
     assert_eq!(entries(&log), ["cache"], "the healthy hook still ran, last since it was created first");
     match err.failures() {
         [DisposeFailure::Panicked { service: p, message }, DisposeFailure::Failed { service: f, source }] => {
@@ -189,7 +189,7 @@ async fn sync_dispose_of_a_scope_with_an_async_only_hook_reports_it() -> TestRes
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     scope.get::<Channel>()?;
-    let err = scope.dispose_sync().err().expect("the hook is async only");
+    let err = scope.dispose_sync().expect_err("the hook is async only");
     assert!(
         matches!(err.failures(), [DisposeFailure::AsyncOnly { service }] if *service == std::any::type_name::<Channel>()),
         "{err:?}"

@@ -198,7 +198,7 @@ fn failing_and_panicking_hooks_do_not_stop_the_others_and_are_all_reported() -> 
     scope.get::<Named>()?;
     scope.get::<Fails>()?;
     scope.get::<Panics>()?;
-    let err = scope.dispose_sync().err().expect("two hooks failed");
+    let err = scope.dispose_sync().expect_err("two hooks failed");
     assert_eq!(entries(&log), ["first created"], "the healthy hook still ran");
     match err.failures() {
         [DisposeFailure::Panicked { service: p, message }, DisposeFailure::Failed { service: f, source }] => {
@@ -227,7 +227,7 @@ fn sync_disposal_of_an_async_only_service_reports_it_without_blocking() -> TestR
     });
     let provider = services.build()?;
     provider.get::<Named>()?;
-    let err = provider.dispose_sync().err().expect("an async-only hook cannot run synchronously");
+    let err = provider.dispose_sync().expect_err("an async-only hook cannot run synchronously");
     assert!(
         matches!(err.failures(), [DisposeFailure::AsyncOnly { service }] if *service == std::any::type_name::<Named>()),
         "{err:?}"
@@ -304,7 +304,7 @@ fn instance_created_while_its_scope_is_disposed_is_disposed_at_once_and_refused(
         release_tx.send(()).expect("the factory waits");
         resolving.join().expect("resolver thread panicked")
     });
-    let err = result.err().expect("the scope ended during creation");
+    let err = result.expect_err("the scope ended during creation");
     assert!(matches!(err, ResolveError::Disposed { what: "scope", .. }), "{err:?}");
     assert_eq!(entries(&log), ["late instance"], "the late instance was disposed once, immediately");
     Ok(())

@@ -65,9 +65,8 @@ fn factories_run_lazily_on_first_resolve_only() -> TestResult {
 fn factory_may_probe_optional_dependencies() -> TestResult {
     struct Metrics;
     struct Service(Option<Arc<Metrics>>);
-    let without = ServiceCollection::new()
-        .add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.get_optional()?))))
-        .build()?;
+    let without =
+        ServiceCollection::new().add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.get_optional()?)))).build()?;
     assert!(without.get::<Service>()?.0.is_none(), "an unregistered optional dependency is None");
     let with = ServiceCollection::new()
         .add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.get_optional()?))))

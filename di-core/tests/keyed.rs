@@ -88,7 +88,8 @@ fn keys_of_different_types_never_match_even_with_equal_values() -> TestResult {
 #[test]
 fn keyed_instance_is_served_as_registered() -> TestResult {
     let instance = Arc::new(Endpoint("given"));
-    let provider = ServiceCollection::new().add_keyed_singleton_instance::<Endpoint, _>("k", instance.clone()).build()?;
+    let provider =
+        ServiceCollection::new().add_keyed_singleton_instance::<Endpoint, _>("k", instance.clone()).build()?;
     assert!(Arc::ptr_eq(&provider.get_keyed::<Endpoint, _>(&"k")?, &instance));
     Ok(())
 }

@@ -40,9 +40,8 @@ fn values(provider: &ServiceProvider) -> Result<Vec<u32>, ResolveError> {
 // Row 1.
 #[test]
 fn trait_object_registered_with_a_factory_resolves_to_the_implementation() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_transient::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>))
-        .build()?;
+    let provider =
+        ServiceCollection::new().add_transient::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>)).build()?;
     assert_eq!(provider.get::<dyn Greeter>()?.greet(), "hello", "the factory's implementation is served");
     Ok(())
 }
@@ -146,7 +145,7 @@ fn factory_error_is_kept_as_the_source() -> TestResult {
     struct Unreachable;
 
     let provider = ServiceCollection::new().add_singleton::<u32>(|_| Err(Unreachable.into())).build()?;
-    let err = provider.get::<u32>().err().expect("the resolve should fail");
+    let err = provider.get::<u32>().expect_err("the resolve should fail");
     let ResolveError::Factory { service, source, .. } = &err else { panic!("expected Factory, got {err:?}") };
     assert_eq!(*service, "u32");
     assert_eq!(source.to_string(), "database unreachable", "the factory's own error is the source, unchanged");
@@ -164,7 +163,10 @@ fn missing_dependency_names_the_dependency_and_the_service_being_built() -> Test
             Ok(Arc::new(NeedsDb))
         })
         .build()?;
-    for err in [provider.get::<NeedsDb>().err().expect("the resolve should fail"), provider.get_all::<NeedsDb>().err().expect("the resolve should fail")] {
+    for err in [
+        provider.get::<NeedsDb>().err().expect("the resolve should fail"),
+        provider.get_all::<NeedsDb>().err().expect("the resolve should fail"),
+    ] {
         let ResolveError::NotRegistered { service, path, .. } = &err else {
             panic!("expected NotRegistered, got {err:?}");
         };
@@ -231,7 +233,10 @@ fn collection_debug_lists_lifetime_service_and_kind() {
 #[test]
 fn add_with_factory_records_the_lifetime() {
     let mut services = ServiceCollection::new();
-    services.add_singleton::<u32>(|_| Ok(Arc::new(1))).add_scoped::<u32>(|_| Ok(Arc::new(2))).add_transient::<u32>(|_| Ok(Arc::new(3)));
+    services
+        .add_singleton::<u32>(|_| Ok(Arc::new(1)))
+        .add_scoped::<u32>(|_| Ok(Arc::new(2)))
+        .add_transient::<u32>(|_| Ok(Arc::new(3)));
     services.add::<u32>(Lifetime::Scoped, |_| Ok(Arc::new(4)));
     assert_eq!(
         services.lifetimes_of::<u32>(),

@@ -188,7 +188,11 @@ fn failing_scoped_factory_is_retried_within_the_same_scope() -> TestResult {
     let counted = calls.clone();
     let provider = ServiceCollection::new()
         .add_scoped::<UnitOfWork>(move |_| {
-            if counted.fetch_add(1, Ordering::SeqCst) == 0 { Err(anyhow::anyhow!("flaky")) } else { Ok(Arc::new(UnitOfWork)) }
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(anyhow::anyhow!("flaky"))
+            } else {
+                Ok(Arc::new(UnitOfWork))
+            }
         })
         .build()?;
     let scope = provider.create_scope()?;

@@ -138,7 +138,11 @@ fn failing_singleton_factory_is_retried_on_the_next_resolve() -> TestResult {
     let counted = calls.clone();
     let provider = ServiceCollection::new()
         .add_singleton::<Service>(move |_| {
-            if counted.fetch_add(1, Ordering::SeqCst) == 0 { Err(anyhow::anyhow!("not yet")) } else { Ok(Arc::new(Service)) }
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(anyhow::anyhow!("not yet"))
+            } else {
+                Ok(Arc::new(Service))
+            }
         })
         .build()?;
     let err = provider.get::<Service>().err().expect("the resolve should fail");

@@ -90,12 +90,10 @@ fn provider_resolves_itself_without_keeping_itself_alive() -> TestResult {
     let disposed = Arc::new(AtomicUsize::new(0));
     let seen = disposed.clone();
     let mut services = ServiceCollection::new();
-    services
-        .add_singleton::<HoldsProvider>(|sp| Ok(Arc::new(HoldsProvider(sp.get()?))))
-        .on_dispose(move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
+    services.add_singleton::<HoldsProvider>(|sp| Ok(Arc::new(HoldsProvider(sp.get()?)))).on_dispose(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
     let provider = services.build()?;
     let myself = provider.get::<ServiceProvider>()?;
     assert!(myself.is_root(), "the root resolves a handle to the root");
@@ -103,7 +101,7 @@ fn provider_resolves_itself_without_keeping_itself_alive() -> TestResult {
     assert!(holder.0.get::<ScopeFactory>().is_ok(), "the held handle works while the root lives");
     drop(provider);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "the singleton holding the provider did not keep it alive");
-    let err = holder.0.get::<ScopeFactory>().err().expect("the handle outlived the container");
+    let err = holder.0.get::<ScopeFactory>().expect_err("the handle outlived the container");
     assert!(err.is_disposed(), "a handle that outlived the container reports Disposed: {err:?}");
     assert!(myself.create_scope().err().is_some_and(|e| e.is_disposed()), "and cannot create scopes");
     Ok(())

@@ -64,8 +64,8 @@ fn async_api_futures_are_send() -> Result<(), Box<dyn std::error::Error>> {
 fn provider_and_scope_can_be_moved_to_and_shared_with_other_threads() -> Result<(), Box<dyn std::error::Error>> {
     let provider = ServiceCollection::new().add_scoped::<u8>(|_| Ok(Arc::new(3))).build()?;
     let scope = provider.create_scope()?;
-    let from_thread = std::thread::scope(|s| s.spawn(|| scope.get::<u8>().map(|v| *v)).join())
-        .expect("resolver thread panicked")?;
+    let from_thread =
+        std::thread::scope(|s| s.spawn(|| scope.get::<u8>().map(|v| *v)).join()).expect("resolver thread panicked")?;
     assert_eq!(from_thread, 3, "a scope shared by reference with another thread resolves there");
     let moved = std::thread::spawn(move || scope.get::<u8>().map(|v| *v)).join().expect("thread panicked")?;
     assert_eq!(moved, 3, "and can be moved to it");
