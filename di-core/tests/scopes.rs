@@ -255,3 +255,21 @@ async fn scope_created_through_the_factory_can_be_disposed_asynchronously() -> T
     assert!(scope.is_disposed());
     Ok(())
 }
+
+// Row 120.
+#[test]
+fn singleton_may_hold_the_scope_factory_and_create_scopes_later() -> TestResult {
+    struct Worker(Arc<ScopeFactory>);
+    let disposed = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Worker>(|sp| Ok(Arc::new(Worker(sp.get()?))));
+    services.add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped))).on_dispose(counting_hook(&disposed));
+    let provider = services.build()?;
+    let worker = provider.get::<Worker>()?;
+    for _ in 0..3 {
+        let scope = worker.0.create_scope()?;
+        scope.get::<Scoped>()?;
+    }
+    assert_eq!(disposed.load(Ordering::SeqCst), 3, "each unit of work had its own scope");
+    Ok(())
+}
