@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use di_core::{AsyncDispose, DisposeFailure, Lifetime, ResolveError, ServiceCollection};
 
+mod support;
+
+use support::{Log, entries, logs, logs_async};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Log = Arc<Mutex<Vec<&'static str>>>;
-
-fn entries(log: &Log) -> Vec<&'static str> {
-    log.lock().unwrap().clone()
-}
-
 struct Connection;
 struct Cache;
 struct Channel;
@@ -50,46 +48,12 @@ async fn root_dispose_awaits_a_truly_async_hook_exactly_once() -> TestResult {
     Ok(())
 }
 
-// Rows 95, 99, 103.
-#[tokio::test]
-async fn async_dispose_prefers_the_async_hook_on_root_and_scope() -> TestResult {
-    let log: Log = Arc::default();
-    let (sync_log, async_log) = (log.clone(), log.clone());
-    let mut services = ServiceCollection::new();
-    services
-        .add(Lifetime::Scoped, |_| Ok(Arc::new(Connection)))
-        .on_dispose(move |_: &Connection| {
-            sync_log.lock().unwrap().push("sync");
-            Ok(())
-        })
-        .on_dispose_async(move |_| {
-            let log = async_log.clone();
-            async move {
-                log.lock().unwrap().push("async");
-                Ok(())
-            }
-        });
-    let provider = services.build_with(di_core::ProviderOptions::default().validate_scopes(false))?;
-    let scope = provider.create_scope()?;
-    scope.get::<Connection>()?;
-    scope.dispose().await?;
-    assert_eq!(entries(&log), ["async"], "the scope awaited only the async hook");
-    provider.get::<Connection>()?;
-    provider.dispose().await?;
-    assert_eq!(entries(&log), ["async", "async"], "so did the root");
-    Ok(())
-}
-
 // Rows 98, 102, 80.
 #[tokio::test]
 async fn async_scope_dispose_runs_sync_only_hooks_too() -> TestResult {
     let log: Log = Arc::default();
-    let l = log.clone();
     let mut services = ServiceCollection::new();
-    services.add_transient::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(move |_| {
-        l.lock().unwrap().push("sync only");
-        Ok(())
-    });
+    services.add_transient::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(logs(&log, "sync only"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     scope.get::<Cache>()?;
@@ -103,11 +67,10 @@ async fn async_scope_dispose_runs_sync_only_hooks_too() -> TestResult {
 async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResult {
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
-    services.add_singleton::<Connection>(|_| Ok(Arc::new(Connection))).on_dispose(move |_| {
-        l1.lock().unwrap().push("connection (sync, created 1st)");
-        Ok(())
-    });
+    let l2 = log.clone();
+    services
+        .add_singleton::<Connection>(|_| Ok(Arc::new(Connection)))
+        .on_dispose(logs(&log, "connection (sync, created 1st)"));
     services
         .add_async::<Channel, _>(Lifetime::Singleton, |sp| async move {
             sp.get_async::<Connection>().await?;
@@ -127,10 +90,7 @@ async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResul
             Ok(Arc::new(Cache))
         })
         .depends_on::<Channel>()
-        .on_dispose(move |_| {
-            l3.lock().unwrap().push("cache (sync, created 3rd)");
-            Ok(())
-        });
+        .on_dispose(logs(&log, "cache (sync, created 3rd)"));
     let provider = services.build()?;
     provider.get_async::<Cache>().await?;
     provider.dispose().await?;
@@ -145,12 +105,8 @@ async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResul
 #[tokio::test]
 async fn failing_async_hooks_do_not_stop_the_others_and_are_all_reported() -> TestResult {
     let log: Log = Arc::default();
-    let l = log.clone();
     let mut services = ServiceCollection::new();
-    services.add_scoped::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(move |_| {
-        l.lock().unwrap().push("cache");
-        Ok(())
-    });
+    services.add_scoped::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(logs(&log, "cache"));
     services
         .add_scoped::<Connection>(|_| Ok(Arc::new(Connection)))
         .on_dispose_async(|_| async { Err(anyhow::anyhow!("already closed")) });
@@ -283,5 +239,37 @@ async fn async_instance_created_during_disposal_is_disposed_with_its_async_hook(
     let err = provider.get_async::<Channel>().await.err().expect("the provider was disposed mid-creation");
     assert!(matches!(err, ResolveError::Disposed { .. }), "{err:?}");
     assert_eq!(entries(&log), ["late channel"], "the late instance's async hook was awaited, once");
+    Ok(())
+}
+
+// Rows 24, 78-82, 95, 99, 103.
+#[tokio::test]
+async fn each_way_of_ending_a_scope_or_the_root_runs_the_matching_hook() -> TestResult {
+    let log: Log = Arc::default();
+    let mut services = ServiceCollection::new();
+    services
+        .add_scoped::<Connection>(|_| Ok(Arc::new(Connection)))
+        .on_dispose(logs(&log, "sync"))
+        .on_dispose_async(logs_async(&log, "async"));
+    let provider = services.build_with(di_core::ProviderOptions::default().validate_scopes(false))?;
+
+    let awaited = provider.create_scope()?;
+    awaited.get::<Connection>()?;
+    awaited.dispose().await?;
+    assert_eq!(entries(&log), ["async"], "a scope's dispose().await prefers the async hook");
+
+    let synced = provider.create_scope()?;
+    synced.get::<Connection>()?;
+    synced.dispose_sync()?;
+    assert_eq!(entries(&log), ["async", "sync"], "dispose_sync runs only the sync hook");
+
+    let dropped = provider.create_scope()?;
+    dropped.get::<Connection>()?;
+    drop(dropped);
+    assert_eq!(entries(&log), ["async", "sync", "sync"], "dropping runs only the sync hook");
+
+    provider.get::<Connection>()?;
+    provider.dispose().await?;
+    assert_eq!(entries(&log), ["async", "sync", "sync", "async"], "the root's dispose().await prefers it too");
     Ok(())
 }

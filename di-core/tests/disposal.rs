@@ -9,21 +9,11 @@ use std::thread;
 
 use di_core::{Dispose, DisposeFailure, ResolveError, ServiceCollection, ServiceProvider};
 
+mod support;
+
+use support::{Log, entries, logs, logs_async};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Log = Arc<Mutex<Vec<&'static str>>>;
-
-fn log_to(log: &Log, entry: &'static str) -> impl Fn(&Named) -> anyhow::Result<()> + Send + Sync + use<> {
-    let log = log.clone();
-    move |_| {
-        log.lock().unwrap().push(entry);
-        Ok(())
-    }
-}
-
-fn entries(log: &Log) -> Vec<&'static str> {
-    log.lock().unwrap().clone()
-}
-
 struct Named;
 
 /// Services with one type per registration so each can get its own hook.
@@ -36,19 +26,9 @@ struct Transient;
 fn scope_disposes_its_scoped_and_transient_services_and_root_its_singletons() -> TestResult {
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
-    services.add_singleton::<Singleton>(|_| Ok(Arc::new(Singleton))).on_dispose(move |_| {
-        l1.lock().unwrap().push("singleton");
-        Ok(())
-    });
-    services.add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped))).on_dispose(move |_| {
-        l2.lock().unwrap().push("scoped");
-        Ok(())
-    });
-    services.add_transient::<Transient>(|_| Ok(Arc::new(Transient))).on_dispose(move |_| {
-        l3.lock().unwrap().push("transient");
-        Ok(())
-    });
+    services.add_singleton::<Singleton>(|_| Ok(Arc::new(Singleton))).on_dispose(logs(&log, "singleton"));
+    services.add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped))).on_dispose(logs(&log, "scoped"));
+    services.add_transient::<Transient>(|_| Ok(Arc::new(Transient))).on_dispose(logs(&log, "transient"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     scope.get::<Singleton>()?;
@@ -73,11 +53,7 @@ fn disposal_runs_in_reverse_creation_order_dependencies_last() -> TestResult {
     let mut services = ServiceCollection::new();
     macro_rules! hooked {
         ($add:ident, $ty:ident, $name:literal, $factory:expr) => {{
-            let log = log.clone();
-            services.$add::<$ty>($factory).on_dispose(move |_| {
-                log.lock().unwrap().push($name);
-                Ok(())
-            });
+            services.$add::<$ty>($factory).on_dispose(logs(&log, $name));
         }};
     }
     hooked!(add_singleton, Singleton, "singleton", |_| Ok(Arc::new(Singleton)));
@@ -109,20 +85,13 @@ fn root_disposes_singletons_in_reverse_creation_order() -> TestResult {
     struct Second;
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    let (l1, l2) = (log.clone(), log.clone());
-    services.add_singleton::<First>(|_| Ok(Arc::new(First))).on_dispose(move |_| {
-        l1.lock().unwrap().push("first");
-        Ok(())
-    });
+    services.add_singleton::<First>(|_| Ok(Arc::new(First))).on_dispose(logs(&log, "first"));
     services
         .add_singleton::<Second>(|sp| {
             sp.get::<First>()?;
             Ok(Arc::new(Second))
         })
-        .on_dispose(move |_| {
-            l2.lock().unwrap().push("second");
-            Ok(())
-        });
+        .on_dispose(logs(&log, "second"));
     let provider = services.build()?;
     provider.get::<Second>()?;
     drop(provider);
@@ -135,8 +104,8 @@ fn root_disposes_singletons_in_reverse_creation_order() -> TestResult {
 fn user_instances_are_never_disposed() -> TestResult {
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    services.add_singleton_instance(Named).on_dispose(log_to(&log, "instance"));
-    services.add_keyed_singleton_instance("k", Named).on_dispose(log_to(&log, "keyed instance"));
+    services.add_singleton_instance(Named).on_dispose(logs(&log, "instance"));
+    services.add_keyed_singleton_instance("k", Named).on_dispose(logs(&log, "keyed instance"));
     let provider = services.build()?;
     provider.get::<Named>()?;
     provider.get_keyed::<Named, _>(&"k")?;
@@ -149,7 +118,7 @@ fn user_instances_are_never_disposed() -> TestResult {
 fn hooks_run_exactly_once_whatever_ends_the_scope() -> TestResult {
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(log_to(&log, "scoped"));
+    services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(logs(&log, "scoped"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     scope.get::<Named>()?;
@@ -190,7 +159,7 @@ fn failing_and_panicking_hooks_do_not_stop_the_others_and_are_all_reported() -> 
     struct Panics;
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(log_to(&log, "first created"));
+    services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(logs(&log, "first created"));
     services.add_scoped::<Fails>(|_| Ok(Arc::new(Fails))).on_dispose(|_| Err(anyhow::anyhow!("socket closed")));
     services.add_scoped::<Panics>(|_| Ok(Arc::new(Panics))).on_dispose(|_| panic!("hook exploded"));
     let provider = services.build()?;
@@ -241,17 +210,11 @@ fn sync_disposal_of_an_async_only_service_reports_it_without_blocking() -> TestR
 #[test]
 fn sync_disposal_runs_the_sync_hook_of_a_service_with_both() -> TestResult {
     let log: Log = Arc::default();
-    let async_log = log.clone();
     let mut services = ServiceCollection::new();
-    services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(log_to(&log, "sync")).on_dispose_async(
-        move |_| {
-            let log = async_log.clone();
-            async move {
-                log.lock().unwrap().push("async");
-                Ok(())
-            }
-        },
-    );
+    services
+        .add_scoped::<Named>(|_| Ok(Arc::new(Named)))
+        .on_dispose(logs(&log, "sync"))
+        .on_dispose_async(logs_async(&log, "async"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     scope.get::<Named>()?;
@@ -270,7 +233,7 @@ fn singleton_created_by_a_factory_that_disposes_the_provider_is_disposed_and_ref
             sp.dispose_sync()?;
             Ok(Arc::new(Named))
         })
-        .on_dispose(log_to(&log, "disposed at once"));
+        .on_dispose(logs(&log, "disposed at once"));
     let provider = services.build()?;
     let err = provider.get::<Named>().err().expect("the provider was disposed mid-creation");
     assert!(err.is_disposed(), "{err:?}");
@@ -294,7 +257,7 @@ fn instance_created_while_its_scope_is_disposed_is_disposed_at_once_and_refused(
             release_rx.lock().unwrap().recv()?;
             Ok(Arc::new(Named))
         })
-        .on_dispose(log_to(&log, "late instance"));
+        .on_dispose(logs(&log, "late instance"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     let result = thread::scope(|s| {
@@ -314,12 +277,10 @@ fn instance_created_while_its_scope_is_disposed_is_disposed_at_once_and_refused(
 fn dropping_the_last_handle_of_a_root_that_handed_out_itself_disposes_once() -> TestResult {
     struct HoldsProvider(#[expect(dead_code, reason = "keeps the handle alive")] Arc<ServiceProvider>);
     let log: Log = Arc::default();
-    let l = log.clone();
     let mut services = ServiceCollection::new();
-    services.add_singleton::<HoldsProvider>(|sp| Ok(Arc::new(HoldsProvider(sp.get()?)))).on_dispose(move |_| {
-        l.lock().unwrap().push("holder");
-        Ok(())
-    });
+    services
+        .add_singleton::<HoldsProvider>(|sp| Ok(Arc::new(HoldsProvider(sp.get()?))))
+        .on_dispose(logs(&log, "holder"));
     let provider = services.build()?;
     let holder = provider.get::<HoldsProvider>()?;
     let scope = provider.create_scope()?;

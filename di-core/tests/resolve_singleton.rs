@@ -10,6 +10,17 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 struct Service;
 
+/// A provider with a singleton `Service` whose disposal hook counts into `disposed`.
+fn disposable_singleton(disposed: &Arc<AtomicUsize>) -> Result<Arc<ServiceProvider>, di_core::BuildError> {
+    let seen = disposed.clone();
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Service>(|_| Ok(Arc::new(Service))).on_dispose(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    services.build()
+}
+
 // Rows 3, 55.
 #[test]
 fn singleton_is_one_instance_for_every_resolve() -> TestResult {
@@ -30,14 +41,8 @@ fn singleton_is_one_instance_for_every_resolve() -> TestResult {
 // Row 60.
 #[test]
 fn singleton_is_shared_by_every_scope_and_outlives_them() -> TestResult {
-    let mut services = ServiceCollection::new();
     let disposed = Arc::new(AtomicUsize::new(0));
-    let seen = disposed.clone();
-    services.add_singleton::<Service>(|_| Ok(Arc::new(Service))).on_dispose(move |_| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    });
-    let provider = services.build()?;
+    let provider = disposable_singleton(&disposed)?;
     let one = provider.create_scope()?;
     let two = provider.create_scope()?;
     let from_one = one.get::<Service>()?;
@@ -99,14 +104,8 @@ fn singleton_factory_resolving_a_scoped_service_is_captured_scoped_naming_both()
 // Row 65.
 #[test]
 fn factory_singleton_is_disposed_with_the_root() -> TestResult {
-    let mut services = ServiceCollection::new();
     let disposed = Arc::new(AtomicUsize::new(0));
-    let seen = disposed.clone();
-    services.add_singleton::<Service>(|_| Ok(Arc::new(Service))).on_dispose(move |_| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    });
-    let provider = services.build()?;
+    let provider = disposable_singleton(&disposed)?;
     provider.get::<Service>()?;
     drop(provider);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "dropping the root disposes its singletons");

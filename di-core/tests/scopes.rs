@@ -206,44 +206,6 @@ fn disposing_a_scope_twice_is_harmless() -> TestResult {
     Ok(())
 }
 
-// Rows 24, 78-82.
-#[tokio::test]
-async fn scope_disposed_with_await_or_sync_runs_the_matching_hook() -> TestResult {
-    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (sync_log, async_log) = (log.clone(), log.clone());
-    let mut services = ServiceCollection::new();
-    services
-        .add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped)))
-        .on_dispose(move |_| {
-            sync_log.lock().unwrap().push("sync");
-            Ok(())
-        })
-        .on_dispose_async(move |_| {
-            let log = async_log.clone();
-            async move {
-                log.lock().unwrap().push("async");
-                Ok(())
-            }
-        });
-    let provider = services.build()?;
-
-    let awaited = provider.create_scope()?;
-    awaited.get::<Scoped>()?;
-    awaited.dispose().await?;
-    assert_eq!(*log.lock().unwrap(), ["async"], "dispose().await prefers the async hook");
-
-    let synced = provider.create_scope()?;
-    synced.get::<Scoped>()?;
-    synced.dispose_sync()?;
-    assert_eq!(*log.lock().unwrap(), ["async", "sync"], "dispose_sync runs only the sync hook");
-
-    let dropped = provider.create_scope()?;
-    dropped.get::<Scoped>()?;
-    drop(dropped);
-    assert_eq!(*log.lock().unwrap(), ["async", "sync", "sync"], "dropping runs only the sync hook");
-    Ok(())
-}
-
 #[tokio::test]
 async fn scope_created_through_the_factory_can_be_disposed_asynchronously() -> TestResult {
     let disposed = Arc::new(AtomicUsize::new(0));
