@@ -79,18 +79,23 @@ impl ScopeState {
     }
 
     /// Records a created instance's hooks. If the scope is already disposed (or being disposed),
-    /// the hooks run at once and the caller reports [`ResolveError::Disposed`].
-    pub(crate) fn track(&self, disposer: Disposer, service: &'static str) -> Result<(), ResolveError> {
+    /// hands them back: the caller runs them at once (awaiting them on the async path) and
+    /// reports [`ResolveError::Disposed`].
+    pub(crate) fn track(&self, disposer: Disposer) -> Result<(), Disposer> {
         let mut tracked = lock(&self.tracked);
-        if !tracked.disposed {
-            tracked.disposers.push(disposer);
-            return Ok(());
+        if tracked.disposed {
+            return Err(disposer);
         }
-        drop(tracked);
-        if let Err(failure) = disposer.run_sync() {
+        tracked.disposers.push(disposer);
+        Ok(())
+    }
+
+    /// The error for an instance that [`track`](Self::track) handed back, after its hooks ran.
+    pub(crate) fn created_too_late(&self, service: &'static str, disposal: Result<(), DisposeFailure>) -> ResolveError {
+        if let Err(failure) = disposal {
             tracing::warn!(%failure, "instance created during disposal could not be disposed");
         }
-        Err(ResolveError::Disposed { service, what: self.what() })
+        ResolveError::Disposed { service, what: self.what() }
     }
 
     /// Marks the scope disposed and takes its hooks, newest first. `None` if already disposed.

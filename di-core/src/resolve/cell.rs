@@ -11,7 +11,15 @@
 //! operations (never while user code runs): it records which cell it waits for and follows
 //! owner -> awaited cell -> owner ... to see whether the chain comes back to itself. That is how
 //! two threads resolving `A -> B` and `B -> A` at once fail with a cycle instead of hanging.
+//!
+//! A factory may also resolve through a handle that does not carry its resolution chain (a
+//! clone of its provider, or the `Arc<ServiceProvider>` it resolved). Such a resolve starts a new
+//! chain, so the owners alone would show it waiting for its own caller, and it would hang.
+//! [`Running`] records which resolutions have a factory running (or being polled) on the current
+//! thread: waiting on one of those from this thread can never end, so it is a cycle too.
 
+use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -93,6 +101,44 @@ impl WaitTarget {
     }
 }
 
+thread_local! {
+    /// The resolutions whose factory is running, or whose async factory is being polled, on
+    /// this thread: innermost last.
+    static RUNNING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a resolution's factory as running on this thread until dropped. Hold it exactly while
+/// user code of that factory runs on this thread: the sync call, or one poll of the future.
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn enter(chain: u64) -> Self {
+        RUNNING.with(|r| r.borrow_mut().push(chain));
+        Self(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.borrow_mut().pop());
+    }
+}
+
+/// Whether `other` is `chain` or has a factory running on this thread: either way, `other`
+/// cannot make progress while this thread waits.
+fn is_ours(chain: u64, other: u64) -> bool {
+    other == chain || RUNNING.with(|r| r.borrow().contains(&other))
+}
+
+/// Every resolution the current thread is part of: `chain` and those running here.
+fn ours(chain: u64) -> Vec<u64> {
+    let mut chains = RUNNING.with(|r| r.borrow().clone());
+    if !chains.contains(&chain) {
+        chains.push(chain);
+    }
+    chains
+}
+
 /// The wait graph: resolution id -> the cell it waits for.
 pub(crate) struct Inits(Mutex<FxHashMap<u64, WaitTarget>>);
 
@@ -136,7 +182,7 @@ impl Inits {
                 }
                 return Claim::Create(guard);
             };
-            if owner == chain {
+            if is_ours(chain, owner) {
                 return Claim::Deadlock { held_slot: cell.slot() };
             }
             // Listen first, then re-check, so a release between the two cannot be missed.
@@ -149,13 +195,21 @@ impl Inits {
             for _ in 0..=waits.len() {
                 let Some(target) = waits.get(&current) else { break };
                 match target.owner(singletons) {
-                    next if next == chain => return Claim::Deadlock { held_slot: target.slot() },
+                    next if is_ours(chain, next) => return Claim::Deadlock { held_slot: target.slot() },
                     FREE => break,
                     next => current = next,
                 }
             }
-            waits.insert(chain, cell.target());
-            return Claim::Wait(WaitGuard { inits: self, chain, listener: Some(listener) });
+            // Every resolution running on this thread waits with us: none can go on until we do.
+            let mut chains = ours(chain);
+            chains.retain(|&c| match waits.entry(c) {
+                Entry::Vacant(v) => {
+                    v.insert(cell.target());
+                    true
+                }
+                Entry::Occupied(_) => false,
+            });
+            return Claim::Wait(WaitGuard { inits: self, chains, listener: Some(listener) });
         }
     }
 }
@@ -191,7 +245,8 @@ impl Drop for InitGuard<'_> {
 /// A registered wait; removes itself from the wait graph when dropped.
 pub(crate) struct WaitGuard<'a> {
     inits: &'a Inits,
-    chain: u64,
+    /// The wait-graph entries this wait added.
+    chains: Vec<u64>,
     listener: Option<EventListener>,
 }
 
@@ -211,6 +266,9 @@ impl WaitGuard<'_> {
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
-        self.inits.lock().remove(&self.chain);
+        let mut waits = self.inits.lock();
+        for c in &self.chains {
+            waits.remove(c);
+        }
     }
 }

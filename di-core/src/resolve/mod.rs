@@ -7,14 +7,16 @@
 pub(crate) mod cell;
 pub(crate) mod chain;
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use self::cell::{CellRef, Claim, InitGuard, WaitGuard};
+use self::cell::{CellRef, Claim, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance};
+use crate::dispose::Disposer;
 use crate::error::{ResolutionPath, ResolveError, panic_message};
 use crate::lifetime::Lifetime;
 use crate::provider::{Core, CoreRef, ServiceProvider};
@@ -170,6 +172,11 @@ impl ServiceProvider {
         }
     }
 
+    /// The id of the resolution this handle belongs to; handles given to factories always have one.
+    fn chain_id(&self) -> u64 {
+        self.chain.as_ref().map_or(u64::MAX, |c| c.id)
+    }
+
     /// Instances that need no factory call, or `None` for a user factory.
     fn builtin(&self, core: &Arc<Core>, d: &Descriptor) -> Option<Instance> {
         match &d.factory {
@@ -198,9 +205,15 @@ impl ServiceProvider {
             return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
         };
         let child = self.child(core, slot, d, owner, chain_id, true);
-        let result = catch_unwind(AssertUnwindSafe(|| factory(&child)));
+        let running = child.chain_id();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let _running = Running::enter(running);
+            factory(&child)
+        }));
         let instance = self.factory_outcome(d, result)?;
-        Self::track(d, owner, &instance)?;
+        if let Err(late) = Self::track(d, owner, &instance) {
+            return Err(owner.created_too_late(d.name, late.run_sync()));
+        }
         Ok(instance)
     }
 
@@ -217,9 +230,13 @@ impl ServiceProvider {
         }
         let borrowed = !d.factory.is_async();
         let child = self.child(core, slot, d, owner, chain_id, borrowed);
+        let running = child.chain_id();
         let result = match &d.factory {
-            Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| factory(child))) {
-                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| {
+                let _running = Running::enter(running);
+                factory(child)
+            })) {
+                Ok(fut) => AssertUnwindSafe(polled_as_running(running, fut)).catch_unwind().await,
                 Err(p) => Err(p),
             },
             Factory::Sync(factory) => {
@@ -228,12 +245,17 @@ impl ServiceProvider {
                 for dep in &d.dependencies {
                     child.prefetch_async(core, dep).await?;
                 }
-                catch_unwind(AssertUnwindSafe(|| factory(&child)))
+                catch_unwind(AssertUnwindSafe(|| {
+                    let _running = Running::enter(running);
+                    factory(&child)
+                }))
             }
             _ => unreachable!("built-ins handled above"),
         };
         let instance = self.factory_outcome(d, result)?;
-        Self::track(d, owner, &instance)?;
+        if let Err(late) = Self::track(d, owner, &instance) {
+            return Err(owner.created_too_late(d.name, late.run_async().await));
+        }
         Ok(instance)
     }
 
@@ -269,13 +291,26 @@ impl ServiceProvider {
     /// Hands the instance's hooks to the scope that owns it. Transients resolved from the root
     /// are not tracked: the root lives as long as the application, so tracking them would grow
     /// without bound. Their clean-up is their `Drop`.
-    fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), ResolveError> {
+    ///
+    /// An instance created after its owner began disposal comes back as `Err` with its hooks.
+    fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), Disposer> {
         if d.lifetime == Lifetime::Transient && owner.is_root {
             return Ok(());
         }
         match d.disposer_for(instance) {
-            Some(disposer) => owner.track(disposer, d.name),
+            Some(disposer) => owner.track(disposer),
             None => Ok(()),
         }
     }
+}
+
+/// Polls `fut` with the resolution `chain` marked as running on the polling thread, so that a
+/// resolve inside it that would wait for `chain` itself fails instead of never waking.
+async fn polled_as_running<F: Future>(chain: u64, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let _running = Running::enter(chain);
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
