@@ -17,7 +17,6 @@ pub(crate) type AsyncFactory = Arc<dyn Fn(ServiceProvider) -> BoxFuture<anyhow::
 
 /// How a registration produces its instance.
 #[derive(Clone)]
-#[expect(clippy::enum_variant_names, reason = "`ScopeFactory` names the built-in type it produces")]
 pub(crate) enum Factory {
     Sync(SyncFactory),
     Async(AsyncFactory),
