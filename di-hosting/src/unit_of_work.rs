@@ -1,7 +1,6 @@
 //! One unit of background work (a tick, a queued item, a cron firing) in a fresh scope, and the
 //! start/stop bookkeeping the timed, queued and cron services share.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::error::panic_message;
 use crate::{ApplicationLifetime, ScheduleError};
 
 /// What a timed, queued or cron service does when a unit of work fails or panics.
@@ -152,14 +152,6 @@ where
             false
         }
     }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>")
 }
 
 /// The shared machinery of one background work service: its name, its failure policy, the task
