@@ -2,7 +2,7 @@
 
 use std::any::{TypeId, type_name};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use hashbrown::HashTable;
@@ -44,15 +44,10 @@ pub(crate) struct Core {
     pub(crate) options: ProviderOptions,
     pub(crate) inits: Inits,
     disposed: AtomicBool,
-    next_id: AtomicU64,
     pub(crate) scope_factory: Arc<ScopeFactory>,
 }
 
 impl Core {
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
     #[inline]
     pub(crate) fn is_disposed(&self) -> bool {
         self.disposed.load(Ordering::Acquire)
@@ -62,7 +57,7 @@ impl Core {
         if core.is_disposed() {
             return Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" });
         }
-        let state = Arc::new(ScopeState::new(core.next_id(), false));
+        let state = Arc::new(ScopeState::new(false));
         Ok(Scope::new(ServiceProvider { core: CoreRef::Strong(core.clone()), scope: state, chain: None }))
     }
 
@@ -161,7 +156,7 @@ pub struct ServiceProvider {
 impl std::fmt::Debug for ServiceProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceProvider")
-            .field("scope", &if self.scope.is_root { "root".to_owned() } else { format!("#{}", self.scope.id) })
+            .field("scope", &if self.scope.is_root { "root" } else { "scope" })
             .field("disposed", &self.scope.is_disposed())
             .finish_non_exhaustive()
     }
@@ -238,11 +233,10 @@ impl ServiceProvider {
                 unkeyed,
                 keyed: table,
                 singletons,
-                root: Arc::new(ScopeState::new(0, true)),
+                root: Arc::new(ScopeState::new(true)),
                 options,
                 inits: Inits::default(),
                 disposed: AtomicBool::new(false),
-                next_id: AtomicU64::new(1),
                 scope_factory,
             }
         });
@@ -515,7 +509,7 @@ impl ServiceProvider {
         if let Some(instance) = core.singletons[slot as usize].get() {
             return Ok(downcast(instance));
         }
-        self.resolve_slot(core, slot).map(|i| downcast(&i))
+        self.resolve_slot(core, slot, downcast::<T>)
     }
 }
 
@@ -554,7 +548,7 @@ impl ServiceProvider {
             return Err(self.not_registered::<T>(None));
         };
         let slot = entry.last;
-        self.resolve_slot_async(&core, slot).await.map(|i| downcast(&i))
+        self.resolve_slot_async(&core, slot, downcast::<T>).await
     }
 
     /// Async [`get_optional`](Self::get_optional).
@@ -578,7 +572,7 @@ impl ServiceProvider {
         let Some(slot) = core.unkeyed.get(&TypeId::of::<T>()).map(|e| e.last) else {
             return Ok(None);
         };
-        self.resolve_slot_async(&core, slot).await.map(|i| Some(downcast(&i)))
+        self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await
     }
 
     /// Async [`get_all`](Self::get_all).
@@ -602,7 +596,7 @@ impl ServiceProvider {
         let slots: Vec<u32> = core.unkeyed.get(&TypeId::of::<T>()).map(|e| e.all.to_vec()).unwrap_or_default();
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
-            out.push(downcast(&self.resolve_slot_async(&core, slot).await?));
+            out.push(self.resolve_slot_async(&core, slot, downcast::<T>).await?);
         }
         Ok(out)
     }
@@ -632,7 +626,7 @@ impl ServiceProvider {
         let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last) else {
             return Err(self.not_registered::<T>(Some(describe_key(key))));
         };
-        self.resolve_slot_async(&core, slot).await.map(|i| downcast(&i))
+        self.resolve_slot_async(&core, slot, downcast::<T>).await
     }
 
     /// Async [`get_keyed_optional`](Self::get_keyed_optional).
@@ -660,7 +654,7 @@ impl ServiceProvider {
         let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last) else {
             return Ok(None);
         };
-        self.resolve_slot_async(&core, slot).await.map(|i| Some(downcast(&i)))
+        self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await
     }
 
     /// Async [`get_all_keyed`](Self::get_all_keyed).
@@ -688,7 +682,7 @@ impl ServiceProvider {
         let slots: Vec<u32> = core.find_keyed::<T, K>(key).map(|e| e.all.to_vec()).unwrap_or_default();
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
-            out.push(downcast(&self.resolve_slot_async(&core, slot).await?));
+            out.push(self.resolve_slot_async(&core, slot, downcast::<T>).await?);
         }
         Ok(out)
     }

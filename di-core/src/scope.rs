@@ -53,7 +53,6 @@ struct Tracked {
 /// Creating one allocates nothing but itself: cells are added on first use of each scoped
 /// registration, so a scope costs the same with 10 or 10,000 registrations.
 pub(crate) struct ScopeState {
-    pub(crate) id: u64,
     pub(crate) is_root: bool,
     disposed: AtomicBool,
     cells: Mutex<ScopedCells>,
@@ -61,8 +60,8 @@ pub(crate) struct ScopeState {
 }
 
 impl ScopeState {
-    pub(crate) fn new(id: u64, is_root: bool) -> Self {
-        Self { id, is_root, disposed: AtomicBool::new(false), cells: Mutex::default(), tracked: Mutex::default() }
+    pub(crate) fn new(is_root: bool) -> Self {
+        Self { is_root, disposed: AtomicBool::new(false), cells: Mutex::default(), tracked: Mutex::default() }
     }
 
     #[inline]

@@ -150,7 +150,7 @@ impl Default for Inits {
 
 /// What a resolution should do next with a cell.
 pub(crate) enum Claim<'a> {
-    Ready(Instance),
+    Ready(&'a Instance),
     /// This resolution owns the cell: run the factory, then [`InitGuard::complete`].
     Create(InitGuard<'a>),
     /// Another resolution is creating it: wait, then try again.
@@ -172,13 +172,13 @@ impl Inits {
         let c = cell.cell();
         loop {
             if let Some(v) = c.get() {
-                return Claim::Ready(v.clone());
+                return Claim::Ready(v);
             }
             let Err(owner) = c.owner.compare_exchange(FREE, chain, Ordering::AcqRel, Ordering::Acquire) else {
                 let guard = InitGuard { cell: c, done: false };
                 // A creation may have completed between our check and the claim.
                 if let Some(v) = c.get() {
-                    return Claim::Ready(v.clone()); // dropping the guard releases the claim
+                    return Claim::Ready(v); // dropping the guard releases the claim
                 }
                 return Claim::Create(guard);
             };

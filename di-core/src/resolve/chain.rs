@@ -4,9 +4,31 @@
 //! it is nested in: that is how cycles are caught before they recurse, and how a scoped
 //! service knows that a singleton above it would capture it.
 
+use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::lifetime::Lifetime;
+
+/// A process-wide unique id for a new resolution, without touching a shared atomic on every
+/// call: each thread reserves a block of ids at a time. Id 0 is never handed out (it marks a
+/// free cell).
+pub(crate) fn next_resolution_id() -> u64 {
+    const BLOCK: u64 = 1 << 16;
+    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    RANGE.with(|range| {
+        let (mut next, mut end) = range.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
+            end = next + BLOCK;
+        }
+        range.set((next + 1, end));
+        next
+    })
+}
 
 /// One link: the registration whose factory is running, and the link that asked for it.
 ///

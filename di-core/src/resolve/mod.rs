@@ -24,50 +24,66 @@ use crate::scope::ScopeState;
 
 /// What to do next for one slot.
 enum Step<'a> {
-    Ready(Instance),
+    /// Already created: borrowed from its cell, so the caller clones only the typed `Arc`.
+    Ready(&'a Instance),
     /// Run the factory; its instance belongs to `owner` (for disposal); `guard` is the claimed
     /// cell, absent for transients.
     Create {
-        owner: Arc<ScopeState>,
+        owner: &'a Arc<ScopeState>,
         guard: Option<(InitGuard<'a>, u64)>,
     },
     Wait(WaitGuard<'a>),
 }
 
 impl ServiceProvider {
-    pub(crate) fn resolve_slot(&self, core: &Arc<Core>, slot: u32) -> Result<Instance, ResolveError> {
+    /// Resolves a slot and hands the instance to `map` (typically a typed downcast and clone)
+    /// by reference, so a resolve costs one reference-count increment, not three.
+    pub(crate) fn resolve_slot<R>(
+        &self,
+        core: &Arc<Core>,
+        slot: u32,
+        map: impl FnOnce(&Instance) -> R,
+    ) -> Result<R, ResolveError> {
         loop {
             // A scoped cell lives in its scope's map; `holder` keeps our own reference so the
             // claim can borrow it across the factory call.
             let mut holder = None;
             match self.begin(core, slot, &mut holder)? {
-                Step::Ready(v) => return Ok(v),
+                Step::Ready(v) => return Ok(map(v)),
                 Step::Wait(w) => w.wait_blocking(),
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
-                    let instance = self.create_sync(core, slot, &owner, chain_id)?;
+                    let instance = self.create_sync(core, slot, owner, chain_id)?;
+                    let mapped = map(&instance);
                     if let Some((g, _)) = guard {
-                        g.complete(instance.clone());
+                        g.complete(instance);
                     }
-                    return Ok(instance);
+                    return Ok(mapped);
                 }
             }
         }
     }
 
-    pub(crate) async fn resolve_slot_async(&self, core: &Arc<Core>, slot: u32) -> Result<Instance, ResolveError> {
+    /// [`resolve_slot`](Self::resolve_slot), awaiting async factories and other tasks' creations.
+    pub(crate) async fn resolve_slot_async<R>(
+        &self,
+        core: &Arc<Core>,
+        slot: u32,
+        map: impl FnOnce(&Instance) -> R,
+    ) -> Result<R, ResolveError> {
         loop {
             let mut holder = None;
             match self.begin(core, slot, &mut holder)? {
-                Step::Ready(v) => return Ok(v),
+                Step::Ready(v) => return Ok(map(v)),
                 Step::Wait(w) => w.wait_async().await,
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
-                    let instance = self.create_async(core, slot, &owner, chain_id).await?;
+                    let instance = self.create_async(core, slot, owner, chain_id).await?;
+                    let mapped = map(&instance);
                     if let Some((g, _)) = guard {
-                        g.complete(instance.clone());
+                        g.complete(instance);
                     }
-                    return Ok(instance);
+                    return Ok(mapped);
                 }
             }
         }
@@ -75,7 +91,7 @@ impl ServiceProvider {
 
     /// Everything sync and async resolution share, up to running the factory.
     fn begin<'a>(
-        &self,
+        &'a self,
         core: &'a Core,
         slot: u32,
         scoped_cell: &'a mut Option<Arc<cell::Cell>>,
@@ -84,12 +100,12 @@ impl ServiceProvider {
         match d.lifetime {
             Lifetime::Transient => {
                 self.check_cycle(slot, d)?;
-                Ok(Step::Create { owner: self.scope.clone(), guard: None })
+                Ok(Step::Create { owner: &self.scope, guard: None })
             }
             Lifetime::Singleton => {
                 let cell = &core.singletons[slot as usize];
                 if let Some(v) = cell.get() {
-                    return Ok(Step::Ready(v.clone()));
+                    return Ok(Step::Ready(v));
                 }
                 self.check_cycle(slot, d)?;
                 self.claim(core, CellRef::Singleton(slot, cell), d, &core.root)
@@ -105,7 +121,7 @@ impl ServiceProvider {
                 }
                 let cell = &*scoped_cell.insert(self.scope.cell(slot));
                 if let Some(v) = cell.get() {
-                    return Ok(Step::Ready(v.clone()));
+                    return Ok(Step::Ready(v));
                 }
                 self.check_cycle(slot, d)?;
                 self.claim(core, CellRef::Scoped(slot, cell), d, &self.scope)
@@ -118,12 +134,12 @@ impl ServiceProvider {
         core: &'a Core,
         cell: CellRef<'a>,
         d: &Descriptor,
-        owner: &Arc<ScopeState>,
+        owner: &'a Arc<ScopeState>,
     ) -> Result<Step<'a>, ResolveError> {
-        let chain_id = self.chain.as_ref().map_or_else(|| core.next_id(), |c| c.id);
+        let chain_id = self.chain.as_ref().map_or_else(chain::next_resolution_id, |c| c.id);
         match core.inits.claim(&core.singletons, cell, chain_id) {
             Claim::Ready(v) => Ok(Step::Ready(v)),
-            Claim::Create(g) => Ok(Step::Create { owner: owner.clone(), guard: Some((g, chain_id)) }),
+            Claim::Create(g) => Ok(Step::Create { owner, guard: Some((g, chain_id)) }),
             Claim::Wait(w) => Ok(Step::Wait(w)),
             Claim::Deadlock { held_slot } => {
                 let mut path = self.path().services().to_vec();
@@ -158,7 +174,7 @@ impl ServiceProvider {
         chain_id: Option<u64>,
         borrowed: bool,
     ) -> Self {
-        let id = chain_id.or_else(|| self.chain.as_ref().map(|c| c.id)).unwrap_or_else(|| core.next_id());
+        let id = chain_id.or_else(|| self.chain.as_ref().map(|c| c.id)).unwrap_or_else(chain::next_resolution_id);
         Self {
             core: if borrowed { CoreRef::Strong(core.clone()) } else { CoreRef::Weak(Arc::downgrade(core)) },
             scope: owner.clone(),
@@ -265,7 +281,7 @@ impl ServiceProvider {
         let Some(slot) = core.slot_of(dep) else { return Ok(()) };
         let target = &core.descriptors[slot as usize];
         if target.factory.is_async() && target.lifetime != Lifetime::Transient {
-            Box::pin(self.resolve_slot_async(core, slot)).await?;
+            Box::pin(self.resolve_slot_async(core, slot, |_| ())).await?;
         }
         Ok(())
     }
