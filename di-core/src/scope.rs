@@ -4,42 +4,16 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
+use event_listener::Event;
 
 use crate::dispose::Disposer;
 use crate::error::{DisposeError, DisposeFailure, ResolveError};
 use crate::provider::{Core, ServiceProvider};
-use crate::resolve::cell::Cell;
+use crate::resolve::cell::ScopedSlots;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data is only touched by this module, never while user code runs.
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The scoped cells of one scope. Most scopes resolve a handful of scoped services: those live
-/// inline, found by a scan of at most [`INLINE_CELLS`] entries; a scope that resolves more
-/// moves them to a hash map. Either way a lookup is bounded, and an empty scope allocates nothing.
-#[derive(Default)]
-struct ScopedCells {
-    inline: SmallVec<[(u32, Arc<Cell>); INLINE_CELLS]>,
-    spilled: FxHashMap<u32, Arc<Cell>>,
-}
-
-const INLINE_CELLS: usize = 8;
-
-impl ScopedCells {
-    fn get_or_insert(&mut self, slot: u32) -> Arc<Cell> {
-        if let Some((_, cell)) = self.inline.iter().find(|(s, _)| *s == slot) {
-            return cell.clone();
-        }
-        if self.inline.len() < INLINE_CELLS {
-            let cell = Arc::new(Cell::default());
-            self.inline.push((slot, cell.clone()));
-            return cell;
-        }
-        self.spilled.entry(slot).or_default().clone()
-    }
 }
 
 #[derive(Default)]
@@ -55,13 +29,21 @@ struct Tracked {
 pub(crate) struct ScopeState {
     pub(crate) is_root: bool,
     disposed: AtomicBool,
-    cells: Mutex<ScopedCells>,
+    slots: Mutex<ScopedSlots>,
+    /// Notified whenever a scoped creation in this scope ends, for the resolutions waiting on it.
+    changed: Event,
     tracked: Mutex<Tracked>,
 }
 
 impl ScopeState {
     pub(crate) fn new(is_root: bool) -> Self {
-        Self { is_root, disposed: AtomicBool::new(false), cells: Mutex::default(), tracked: Mutex::default() }
+        Self {
+            is_root,
+            disposed: AtomicBool::new(false),
+            slots: Mutex::default(),
+            changed: Event::new(),
+            tracked: Mutex::default(),
+        }
     }
 
     #[inline]
@@ -73,8 +55,12 @@ impl ScopeState {
         if self.is_root { "service provider" } else { "scope" }
     }
 
-    pub(crate) fn cell(&self, slot: u32) -> Arc<Cell> {
-        lock(&self.cells).get_or_insert(slot)
+    pub(crate) fn slots(&self) -> MutexGuard<'_, ScopedSlots> {
+        lock(&self.slots)
+    }
+
+    pub(crate) fn changed(&self) -> &Event {
+        &self.changed
     }
 
     /// Records a created instance's hooks. If the scope is already disposed (or being disposed),
@@ -113,8 +99,8 @@ impl ScopeState {
     /// Drops the cached instances. Done after the hooks, outside the lock: dropping a service may
     /// drop a provider handle, which must not find this lock held.
     fn clear_cells(&self) {
-        let cells = std::mem::take(&mut *lock(&self.cells));
-        drop(cells);
+        let slots = std::mem::take(&mut *lock(&self.slots));
+        drop(slots);
     }
 
     pub(crate) fn dispose_sync(&self) -> Result<(), DisposeError> {

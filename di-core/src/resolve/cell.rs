@@ -1,11 +1,12 @@
 //! Exactly-once creation for singletons and scoped services, without a container-wide lock.
 //!
-//! Each singleton registration (and each scoped registration, per scope) has a [`Cell`]. A
-//! cached resolve is one atomic load of the cell's `OnceLock`. The first resolve claims the cell
-//! with a compare-and-swap on its `owner` (the id of the resolution creating it), runs the
-//! factory with no lock held, stores the value and wakes the waiters. If the factory fails,
-//! panics or is cancelled, the claim is released and the next resolve tries again: nothing is
-//! left half-initialised.
+//! Each singleton registration has a [`Cell`] in the provider's slot table. A cached resolve is
+//! one atomic load of the cell's `OnceLock`. The first resolve claims the cell with a
+//! compare-and-swap on its `owner` (the id of the resolution creating it), runs the factory with
+//! no lock held, stores the value and wakes the waiters. Scoped services live in their scope's
+//! slot table ([`ScopedSlots`]), claimed the same way under that scope's own lock. If a factory
+//! fails, panics or is cancelled, the claim is released and the next resolve tries again:
+//! nothing is left half-initialised.
 //!
 //! Only a resolution that must wait takes the provider's [`Inits`] lock, for a few map
 //! operations (never while user code runs): it records which cell it waits for and follows
@@ -25,12 +26,15 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use event_listener::{Event, EventListener, Listener};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::descriptor::Instance;
+use crate::scope::ScopeState;
 
 /// No resolution owns the cell. Resolution ids start at 1.
 const FREE: u64 = 0;
 
+/// A singleton's cell.
 #[derive(Default)]
 pub(crate) struct Cell {
     value: OnceLock<Instance>,
@@ -51,31 +55,55 @@ impl Cell {
     }
 }
 
-/// A cell being claimed: a singleton cell (in the provider's slot table) or a scoped one.
-#[derive(Clone, Copy)]
-pub(crate) enum CellRef<'a> {
-    Singleton(u32, &'a Cell),
-    Scoped(u32, &'a Arc<Cell>),
+/// One scoped registration's state within a scope.
+enum Scoped {
+    /// The resolution with this id is running the factory.
+    Creating(u64),
+    Ready(Instance),
 }
 
-impl<'a> CellRef<'a> {
-    fn cell(self) -> &'a Cell {
-        match self {
-            Self::Singleton(_, c) => c,
-            Self::Scoped(_, c) => c,
+/// A scope's scoped services, by slot. Most scopes resolve a handful of scoped services: those
+/// live inline and are found by a scan of at most [`INLINE`] entries; a scope that resolves more
+/// moves the rest to a hash map. A lookup is bounded either way, and an empty scope allocates
+/// nothing.
+#[derive(Default)]
+pub(crate) struct ScopedSlots {
+    inline: SmallVec<[(u32, Scoped); INLINE]>,
+    spilled: FxHashMap<u32, Scoped>,
+}
+
+const INLINE: usize = 4;
+
+impl ScopedSlots {
+    fn get(&self, slot: u32) -> Option<&Scoped> {
+        match self.inline.iter().find(|(s, _)| *s == slot) {
+            Some((_, entry)) => Some(entry),
+            None => self.spilled.get(&slot),
         }
     }
 
-    fn slot(&self) -> u32 {
-        match self {
-            Self::Singleton(s, _) | Self::Scoped(s, _) => *s,
+    fn set(&mut self, slot: u32, entry: Scoped) {
+        if let Some((_, e)) = self.inline.iter_mut().find(|(s, _)| *s == slot) {
+            *e = entry;
+        } else if self.inline.len() < INLINE && self.spilled.is_empty() {
+            self.inline.push((slot, entry));
+        } else {
+            self.spilled.insert(slot, entry);
         }
     }
 
-    fn target(&self) -> WaitTarget {
-        match self {
-            Self::Singleton(s, _) => WaitTarget::Singleton(*s),
-            Self::Scoped(s, c) => WaitTarget::Scoped(*s, Arc::clone(c)),
+    fn remove(&mut self, slot: u32) {
+        if let Some(i) = self.inline.iter().position(|(s, _)| *s == slot) {
+            self.inline.swap_remove(i);
+        } else {
+            self.spilled.remove(&slot);
+        }
+    }
+
+    fn owner(&self, slot: u32) -> u64 {
+        match self.get(slot) {
+            Some(Scoped::Creating(owner)) => *owner,
+            _ => FREE,
         }
     }
 }
@@ -83,14 +111,14 @@ impl<'a> CellRef<'a> {
 /// What a waiting resolution waits for, kept so others can read that cell's current owner.
 enum WaitTarget {
     Singleton(u32),
-    Scoped(u32, Arc<Cell>),
+    Scoped(u32, Arc<ScopeState>),
 }
 
 impl WaitTarget {
     fn owner(&self, singletons: &[Cell]) -> u64 {
         match self {
             Self::Singleton(s) => singletons[*s as usize].owner.load(Ordering::Acquire),
-            Self::Scoped(_, c) => c.owner.load(Ordering::Acquire),
+            Self::Scoped(s, scope) => scope.slots().owner(*s),
         }
     }
 
@@ -148,9 +176,25 @@ impl Default for Inits {
     }
 }
 
+/// An instance handed back by a claim: borrowed from a singleton cell, or cloned out of a
+/// scope's slot table (whose lock is not held past the claim).
+pub(crate) enum Got<'a> {
+    Borrowed(&'a Instance),
+    Owned(Instance),
+}
+
+impl Got<'_> {
+    pub(crate) fn get(&self) -> &Instance {
+        match self {
+            Self::Borrowed(i) => i,
+            Self::Owned(i) => i,
+        }
+    }
+}
+
 /// What a resolution should do next with a cell.
 pub(crate) enum Claim<'a> {
-    Ready(&'a Instance),
+    Ready(Got<'a>),
     /// This resolution owns the cell: run the factory, then [`InitGuard::complete`].
     Create(InitGuard<'a>),
     /// Another resolution is creating it: wait, then try again.
@@ -168,76 +212,141 @@ impl Inits {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn claim<'a>(&'a self, singletons: &[Cell], cell: CellRef<'a>, chain: u64) -> Claim<'a> {
-        let c = cell.cell();
+    /// Claims a singleton's cell.
+    pub(crate) fn claim<'a>(&'a self, singletons: &[Cell], slot: u32, c: &'a Cell, chain: u64) -> Claim<'a> {
         loop {
             if let Some(v) = c.get() {
-                return Claim::Ready(v);
+                return Claim::Ready(Got::Borrowed(v));
             }
             let Err(owner) = c.owner.compare_exchange(FREE, chain, Ordering::AcqRel, Ordering::Acquire) else {
-                let guard = InitGuard { cell: c, done: false };
+                let guard = InitGuard { kind: GuardKind::Cell(c), done: false };
                 // A creation may have completed between our check and the claim.
                 if let Some(v) = c.get() {
-                    return Claim::Ready(v); // dropping the guard releases the claim
+                    return Claim::Ready(Got::Borrowed(v)); // dropping the guard releases the claim
                 }
                 return Claim::Create(guard);
             };
             if is_ours(chain, owner) {
-                return Claim::Deadlock { held_slot: cell.slot() };
+                return Claim::Deadlock { held_slot: slot };
             }
             // Listen first, then re-check, so a release between the two cannot be missed.
             let listener = c.done.listen();
             if c.get().is_some() || c.owner.load(Ordering::Acquire) != owner {
                 continue;
             }
-            let mut waits = self.lock();
-            let mut current = owner;
-            for _ in 0..=waits.len() {
-                let Some(target) = waits.get(&current) else { break };
-                match target.owner(singletons) {
-                    next if is_ours(chain, next) => return Claim::Deadlock { held_slot: target.slot() },
-                    FREE => break,
-                    next => current = next,
-                }
-            }
-            // Every resolution running on this thread waits with us: none can go on until we do.
-            let mut chains = ours(chain);
-            chains.retain(|&c| match waits.entry(c) {
-                Entry::Vacant(v) => {
-                    v.insert(cell.target());
-                    true
-                }
-                Entry::Occupied(_) => false,
-            });
-            return Claim::Wait(WaitGuard { inits: self, chains, listener: Some(listener) });
+            return self.wait(singletons, owner, chain, &WaitTarget::Singleton(slot), listener);
         }
     }
+
+    /// Claims a scoped service's entry in `scope`.
+    pub(crate) fn claim_scoped<'a>(
+        &'a self,
+        singletons: &[Cell],
+        scope: &'a Arc<ScopeState>,
+        slot: u32,
+        chain: u64,
+    ) -> Claim<'a> {
+        loop {
+            let owner = {
+                let mut slots = scope.slots();
+                match slots.get(slot) {
+                    Some(Scoped::Ready(v)) => return Claim::Ready(Got::Owned(v.clone())),
+                    Some(Scoped::Creating(owner)) => *owner,
+                    None => {
+                        slots.set(slot, Scoped::Creating(chain));
+                        return Claim::Create(InitGuard { kind: GuardKind::Scoped(scope, slot), done: false });
+                    }
+                }
+            };
+            if is_ours(chain, owner) {
+                return Claim::Deadlock { held_slot: slot };
+            }
+            let listener = scope.changed().listen();
+            if scope.slots().owner(slot) != owner {
+                continue;
+            }
+            return self.wait(singletons, owner, chain, &WaitTarget::Scoped(slot, scope.clone()), listener);
+        }
+    }
+
+    /// Records the wait unless it would deadlock: follows owner -> awaited cell -> owner ...
+    fn wait<'a>(
+        &'a self,
+        singletons: &[Cell],
+        owner: u64,
+        chain: u64,
+        target: &WaitTarget,
+        listener: EventListener,
+    ) -> Claim<'a> {
+        let mut waits = self.lock();
+        let mut current = owner;
+        for _ in 0..=waits.len() {
+            let Some(awaited) = waits.get(&current) else { break };
+            match awaited.owner(singletons) {
+                next if is_ours(chain, next) => return Claim::Deadlock { held_slot: awaited.slot() },
+                FREE => break,
+                next => current = next,
+            }
+        }
+        // Every resolution running on this thread waits with us: none can go on until we do.
+        let mut chains = ours(chain);
+        chains.retain(|&c| match waits.entry(c) {
+            Entry::Vacant(v) => {
+                v.insert(match target {
+                    WaitTarget::Singleton(s) => WaitTarget::Singleton(*s),
+                    WaitTarget::Scoped(s, scope) => WaitTarget::Scoped(*s, scope.clone()),
+                });
+                true
+            }
+            Entry::Occupied(_) => false,
+        });
+        Claim::Wait(WaitGuard { inits: self, chains, listener: Some(listener) })
+    }
+}
+
+enum GuardKind<'a> {
+    Cell(&'a Cell),
+    Scoped(&'a ScopeState, u32),
 }
 
 /// Ownership of a cell being created. Dropping it without `complete` (error, panic, a dropped
 /// future) releases the cell so the next resolve tries again.
 pub(crate) struct InitGuard<'a> {
-    cell: &'a Cell,
+    kind: GuardKind<'a>,
     done: bool,
 }
 
 impl InitGuard<'_> {
     pub(crate) fn complete(mut self, value: Instance) {
-        let _ = self.cell.value.set(value);
         self.done = true;
-        self.release();
-    }
-
-    fn release(&self) {
-        self.cell.owner.store(FREE, Ordering::Release);
-        self.cell.done.notify(usize::MAX);
+        match self.kind {
+            GuardKind::Cell(c) => {
+                let _ = c.value.set(value);
+                c.owner.store(FREE, Ordering::Release);
+                c.done.notify(usize::MAX);
+            }
+            GuardKind::Scoped(scope, slot) => {
+                scope.slots().set(slot, Scoped::Ready(value));
+                scope.changed().notify(usize::MAX);
+            }
+        }
     }
 }
 
 impl Drop for InitGuard<'_> {
     fn drop(&mut self) {
-        if !self.done {
-            self.release();
+        if self.done {
+            return;
+        }
+        match self.kind {
+            GuardKind::Cell(c) => {
+                c.owner.store(FREE, Ordering::Release);
+                c.done.notify(usize::MAX);
+            }
+            GuardKind::Scoped(scope, slot) => {
+                scope.slots().remove(slot);
+                scope.changed().notify(usize::MAX);
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use self::cell::{CellRef, Claim, InitGuard, Running, WaitGuard};
+use self::cell::{Claim, Got, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance};
 use crate::dispose::Disposer;
@@ -24,8 +24,8 @@ use crate::scope::ScopeState;
 
 /// What to do next for one slot.
 enum Step<'a> {
-    /// Already created: borrowed from its cell, so the caller clones only the typed `Arc`.
-    Ready(&'a Instance),
+    /// Already created: the caller clones only the typed `Arc` out of it.
+    Ready(Got<'a>),
     /// Run the factory; its instance belongs to `owner` (for disposal); `guard` is the claimed
     /// cell, absent for transients.
     Create {
@@ -45,11 +45,8 @@ impl ServiceProvider {
         map: impl FnOnce(&Instance) -> R,
     ) -> Result<R, ResolveError> {
         loop {
-            // A scoped cell lives in its scope's map; `holder` keeps our own reference so the
-            // claim can borrow it across the factory call.
-            let mut holder = None;
-            match self.begin(core, slot, &mut holder)? {
-                Step::Ready(v) => return Ok(map(v)),
+            match self.begin(core, slot)? {
+                Step::Ready(v) => return Ok(map(v.get())),
                 Step::Wait(w) => w.wait_blocking(),
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
@@ -72,9 +69,8 @@ impl ServiceProvider {
         map: impl FnOnce(&Instance) -> R,
     ) -> Result<R, ResolveError> {
         loop {
-            let mut holder = None;
-            match self.begin(core, slot, &mut holder)? {
-                Step::Ready(v) => return Ok(map(v)),
+            match self.begin(core, slot)? {
+                Step::Ready(v) => return Ok(map(v.get())),
                 Step::Wait(w) => w.wait_async().await,
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
@@ -90,12 +86,7 @@ impl ServiceProvider {
     }
 
     /// Everything sync and async resolution share, up to running the factory.
-    fn begin<'a>(
-        &'a self,
-        core: &'a Core,
-        slot: u32,
-        scoped_cell: &'a mut Option<Arc<cell::Cell>>,
-    ) -> Result<Step<'a>, ResolveError> {
+    fn begin<'a>(&'a self, core: &'a Core, slot: u32) -> Result<Step<'a>, ResolveError> {
         let d = &core.descriptors[slot as usize];
         match d.lifetime {
             Lifetime::Transient => {
@@ -105,10 +96,11 @@ impl ServiceProvider {
             Lifetime::Singleton => {
                 let cell = &core.singletons[slot as usize];
                 if let Some(v) = cell.get() {
-                    return Ok(Step::Ready(v));
+                    return Ok(Step::Ready(Got::Borrowed(v)));
                 }
                 self.check_cycle(slot, d)?;
-                self.claim(core, CellRef::Singleton(slot, cell), d, &core.root)
+                let chain_id = self.resolution_id();
+                self.step(core, core.inits.claim(&core.singletons, slot, cell, chain_id), chain_id, d, &core.root)
             }
             Lifetime::Scoped => {
                 if core.options.validates_scopes() {
@@ -119,25 +111,29 @@ impl ServiceProvider {
                         return Err(ResolveError::ScopedFromRoot { service: d.name, path: self.path() });
                     }
                 }
-                let cell = &*scoped_cell.insert(self.scope.cell(slot));
-                if let Some(v) = cell.get() {
-                    return Ok(Step::Ready(v));
-                }
                 self.check_cycle(slot, d)?;
-                self.claim(core, CellRef::Scoped(slot, cell), d, &self.scope)
+                let chain_id = self.resolution_id();
+                let claim = core.inits.claim_scoped(&core.singletons, &self.scope, slot, chain_id);
+                self.step(core, claim, chain_id, d, &self.scope)
             }
         }
     }
 
-    fn claim<'a>(
+    /// The id of this resolution: the chain's, or a fresh one for a top-level lookup.
+    fn resolution_id(&self) -> u64 {
+        self.chain.as_ref().map_or_else(chain::next_resolution_id, |c| c.id)
+    }
+
+    /// Turns a claim into the next step.
+    fn step<'a>(
         &self,
-        core: &'a Core,
-        cell: CellRef<'a>,
+        core: &Core,
+        claim: Claim<'a>,
+        chain_id: u64,
         d: &Descriptor,
         owner: &'a Arc<ScopeState>,
     ) -> Result<Step<'a>, ResolveError> {
-        let chain_id = self.chain.as_ref().map_or_else(chain::next_resolution_id, |c| c.id);
-        match core.inits.claim(&core.singletons, cell, chain_id) {
+        match claim {
             Claim::Ready(v) => Ok(Step::Ready(v)),
             Claim::Create(g) => Ok(Step::Create { owner, guard: Some((g, chain_id)) }),
             Claim::Wait(w) => Ok(Step::Wait(w)),
