@@ -14,7 +14,6 @@
 //! `CRON_SCHEDULE` sets the expression (default `*/2 * * * * *`, every two seconds; six fields
 //! with seconds, or five without); `RUST_LOG` the log filter (default `info`).
 
-use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,7 +22,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use di_core::Injectable;
 use di_hosting::{BackgroundWorkExt, CancellationToken, CronJob, CronOptions, Host, MisfirePolicy, StopReport};
-use tracing_subscriber::EnvFilter;
 
 /// A singleton: the "table" the job cleans, shared by every firing.
 #[derive(Debug, Injectable)]
@@ -71,10 +69,7 @@ impl CronJob for Cleanup {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<StopReport> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    samples::init_tracing();
 
     let schedule = std::env::var("CRON_SCHEDULE").unwrap_or_else(|_| "*/2 * * * * *".to_owned());
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));

@@ -15,7 +15,6 @@
 //! five mails (default 1000 ms); `QUEUE_SEND_MS` how long sending one takes (default 300 ms);
 //! `RUST_LOG` the log filter (default `info`).
 
-use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,7 +25,6 @@ use di_hosting::{
     BackgroundService, BackgroundTaskQueue, BackgroundWorkExt, CancellationToken, Host, HostingServiceCollectionExt,
     QueueOptions, StopReport, WorkItem, WorkMetrics,
 };
-use tracing_subscriber::EnvFilter;
 
 /// How many mails the producer enqueues per burst: more than the queue holds, so it waits.
 const BURST: u64 = 5;
@@ -40,14 +38,10 @@ struct QueueSettings {
 
 impl QueueSettings {
     fn from_env() -> anyhow::Result<Self> {
-        let millis = |name: &str, default: u64| -> anyhow::Result<Duration> {
-            let ms = match std::env::var(name) {
-                Ok(ms) => ms.parse().map_err(|e| anyhow::anyhow!("{name}={ms:?}: {e}"))?,
-                Err(_) => default,
-            };
-            Ok(Duration::from_millis(ms))
-        };
-        Ok(Self { burst_every: millis("QUEUE_BURST_MS", 1000)?, send: millis("QUEUE_SEND_MS", 300)? })
+        Ok(Self {
+            burst_every: samples::env_millis("QUEUE_BURST_MS", 1000)?,
+            send: samples::env_millis("QUEUE_SEND_MS", 300)?,
+        })
     }
 }
 
@@ -133,10 +127,7 @@ impl BackgroundService for Producer {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<StopReport> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    samples::init_tracing();
 
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
     let services = builder.services();

@@ -14,7 +14,6 @@
 //! `TIMED_WORK_MS` how long each tick works (default 200 ms); `RUST_LOG` the log filter
 //! (default `info`).
 
-use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,7 +21,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use di_core::Injectable;
 use di_hosting::{BackgroundWorkExt, CancellationToken, Host, StopReport, TimedOptions, TimedTask};
-use tracing_subscriber::EnvFilter;
 
 /// Settings read once at start-up.
 #[derive(Debug)]
@@ -33,14 +31,10 @@ struct TimedSettings {
 
 impl TimedSettings {
     fn from_env() -> anyhow::Result<Self> {
-        let millis = |name: &str, default: u64| -> anyhow::Result<Duration> {
-            let ms = match std::env::var(name) {
-                Ok(ms) => ms.parse().map_err(|e| anyhow::anyhow!("{name}={ms:?}: {e}"))?,
-                Err(_) => default,
-            };
-            Ok(Duration::from_millis(ms))
-        };
-        Ok(Self { period: millis("TIMED_PERIOD_MS", 1000)?, work: millis("TIMED_WORK_MS", 200)? })
+        Ok(Self {
+            period: samples::env_millis("TIMED_PERIOD_MS", 1000)?,
+            work: samples::env_millis("TIMED_WORK_MS", 200)?,
+        })
     }
 }
 
@@ -91,10 +85,7 @@ impl ScopedProcessingService for Processor {}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<StopReport> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    samples::init_tracing();
 
     let settings = TimedSettings::from_env()?;
     let options = TimedOptions::every(settings.period).name("timed_service::Processor");
