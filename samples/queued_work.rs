@@ -1,5 +1,7 @@
-//! Queued background work: a producer enqueues work items into a bounded queue (waiting when it
-//! is full), a hosted service drains it two at a time, each item in its own scope.
+//! Queued background work: a producer (a background service) enqueues mails into a bounded
+//! queue through `Arc<dyn BackgroundTaskQueue>`, waiting while it is full; the queued-work
+//! service sends them two at a time, each item in its own scope with its own scoped
+//! `dyn Mailer` and `MailSession`.
 //!
 //! Run with:
 //!
@@ -7,58 +9,153 @@
 //! cargo run -p samples --example queued_work
 //! ```
 //!
-//! After the producer is done the service stops: new work is refused, the queue is drained within
-//! the 5 s shutdown timeout, and the metrics are logged.
-
-#[path = "support/drive.rs"]
-mod drive;
+//! Stop it with Ctrl-C (or `kill -TERM <pid>`): the producer stops first, then the queue refuses
+//! new work and drains what is queued within the 5 s shutdown timeout, the metrics are logged and
+//! the host exits with code 0. `QUEUE_BURST_MS` sets how often the producer enqueues a burst of
+//! five mails (default 1000 ms); `QUEUE_SEND_MS` how long sending one takes (default 300 ms);
+//! `RUST_LOG` the log filter (default `info`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use di_core::ServiceCollection;
-use di_hosting::{BackgroundTaskQueue, BackgroundWorkExt, QueueOptions, WorkItem, WorkMetrics};
+use async_trait::async_trait;
+use di_core::Injectable;
+use di_hosting::{
+    BackgroundService, BackgroundTaskQueue, BackgroundWorkExt, CancellationToken, Host, HostingServiceCollectionExt,
+    QueueOptions, StopReport, WorkItem, WorkMetrics,
+};
 
-/// A scoped service each work item resolves from its own scope.
-struct Mailer;
+/// How many mails the producer enqueues per burst: more than the queue holds, so it waits.
+const BURST: u64 = 5;
 
-impl Mailer {
-    async fn send(&self, to: &str) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        tracing::info!(to, "mail sent");
+/// Settings read once at start-up.
+#[derive(Debug)]
+struct QueueSettings {
+    burst_every: Duration,
+    send: Duration,
+}
+
+impl QueueSettings {
+    fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            burst_every: samples::env_millis("QUEUE_BURST_MS", 1000)?,
+            send: samples::env_millis("QUEUE_SEND_MS", 300)?,
+        })
+    }
+}
+
+/// What a work item resolves from its scope.
+#[async_trait]
+trait Mailer: Send + Sync {
+    /// Sends one mail, giving up if `cancel` fires (the shutdown timeout).
+    async fn send(&self, to: &str, cancel: &CancellationToken) -> anyhow::Result<()>;
+}
+
+/// Numbers the sessions, so the log shows which scope sent which mail.
+#[derive(Debug, Default)]
+struct SessionIds(AtomicU64);
+
+/// Scoped: one "SMTP session" per work item. Its dispose hook logs, so the log shows each
+/// item's scope end.
+#[derive(Debug)]
+struct MailSession {
+    id: u64,
+}
+
+/// The scoped mailer, built by constructor injection.
+#[derive(Injectable)]
+#[injectable(provides(dyn Mailer))]
+struct SmtpMailer {
+    session: Arc<MailSession>,
+    settings: Arc<QueueSettings>,
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, to: &str, cancel: &CancellationToken) -> anyhow::Result<()> {
+        tokio::select! {
+            () = cancel.cancelled() => anyhow::bail!("sending to {to} was cancelled by the shutdown timeout"),
+            () = tokio::time::sleep(self.settings.send) => {}
+        }
+        tracing::info!(to, session = self.session.id, "mail sent");
+        Ok(())
+    }
+}
+
+/// The producer: a background service that enqueues a burst of mails now and then.
+#[derive(Injectable)]
+struct Producer {
+    queue: Arc<dyn BackgroundTaskQueue>,
+    settings: Arc<QueueSettings>,
+}
+
+#[async_trait]
+impl BackgroundService for Producer {
+    async fn execute(&self, stopping: CancellationToken) -> anyhow::Result<()> {
+        let mut bursts = tokio::time::interval(self.settings.burst_every);
+        let mut number = 0_u64;
+        'bursts: loop {
+            tokio::select! {
+                () = stopping.cancelled() => break,
+                _ = bursts.tick() => {}
+            }
+            for _ in 0..BURST {
+                number += 1;
+                let to = format!("user{number}@example.com");
+                let item = WorkItem::named(format!("mail {number}"), move |cx| async move {
+                    // `cx.services()` is this item's own scope: the mailer and its session are
+                    // created for this mail and disposed when it is sent.
+                    cx.services().get::<dyn Mailer>()?.send(&to, cx.cancel()).await
+                });
+                // Waits while the queue is full: backpressure instead of unbounded memory.
+                tokio::select! {
+                    () = stopping.cancelled() => break 'bursts,
+                    queued = self.queue.enqueue(item) => queued?,
+                }
+                tracing::info!(mail = number, queued = self.queue.len(), "enqueued");
+            }
+        }
+        tracing::info!(mails = number, "producer finished");
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "queued_work::Producer"
     }
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+async fn main() -> anyhow::Result<StopReport> {
+    samples::init_tracing();
 
-    let mut services = ServiceCollection::new();
-    services.add_scoped::<Mailer>(|_| Ok(Arc::new(Mailer)));
-    services.add_queued_work(QueueOptions::default().capacity(3).concurrency(2).name("mail-queue"))?;
-    let provider = services.build()?;
-    let queue = provider.get::<dyn BackgroundTaskQueue>()?;
-    let metrics = provider.get::<WorkMetrics>()?;
+    let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
+    let services = builder.services();
+    services.add_singleton_instance(QueueSettings::from_env()?).add_singleton_instance(SessionIds::default());
+    services
+        .add_scoped::<MailSession>(|sp| {
+            Ok(Arc::new(MailSession { id: sp.get::<SessionIds>()?.0.fetch_add(1, Ordering::SeqCst) + 1 }))
+        })
+        .depends_on::<SessionIds>()
+        .on_dispose(|session| {
+            tracing::info!(session = session.id, "mail session closed");
+            Ok(())
+        });
+    services.add_scoped_as::<dyn Mailer, SmtpMailer>();
+    services.add_queued_work(QueueOptions::default().capacity(3).concurrency(2).name("queued_work::mail-queue"))?;
+    // Registered after the queue, so it is stopped before it: the producer is done enqueueing
+    // by the time the queue closes and drains.
+    services.add_background_service::<Producer>();
+    let host = builder.build()?;
+    let metrics = host.provider().get::<WorkMetrics>()?;
 
-    let producer = async {
-        for n in 0..8 {
-            let to = format!("user{n}@example.com");
-            let item = WorkItem::named(format!("mail {n}"), move |cx| async move {
-                cx.services().get::<Mailer>()?.send(&to).await;
-                Ok(())
-            });
-            // Waits while three items are queued: backpressure instead of unbounded memory.
-            if let Err(error) = queue.enqueue(item).await {
-                tracing::warn!(%error, "could not enqueue");
-            }
-            tracing::info!(queued = queue.len(), "enqueued mail {n}");
-        }
-    };
-    drive::run_until(&provider, producer).await?;
-
-    if let Err(error) = queue.try_enqueue(WorkItem::new(|_cx| async { Ok(()) })) {
-        tracing::info!(%error, "after stop");
-    }
-    tracing::info!(completed = metrics.completed(), failed = metrics.failed(), "done");
-    Ok(())
+    let report = host.run().await?;
+    tracing::info!(
+        completed = metrics.completed(),
+        failed = metrics.failed(),
+        abandoned = metrics.abandoned(),
+        "mail queue drained"
+    );
+    tracing::info!(exit_code = report.exit_code(), "{report}");
+    Ok(report)
 }

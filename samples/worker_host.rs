@@ -14,7 +14,6 @@
 //! second Ctrl-C abandons the worker at once); `WORKER_DB` a database file (default: an in-memory
 //! database shared by every scope); `RUST_LOG` the log filter (default `info`).
 
-use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,7 +22,6 @@ use async_trait::async_trait;
 use di_core::{Dependencies, FromProvider, ServiceProvider};
 use di_hosting::{BackgroundService, CancellationToken, Host, HostingServiceCollectionExt, StopReport};
 use rusqlite::{Connection, params};
-use tracing_subscriber::EnvFilter;
 
 /// Settings read once at start-up.
 #[derive(Debug)]
@@ -35,16 +33,9 @@ struct WorkerSettings {
 
 impl WorkerSettings {
     fn from_env() -> anyhow::Result<Self> {
-        let millis = |name: &str, default: u64| -> anyhow::Result<Duration> {
-            let ms = match std::env::var(name) {
-                Ok(ms) => ms.parse().map_err(|e| anyhow::anyhow!("{name}={ms:?}: {e}"))?,
-                Err(_) => default,
-            };
-            Ok(Duration::from_millis(ms))
-        };
         Ok(Self {
-            tick: millis("WORKER_TICK_MS", 1000)?,
-            work: millis("WORKER_WORK_MS", 0)?,
+            tick: samples::env_millis("WORKER_TICK_MS", 1000)?,
+            work: samples::env_millis("WORKER_WORK_MS", 0)?,
             database: std::env::var("WORKER_DB").ok(),
         })
     }
@@ -171,10 +162,7 @@ impl BackgroundService for Worker {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<StopReport> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    samples::init_tracing();
 
     let settings = WorkerSettings::from_env()?;
     let host = Host::builder()
