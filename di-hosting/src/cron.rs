@@ -469,7 +469,7 @@ async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedu
         let cancel = worker.stopping.clone();
         let span = tracing::info_span!("cron_firing", firing = %due);
         worker.spawn_unit(permit, "cron firing", span, move |services| async move {
-            services.get::<T>()?.run(due, cancel).await
+            services.get_async::<T>().await?.run(due, cancel).await
         });
     }
 }

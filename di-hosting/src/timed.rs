@@ -301,7 +301,9 @@ async fn run_schedule<T: ?Sized + TimedTask>(worker: Arc<Worker>, options: Timed
         number += 1;
         let cancel = worker.stopping.clone();
         let span = tracing::info_span!("tick", number);
-        worker.spawn_unit(permit, "tick", span, move |services| async move { services.get::<T>()?.tick(cancel).await });
+        worker.spawn_unit(permit, "tick", span, move |services| async move {
+            services.get_async::<T>().await?.tick(cancel).await
+        });
         due = match due.checked_add(period) {
             Some(next) => next,
             None => return,

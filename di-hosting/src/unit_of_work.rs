@@ -206,7 +206,8 @@ impl Worker {
             return Err(ScheduleError::HandlerNotRegistered { service: self.name, handler }.into());
         }
         drop(probe);
-        let span = tracing::info_span!("background_work", service = self.name);
+        // A root span: the loop outlives the host's start phase, whose span is current here.
+        let span = tracing::info_span!(parent: None, "background_work", service = self.name);
         self.tracker.spawn(run.instrument(span));
         tracing::debug!(service = self.name, "started");
         Ok(())
