@@ -89,6 +89,14 @@ fn resolve(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("transient_one_dependency", total), &provider, |b, p| {
             b.iter(|| black_box(p.get::<Repo>().map(|r| r.config.retries)));
         });
+        group.bench_with_input(BenchmarkId::new("create_scope_only", total), &provider, |b, p| {
+            b.iter(|| black_box(p.create_scope().expect("live provider")));
+        });
+        let scope = provider.create_scope().expect("live provider");
+        scope.get::<RequestContext>().expect("created");
+        group.bench_with_input(BenchmarkId::new("scoped_cached", total), &scope, |b, s| {
+            b.iter(|| black_box(s.get::<RequestContext>().map(|r| r.id)));
+        });
         group.bench_with_input(BenchmarkId::new("create_scope_and_scoped_resolve", total), &provider, |b, p| {
             b.iter(|| {
                 let scope = p.create_scope().expect("live provider");

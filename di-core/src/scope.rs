@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use event_listener::Event;
 
+use crate::descriptor::Instance;
 use crate::dispose::Disposer;
 use crate::error::{DisposeError, DisposeFailure, ResolveError};
 use crate::provider::{Core, ServiceProvider};
@@ -16,34 +17,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What a scope guards with its one lock: its scoped services and the hooks it must run.
 #[derive(Default)]
-struct Tracked {
-    disposed: bool,
+struct Inner {
+    slots: ScopedSlots,
     disposers: Vec<Disposer>,
+    disposed: bool,
 }
 
-/// The state behind a scope (or the root): its scoped-service cells and what it must dispose.
+/// The state behind a scope (or the root): its scoped services and what it must dispose.
 ///
-/// Creating one allocates nothing but itself: cells are added on first use of each scoped
-/// registration, so a scope costs the same with 10 or 10,000 registrations.
+/// Creating one allocates nothing but itself: scoped services are added on first use of each
+/// scoped registration, so a scope costs the same with 10 or 10,000 registrations.
 pub(crate) struct ScopeState {
     pub(crate) is_root: bool,
     disposed: AtomicBool,
-    slots: Mutex<ScopedSlots>,
     /// Notified whenever a scoped creation in this scope ends, for the resolutions waiting on it.
     changed: Event,
-    tracked: Mutex<Tracked>,
+    inner: Mutex<Inner>,
 }
 
 impl ScopeState {
     pub(crate) fn new(is_root: bool) -> Self {
-        Self {
-            is_root,
-            disposed: AtomicBool::new(false),
-            slots: Mutex::default(),
-            changed: Event::new(),
-            tracked: Mutex::default(),
-        }
+        Self { is_root, disposed: AtomicBool::new(false), changed: Event::new(), inner: Mutex::default() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
     }
 
     #[inline]
@@ -55,8 +55,30 @@ impl ScopeState {
         if self.is_root { "service provider" } else { "scope" }
     }
 
-    pub(crate) fn slots(&self) -> MutexGuard<'_, ScopedSlots> {
-        lock(&self.slots)
+    /// Runs `f` on the scoped services, under the scope's lock (held only for `f`).
+    pub(crate) fn with_slots<R>(&self, f: impl FnOnce(&mut ScopedSlots) -> R) -> R {
+        f(&mut self.lock().slots)
+    }
+
+    /// Ends a creation in this scope: stores the value (`None`: the creation failed and the slot
+    /// is freed for a retry), unless the scope was disposed meanwhile, and wakes the waiters. A
+    /// value the disposed scope cannot keep is dropped here, outside the lock.
+    pub(crate) fn finish(&self, slot: u32, value: Option<Instance>) {
+        let late = {
+            let mut inner = self.lock();
+            match value {
+                Some(v) if !inner.disposed => {
+                    inner.slots.set_ready(slot, v);
+                    None
+                }
+                other => {
+                    inner.slots.remove(slot);
+                    other
+                }
+            }
+        };
+        drop(late);
+        self.changed.notify(usize::MAX);
     }
 
     pub(crate) fn changed(&self) -> &Event {
@@ -67,11 +89,11 @@ impl ScopeState {
     /// hands them back: the caller runs them at once (awaiting them on the async path) and
     /// reports [`ResolveError::Disposed`].
     pub(crate) fn track(&self, disposer: Disposer) -> Result<(), Disposer> {
-        let mut tracked = lock(&self.tracked);
-        if tracked.disposed {
+        let mut inner = self.lock();
+        if inner.disposed {
             return Err(disposer);
         }
-        tracked.disposers.push(disposer);
+        inner.disposers.push(disposer);
         Ok(())
     }
 
@@ -83,42 +105,37 @@ impl ScopeState {
         ResolveError::Disposed { service, what: self.what() }
     }
 
-    /// Marks the scope disposed and takes its hooks, newest first. `None` if already disposed.
-    fn begin_dispose(&self) -> Option<Vec<Disposer>> {
-        let mut tracked = lock(&self.tracked);
-        if tracked.disposed {
+    /// Marks the scope disposed and takes its hooks (newest first) and its cached services, in
+    /// one critical section. `None` if already disposed. The services are dropped by the caller
+    /// after the hooks ran, outside the lock: dropping a service may drop a provider handle.
+    fn begin_dispose(&self) -> Option<(Vec<Disposer>, ScopedSlots)> {
+        let mut inner = self.lock();
+        if inner.disposed {
             return None;
         }
-        tracked.disposed = true;
+        inner.disposed = true;
         self.disposed.store(true, Ordering::Release);
-        let mut disposers = std::mem::take(&mut tracked.disposers);
+        let mut disposers = std::mem::take(&mut inner.disposers);
         disposers.reverse();
-        Some(disposers)
-    }
-
-    /// Drops the cached instances. Done after the hooks, outside the lock: dropping a service may
-    /// drop a provider handle, which must not find this lock held.
-    fn clear_cells(&self) {
-        let slots = std::mem::take(&mut *lock(&self.slots));
-        drop(slots);
+        Some((disposers, std::mem::take(&mut inner.slots)))
     }
 
     pub(crate) fn dispose_sync(&self) -> Result<(), DisposeError> {
-        let Some(disposers) = self.begin_dispose() else { return Ok(()) };
+        let Some((disposers, services)) = self.begin_dispose() else { return Ok(()) };
         let failures: Vec<DisposeFailure> = disposers.into_iter().filter_map(|d| d.run_sync().err()).collect();
-        self.clear_cells();
+        drop(services);
         DisposeError::from_failures(failures)
     }
 
     pub(crate) async fn dispose_async(&self) -> Result<(), DisposeError> {
-        let Some(disposers) = self.begin_dispose() else { return Ok(()) };
+        let Some((disposers, services)) = self.begin_dispose() else { return Ok(()) };
         let mut failures = Vec::new();
         for d in disposers {
             if let Err(f) = d.run_async().await {
                 failures.push(f);
             }
         }
-        self.clear_cells();
+        drop(services);
         DisposeError::from_failures(failures)
     }
 

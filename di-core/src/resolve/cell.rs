@@ -82,6 +82,10 @@ impl ScopedSlots {
         }
     }
 
+    pub(crate) fn set_ready(&mut self, slot: u32, value: Instance) {
+        self.set(slot, Scoped::Ready(value));
+    }
+
     fn set(&mut self, slot: u32, entry: Scoped) {
         if let Some((_, e)) = self.inline.iter_mut().find(|(s, _)| *s == slot) {
             *e = entry;
@@ -92,7 +96,7 @@ impl ScopedSlots {
         }
     }
 
-    fn remove(&mut self, slot: u32) {
+    pub(crate) fn remove(&mut self, slot: u32) {
         if let Some(i) = self.inline.iter().position(|(s, _)| *s == slot) {
             self.inline.swap_remove(i);
         } else {
@@ -118,7 +122,7 @@ impl WaitTarget {
     fn owner(&self, singletons: &[Cell]) -> u64 {
         match self {
             Self::Singleton(s) => singletons[*s as usize].owner.load(Ordering::Acquire),
-            Self::Scoped(s, scope) => scope.slots().owner(*s),
+            Self::Scoped(s, scope) => scope.with_slots(|slots| slots.owner(*s)),
         }
     }
 
@@ -247,22 +251,24 @@ impl Inits {
         chain: u64,
     ) -> Claim<'a> {
         loop {
-            let owner = {
-                let mut slots = scope.slots();
-                match slots.get(slot) {
-                    Some(Scoped::Ready(v)) => return Claim::Ready(Got::Owned(v.clone())),
-                    Some(Scoped::Creating(owner)) => *owner,
-                    None => {
-                        slots.set(slot, Scoped::Creating(chain));
-                        return Claim::Create(InitGuard { kind: GuardKind::Scoped(scope, slot), done: false });
-                    }
+            let state = scope.with_slots(|slots| match slots.get(slot) {
+                Some(Scoped::Ready(v)) => Err(v.clone()),
+                Some(Scoped::Creating(owner)) => Ok(*owner),
+                None => {
+                    slots.set(slot, Scoped::Creating(chain));
+                    Ok(FREE)
                 }
+            });
+            let owner = match state {
+                Err(ready) => return Claim::Ready(Got::Owned(ready)),
+                Ok(FREE) => return Claim::Create(InitGuard { kind: GuardKind::Scoped(scope, slot), done: false }),
+                Ok(owner) => owner,
             };
             if is_ours(chain, owner) {
                 return Claim::Deadlock { held_slot: slot };
             }
             let listener = scope.changed().listen();
-            if scope.slots().owner(slot) != owner {
+            if scope.with_slots(|slots| slots.owner(slot)) != owner {
                 continue;
             }
             return self.wait(singletons, owner, chain, &WaitTarget::Scoped(slot, scope.clone()), listener);
@@ -325,10 +331,7 @@ impl InitGuard<'_> {
                 c.owner.store(FREE, Ordering::Release);
                 c.done.notify(usize::MAX);
             }
-            GuardKind::Scoped(scope, slot) => {
-                scope.slots().set(slot, Scoped::Ready(value));
-                scope.changed().notify(usize::MAX);
-            }
+            GuardKind::Scoped(scope, slot) => scope.finish(slot, Some(value)),
         }
     }
 }
@@ -343,10 +346,7 @@ impl Drop for InitGuard<'_> {
                 c.owner.store(FREE, Ordering::Release);
                 c.done.notify(usize::MAX);
             }
-            GuardKind::Scoped(scope, slot) => {
-                scope.slots().remove(slot);
-                scope.changed().notify(usize::MAX);
-            }
+            GuardKind::Scoped(scope, slot) => scope.finish(slot, None),
         }
     }
 }
