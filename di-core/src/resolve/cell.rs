@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use event_listener::{Event, EventListener, Listener};
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 
 use crate::descriptor::Instance;
 use crate::scope::ScopeState;
@@ -62,24 +61,25 @@ enum Scoped {
     Ready(Instance),
 }
 
-/// A scope's scoped services, by slot. Most scopes resolve a handful of scoped services: those
-/// live inline and are found by a scan of at most [`INLINE`] entries; a scope that resolves more
-/// moves the rest to a hash map. A lookup is bounded either way, and an empty scope allocates
-/// nothing.
+/// A scope's scoped services, by slot. Most scopes resolve a handful of scoped services: the
+/// first [`INLINE`] live inline and are found by a scan; a scope that resolves more keeps the rest
+/// in a hash map. A lookup is bounded either way, and an empty scope allocates nothing.
 #[derive(Default)]
 pub(crate) struct ScopedSlots {
-    inline: SmallVec<[(u32, Scoped); INLINE]>,
-    spilled: FxHashMap<u32, Scoped>,
+    inline: [Option<(u32, Scoped)>; INLINE],
+    spilled: Option<Box<FxHashMap<u32, Scoped>>>,
 }
 
-const INLINE: usize = 4;
+const INLINE: usize = 2;
 
 impl ScopedSlots {
     fn get(&self, slot: u32) -> Option<&Scoped> {
-        match self.inline.iter().find(|(s, _)| *s == slot) {
-            Some((_, entry)) => Some(entry),
-            None => self.spilled.get(&slot),
-        }
+        self.inline
+            .iter()
+            .flatten()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, entry)| entry)
+            .or_else(|| self.spilled.as_ref()?.get(&slot))
     }
 
     pub(crate) fn set_ready(&mut self, slot: u32, value: Instance) {
@@ -87,20 +87,27 @@ impl ScopedSlots {
     }
 
     fn set(&mut self, slot: u32, entry: Scoped) {
-        if let Some((_, e)) = self.inline.iter_mut().find(|(s, _)| *s == slot) {
+        if let Some((_, e)) = self.inline.iter_mut().flatten().find(|(s, _)| *s == slot) {
             *e = entry;
-        } else if self.inline.len() < INLINE && self.spilled.is_empty() {
-            self.inline.push((slot, entry));
-        } else {
-            self.spilled.insert(slot, entry);
+            return;
+        }
+        if let Some(map) = self.spilled.as_mut().filter(|m| m.contains_key(&slot)) {
+            map.insert(slot, entry);
+            return;
+        }
+        match self.inline.iter_mut().find(|e| e.is_none()) {
+            Some(free) => *free = Some((slot, entry)),
+            None => {
+                self.spilled.get_or_insert_default().insert(slot, entry);
+            }
         }
     }
 
     pub(crate) fn remove(&mut self, slot: u32) {
-        if let Some(i) = self.inline.iter().position(|(s, _)| *s == slot) {
-            self.inline.swap_remove(i);
-        } else {
-            self.spilled.remove(&slot);
+        if let Some(e) = self.inline.iter_mut().find(|e| matches!(e, Some((s, _)) if *s == slot)) {
+            *e = None;
+        } else if let Some(map) = self.spilled.as_mut() {
+            map.remove(&slot);
         }
     }
 
