@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 
 use self::cell::{Claim, Got, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
-use crate::descriptor::{Descriptor, Factory, Instance};
+use crate::descriptor::{Descriptor, Factory, Instance, SyncFactory};
 use crate::dispose::Disposer;
 use crate::error::{ResolutionPath, ResolveError, panic_message};
 use crate::lifetime::Lifetime;
@@ -217,11 +217,7 @@ impl ServiceProvider {
             return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
         };
         let child = self.child(core, slot, d, owner, chain_id, true);
-        let running = child.chain_id();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let _running = Running::enter(running);
-            factory(&child)
-        }));
+        let result = call_sync(factory, &child);
         let instance = self.factory_outcome(d, result)?;
         if let Err(late) = Self::track(d, owner, &instance) {
             return Err(owner.created_too_late(d.name, late.run_sync()));
@@ -257,10 +253,7 @@ impl ServiceProvider {
                 for dep in &d.dependencies {
                     child.prefetch_async(core, dep).await?;
                 }
-                catch_unwind(AssertUnwindSafe(|| {
-                    let _running = Running::enter(running);
-                    factory(&child)
-                }))
+                call_sync(factory, &child)
             }
             _ => unreachable!("built-ins handled above"),
         };
@@ -325,4 +318,12 @@ async fn polled_as_running<F: Future>(chain: u64, fut: F) -> F::Output {
         fut.as_mut().poll(cx)
     })
     .await
+}
+
+/// Runs a sync factory with its resolution marked as running on this thread, catching a panic.
+fn call_sync(factory: &SyncFactory, child: &ServiceProvider) -> std::thread::Result<anyhow::Result<Instance>> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let _running = Running::enter(child.chain_id());
+        factory(child)
+    }))
 }
