@@ -53,6 +53,7 @@ impl Core {
         self.disposed.load(Ordering::Acquire)
     }
 
+    #[inline]
     pub(crate) fn create_scope(core: &Arc<Self>) -> Result<Scope, ResolveError> {
         if core.is_disposed() {
             return Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" });

@@ -42,6 +42,7 @@ impl ScopeState {
         Self { is_root, disposed: AtomicBool::new(false), changed: Event::new(), inner: Mutex::default() }
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
         lock(&self.inner)
     }
@@ -56,6 +57,7 @@ impl ScopeState {
     }
 
     /// Runs `f` on the scoped services, under the scope's lock (held only for `f`).
+    #[inline]
     pub(crate) fn with_slots<R>(&self, f: impl FnOnce(&mut ScopedSlots) -> R) -> R {
         f(&mut self.lock().slots)
     }
@@ -63,6 +65,7 @@ impl ScopeState {
     /// Ends a creation in this scope: stores the value (`None`: the creation failed and the slot
     /// is freed for a retry), unless the scope was disposed meanwhile, and wakes the waiters. A
     /// value the disposed scope cannot keep is dropped here, outside the lock.
+    #[inline]
     pub(crate) fn finish(&self, slot: u32, value: Option<Instance>) {
         let late = {
             let mut inner = self.lock();

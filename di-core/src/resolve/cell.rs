@@ -73,6 +73,7 @@ pub(crate) struct ScopedSlots {
 const INLINE: usize = 2;
 
 impl ScopedSlots {
+    #[inline]
     fn get(&self, slot: u32) -> Option<&Scoped> {
         self.inline
             .iter()
@@ -82,10 +83,12 @@ impl ScopedSlots {
             .or_else(|| self.spilled.as_ref()?.get(&slot))
     }
 
+    #[inline]
     pub(crate) fn set_ready(&mut self, slot: u32, value: Instance) {
         self.set(slot, Scoped::Ready(value));
     }
 
+    #[inline]
     fn set(&mut self, slot: u32, entry: Scoped) {
         if let Some((_, e)) = self.inline.iter_mut().flatten().find(|(s, _)| *s == slot) {
             *e = entry;
@@ -250,6 +253,7 @@ impl Inits {
     }
 
     /// Claims a scoped service's entry in `scope`.
+    #[inline]
     pub(crate) fn claim_scoped<'a>(
         &'a self,
         singletons: &[Cell],
@@ -330,6 +334,7 @@ pub(crate) struct InitGuard<'a> {
 }
 
 impl InitGuard<'_> {
+    #[inline]
     pub(crate) fn complete(mut self, value: Instance) {
         self.done = true;
         match self.kind {

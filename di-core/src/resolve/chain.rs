@@ -13,6 +13,7 @@ use crate::lifetime::Lifetime;
 /// A process-wide unique id for a new resolution, without touching a shared atomic on every
 /// call: each thread reserves a block of ids at a time. Id 0 is never handed out (it marks a
 /// free cell).
+#[inline]
 pub(crate) fn next_resolution_id() -> u64 {
     const BLOCK: u64 = 1 << 16;
     static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);

@@ -86,6 +86,7 @@ impl ServiceProvider {
     }
 
     /// Everything sync and async resolution share, up to running the factory.
+    #[inline]
     fn begin<'a>(&'a self, core: &'a Core, slot: u32) -> Result<Step<'a>, ResolveError> {
         let d = &core.descriptors[slot as usize];
         match d.lifetime {
@@ -120,11 +121,13 @@ impl ServiceProvider {
     }
 
     /// The id of this resolution: the chain's, or a fresh one for a top-level lookup.
+    #[inline]
     fn resolution_id(&self) -> u64 {
         self.chain.as_ref().map_or_else(chain::next_resolution_id, |c| c.id)
     }
 
     /// Turns a claim into the next step.
+    #[inline]
     fn step<'a>(
         &self,
         core: &Core,
@@ -146,6 +149,7 @@ impl ServiceProvider {
         }
     }
 
+    #[inline]
     fn check_cycle(&self, slot: u32, d: &Descriptor) -> Result<(), ResolveError> {
         match &self.chain {
             Some(chain) if chain.contains(slot) => {
@@ -161,6 +165,7 @@ impl ServiceProvider {
     /// the registration being created. A sync factory only borrows its handle, so it holds the
     /// core strongly (nested resolves take the fast path) and `Clone` turns a copy kept by the
     /// factory into a weak handle; an async factory owns its handle, so that one is weak.
+    #[inline]
     fn child(
         &self,
         core: &Arc<Core>,
@@ -202,6 +207,7 @@ impl ServiceProvider {
         }
     }
 
+    #[inline]
     fn create_sync(
         &self,
         core: &Arc<Core>,
@@ -275,6 +281,7 @@ impl ServiceProvider {
         Ok(())
     }
 
+    #[inline]
     fn factory_outcome(
         &self,
         d: &Descriptor,
@@ -298,6 +305,7 @@ impl ServiceProvider {
     /// without bound. Their clean-up is their `Drop`.
     ///
     /// An instance created after its owner began disposal comes back as `Err` with its hooks.
+    #[inline]
     fn track(d: &Descriptor, owner: &ScopeState, instance: &Instance) -> Result<(), Disposer> {
         if d.lifetime == Lifetime::Transient && owner.is_root {
             return Ok(());
