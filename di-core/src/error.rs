@@ -156,7 +156,7 @@ pub enum ResolveError {
 
     /// A singleton depends on a scoped service and would keep it alive past its scope.
     #[error(
-        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`",
+        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` from a scope created per unit of work with `create_scope()`",
         RequiredBy(path)
     )]
     CapturedScoped {
@@ -416,7 +416,7 @@ pub enum ValidationError {
 
     /// A singleton depends, directly or through transients, on a scoped service.
     #[error(
-        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` per scope through `Arc<ServiceProvider>`",
+        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` from a scope created per unit of work with `create_scope()`",
         RequiredBy(path)
     )]
     CapturedScoped {

@@ -169,7 +169,7 @@ fn captured_scoped_at_resolve_has_the_same_text_as_at_build() -> Result<(), Box<
         at_resolve,
         "singleton `resolve_errors::Cache` captures scoped service `resolve_errors::Request` (required by \
          `resolve_errors::Cache` -> `resolve_errors::Handler`); make `resolve_errors::Cache` scoped, or resolve \
-         `resolve_errors::Request` per scope through `Arc<ServiceProvider>`"
+         `resolve_errors::Request` from a scope created per unit of work with `create_scope()`"
     );
 
     let mut declared = ServiceCollection::new();

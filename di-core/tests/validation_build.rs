@@ -52,7 +52,7 @@ fn cycle(path: &str, service: &str) -> String {
 fn captive(singleton: &str, scoped: &str, path: &str) -> String {
     format!(
         "singleton `{singleton}` captures scoped service `{scoped}` (required by {path}); make `{singleton}` scoped, \
-         or resolve `{scoped}` per scope through `Arc<ServiceProvider>`"
+         or resolve `{scoped}` from a scope created per unit of work with `create_scope()`"
     )
 }
 
@@ -403,8 +403,8 @@ fn every_problem_is_reported_at_once_in_registration_order() {
          - no service registered for `validation_build::C` with key \"cold\" (required by `validation_build::A`); \
          register it with `add_keyed_singleton` before `build()`\n  \
          - singleton `validation_build::A` captures scoped service `validation_build::B` (required by \
-         `validation_build::A`); make `validation_build::A` scoped, or resolve `validation_build::B` per scope through \
-         `Arc<ServiceProvider>`\n  \
+         `validation_build::A`); make `validation_build::A` scoped, or resolve `validation_build::B` from a scope created per unit of work with \
+         `create_scope()`\n  \
          - no service registered for `validation_build::Foo` (required by `validation_build::C`); \
          register it with `add_transient` before `build()`\n  \
          - dependency cycle detected for `validation_build::D`: `validation_build::D` -> `validation_build::D`; \
