@@ -5,7 +5,15 @@ use std::fmt;
 
 use crate::lifetime::Lifetime;
 
-/// A boxed error from user code (a factory or a disposal hook).
+/// A boxed error from user code (a factory or a disposal hook), as
+/// [`ResolveError::Factory`] and [`DisposeFailure::Failed`] carry it in `source`.
+///
+/// # Examples
+///
+/// ```
+/// let err: di_core::error::BoxError = "connection refused".into();
+/// assert_eq!(err.to_string(), "connection refused");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The chain of services being resolved, outermost first: `a` -> `b` -> `c`.
