@@ -10,7 +10,7 @@ use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory, Instanc
 use crate::dispose::{AsyncDispose, Dispose};
 use crate::error::BuildError;
 use crate::inject::{Dependencies, FromProvider, Provides};
-use crate::key::ServiceKey;
+use crate::key::{AnyKey, ServiceKey};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
 use crate::provider::ServiceProvider;
@@ -552,7 +552,7 @@ impl ServiceCollection {
     /// ```
     /// # use std::sync::Arc;
     /// use di_core::{Lifetime, ServiceCollection};
-    /// #[derive(PartialEq, Eq, Hash)]
+    /// #[derive(Clone, PartialEq, Eq, Hash)]
     /// enum Region { Eu, Us }
     /// let provider = ServiceCollection::new()
     ///     .add_keyed::<String, _>(Lifetime::Singleton, Region::Eu, |_| Ok(Arc::new("eu-west".to_owned())))
@@ -671,6 +671,45 @@ impl ServiceCollection {
         let mut d = descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Arc::new(arc)), None);
         d.key = Some(ServiceKey::new(key));
         self.push(d)
+    }
+
+    /// Registers the [`AnyKey`](crate::AnyKey) fallback of `T` with a factory that receives the
+    /// requested key: a keyed lookup of `T` with a key that has no registration of its own is
+    /// served by this registration, created for that key (a singleton once per key, a scoped
+    /// service once per scope and key). The factory downcasts the key (`key.downcast_ref::<K>()`)
+    /// and may return an error for a key of a type it does not serve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{Lifetime, ServiceCollection};
+    ///
+    /// struct Queue(String);
+    /// let provider = ServiceCollection::new()
+    ///     .add_keyed_any::<Queue>(Lifetime::Singleton, |_, key| match key.downcast_ref::<&str>() {
+    ///         Some(name) => Ok(Arc::new(Queue(format!("queue-{name}")))),
+    ///         None => anyhow::bail!("queues are keyed by `&str`"),
+    ///     })
+    ///     .build()?;
+    /// let orders = provider.get_keyed::<Queue, _>(&"orders")?;
+    /// assert_eq!(orders.0, "queue-orders");
+    /// assert!(Arc::ptr_eq(&orders, &provider.get_keyed::<Queue, _>(&"orders")?)); // once per key
+    /// assert!(provider.get_keyed::<Queue, _>(&7u32).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_keyed_any<T>(
+        &mut self,
+        lifetime: Lifetime,
+        factory: impl Fn(&ServiceProvider, &dyn Any) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Registration<'_, T>
+    where
+        T: ?Sized + Send + Sync + 'static,
+    {
+        self.add_keyed(lifetime, AnyKey, move |sp| match sp.requested_key() {
+            Some(key) => factory(sp, key.as_any()),
+            None => factory(sp, &AnyKey),
+        })
     }
 
     /// Registers a keyed service with an async factory. See [`add_async`](Self::add_async).

@@ -139,6 +139,19 @@ pub enum ResolveError {
         path: ResolutionPath,
     },
 
+    /// A single service was requested with the key [`AnyKey`](crate::AnyKey): it matches every
+    /// key, so there is no one service to return.
+    #[error(
+        "`AnyKey` cannot resolve a single service `{service}`{}; use `get_all_keyed::<T, _>(&AnyKey)` for every keyed registration",
+        RequiredBy(path)
+    )]
+    AnyKeySingle {
+        /// The type that was requested.
+        service: &'static str,
+        /// The services whose factories asked for it, outermost first.
+        path: ResolutionPath,
+    },
+
     /// Resolving the type requires itself.
     #[error(
         "dependency cycle detected for `{service}`: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"

@@ -64,6 +64,36 @@ pub(crate) fn describe_key<K: 'static>(key: &K) -> String {
     }
 }
 
+/// The key that stands for every key, as MS.DI's `KeyedService.AnyKey`.
+///
+/// - Registered under `AnyKey` (with [`add_keyed`](crate::ServiceCollection::add_keyed) and
+///   friends, or [`add_keyed_any`](crate::ServiceCollection::add_keyed_any), whose factory receives
+///   the requested key), a service is the fallback for single keyed resolves of its type: a
+///   [`get_keyed`](crate::ServiceProvider::get_keyed) with a key that has no registration of its
+///   own is served by the `AnyKey` registration, for that key. Its lifetime then applies per key: a
+///   singleton is created once per key, a scoped service once per scope and key.
+/// - Asked for, `get_all_keyed::<T, _>(&AnyKey)` lists every keyed registration of `T` (not the
+///   `AnyKey` one), in registration order; a single `get_keyed::<T, _>(&AnyKey)` is an error.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use di_core::{AnyKey, ServiceCollection};
+///
+/// let provider = ServiceCollection::new()
+///     .add_keyed_singleton_instance("eu", String::from("eu-west-1"))
+///     .add_keyed_singleton::<String, _>(AnyKey, |_| Ok(Arc::new(String::from("default"))))
+///     .build()?;
+/// assert_eq!(*provider.get_keyed::<String, _>(&"eu")?, "eu-west-1");
+/// assert_eq!(*provider.get_keyed::<String, _>(&"us")?, "default"); // the fallback
+/// assert_eq!(provider.get_all_keyed::<String, _>(&AnyKey)?.len(), 1); // "eu" only
+/// assert!(provider.get_keyed::<String, _>(&AnyKey).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnyKey;
+
 /// A registration's key, type-erased. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct ServiceKey(Arc<dyn KeyValue>);
@@ -80,6 +110,15 @@ impl ServiceKey {
 
     pub(crate) fn hash_for(&self, service: TypeId) -> u64 {
         self.0.hash_for(service)
+    }
+
+    pub(crate) fn as_any(&self) -> &dyn Any {
+        self.0.as_any()
+    }
+
+    /// Whether this is the key [`AnyKey`].
+    pub(crate) fn is_any(&self) -> bool {
+        self.matches(&AnyKey)
     }
 
     pub(crate) fn describe(&self) -> String {

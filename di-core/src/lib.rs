@@ -25,6 +25,8 @@ pub use self::error::{BuildError, DisposeError, DisposeFailure, ResolutionPath, 
 #[doc(inline)]
 pub use self::inject::{Dependencies, FromProvider, Provides};
 #[doc(inline)]
+pub use self::key::AnyKey;
+#[doc(inline)]
 pub use self::lifetime::Lifetime;
 #[doc(inline)]
 pub use self::options::ProviderOptions;

@@ -11,11 +11,13 @@ use rustc_hash::FxHashMap;
 use crate::collection::downcast;
 use crate::descriptor::{Descriptor, Factory, Instance};
 use crate::error::{BuildError, DisposeError, ResolutionPath, ResolveError};
-use crate::key::{ServiceKey, describe_key, keyed_hash};
+use crate::key::{AnyKey, ServiceKey, describe_key, keyed_hash};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
+use crate::resolve::Target;
 use crate::resolve::cell::{Cell, Inits};
 use crate::resolve::chain::Chain;
+use crate::resolve::per_key::{PerKey, VirtualSlot};
 use crate::scope::{Scope, ScopeFactory, ScopeState};
 
 /// The registrations of one service type (and key), by slot.
@@ -38,6 +40,11 @@ pub(crate) struct Core {
     pub(crate) descriptors: Box<[Descriptor]>,
     unkeyed: FxHashMap<TypeId, Entry>,
     keyed: HashTable<KeyedEntry>,
+    /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
+    /// `get_all_keyed(&AnyKey)` lists.
+    listed: FxHashMap<TypeId, Box<[u32]>>,
+    /// The keys `AnyKey` registrations have served.
+    pub(crate) per_key: PerKey,
     /// One cell per slot; only singleton slots are ever filled.
     pub(crate) singletons: Box<[Cell]>,
     pub(crate) root: Arc<ScopeState>,
@@ -62,21 +69,55 @@ impl Core {
         Ok(Scope::new(ServiceProvider { core: CoreRef::Strong(core.clone()), scope: state, chain: None }))
     }
 
-    /// The slot a single resolve of a declared dependency would use.
-    pub(crate) fn slot_of(&self, dep: &crate::descriptor::Dependency) -> Option<u32> {
-        match &dep.key {
-            None => self.unkeyed.get(&dep.service).map(|e| e.last),
-            Some(key) => self
-                .keyed
-                .find(key.hash_for(dep.service), |e| e.service == dep.service && e.key.same_as(key))
-                .map(|e| e.entry.last),
+    /// The slot a single resolve of a declared dependency would use, with the virtual slot and
+    /// cell when an `AnyKey` registration serves its key.
+    pub(crate) fn slot_of(&self, dep: &crate::descriptor::Dependency) -> Option<(u32, Option<VirtualSlot>)> {
+        let Some(key) = &dep.key else { return self.unkeyed.get(&dep.service).map(|e| (e.last, None)) };
+        if key.is_any() {
+            return None; // an error at resolve time; nothing to prefetch
         }
+        let find = |key: &ServiceKey| {
+            self.keyed.find(key.hash_for(dep.service), |e| e.service == dep.service && e.key.same_as(key))
+        };
+        if let Some(e) = find(key) {
+            return Some((e.entry.last, None));
+        }
+        let slot = find(&ServiceKey::new(AnyKey))?.entry.last;
+        Some((slot, Some(self.per_key.virtual_slot_erased(slot, dep.service, key))))
+    }
+
+    /// The `AnyKey` registration of `T` that serves `key`, as a virtual slot; `None` if `T` has
+    /// none. Only called once an exact lookup missed.
+    fn fallback<T, K>(&self, key: &K) -> Option<(u32, u32, Arc<Cell>)>
+    where
+        T: ?Sized + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+    {
+        self.find_keyed::<T, AnyKey>(&AnyKey).map(|e| {
+            let (id, cell) = self.per_key.virtual_slot(e.last, TypeId::of::<T>(), key);
+            (e.last, id, cell)
+        })
+    }
+
+    /// The slots `get_all_keyed` resolves for `key`.
+    #[inline]
+    fn all_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&[u32]> {
+        if is_any_key::<K>() {
+            return self.listed.get(&TypeId::of::<T>()).map(|s| &**s);
+        }
+        self.find_keyed::<T, K>(key).map(|e| &*e.all)
     }
 
     fn find_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&Entry> {
         let service = TypeId::of::<T>();
         self.keyed.find(keyed_hash(service, key), |e| e.service == service && e.key.matches(key)).map(|e| &e.entry)
     }
+}
+
+/// Whether `K` is [`AnyKey`]; known at compile time.
+#[inline(always)]
+fn is_any_key<K: 'static>() -> bool {
+    TypeId::of::<K>() == TypeId::of::<AnyKey>()
 }
 
 impl Drop for Core {
@@ -195,6 +236,7 @@ impl ServiceProvider {
         }
 
         let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
+        let mut listed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
         // Group slots by (type) and by (type, key), keeping registration order within a group.
         let mut keyed: HashTable<(TypeId, ServiceKey, u64, Vec<u32>)> = HashTable::new();
         for (slot, d) in descriptors.iter().enumerate() {
@@ -202,6 +244,9 @@ impl ServiceProvider {
             match &d.key {
                 None => unkeyed.entry(d.service).or_default().push(slot),
                 Some(k) => {
+                    if !k.is_any() {
+                        listed.entry(d.service).or_default().push(slot);
+                    }
                     let hash = k.hash_for(d.service);
                     match keyed.find_mut(hash, |(s, key, _, _)| *s == d.service && key.same_as(k)) {
                         Some((_, _, _, slots)) => slots.push(slot),
@@ -214,6 +259,8 @@ impl ServiceProvider {
         }
         let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
         let unkeyed = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
+        let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
+        let per_key = PerKey::new(descriptors.len());
         let mut table = HashTable::with_capacity(keyed.len());
         for (service, key, hash, slots) in keyed {
             table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
@@ -233,6 +280,8 @@ impl ServiceProvider {
                 descriptors: descriptors.into(),
                 unkeyed,
                 keyed: table,
+                listed,
+                per_key,
                 singletons,
                 root: Arc::new(ScopeState::new(true)),
                 options,
@@ -383,12 +432,15 @@ impl ServiceProvider {
     }
 
     /// Resolves the last registration of `T` under `key`. Unkeyed registrations never answer a
-    /// keyed lookup, and keyed ones never answer [`get`](Self::get).
+    /// keyed lookup, and keyed ones never answer [`get`](Self::get). When `key` has no
+    /// registration of its own, the registration of `T` under [`AnyKey`] (if any) serves it,
+    /// with one instance per key for a singleton. The key is cloned only the first time the
+    /// fallback serves it.
     ///
     /// # Errors
     ///
     /// [`ResolveError::NotRegistered`] (naming the key) if there is no such registration;
-    /// otherwise as [`get`](Self::get).
+    /// [`ResolveError::AnyKeySingle`] if `key` is [`AnyKey`]; otherwise as [`get`](Self::get).
     ///
     /// # Examples
     ///
@@ -407,13 +459,15 @@ impl ServiceProvider {
     pub fn get_keyed<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        match core.find_keyed::<T, K>(key) {
-            Some(entry) => self.resolve_typed(&core, entry.last),
-            None => Err(self.not_registered::<T>(Some(describe_key(key)))),
+        if !is_any_key::<K>()
+            && let Some(entry) = core.find_keyed::<T, K>(key)
+        {
+            return self.resolve_typed(&core, entry.last);
         }
+        self.resolve_fallback(&core, key)?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
     }
 
     /// Resolves `T` under `key`, or `Ok(None)` when there is no such registration.
@@ -432,16 +486,21 @@ impl ServiceProvider {
     pub fn get_keyed_optional<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        match core.find_keyed::<T, K>(key) {
-            Some(entry) => self.resolve_typed(&core, entry.last).map(Some),
-            None => Ok(None),
+        if !is_any_key::<K>()
+            && let Some(entry) = core.find_keyed::<T, K>(key)
+        {
+            return self.resolve_typed(&core, entry.last).map(Some);
         }
+        self.resolve_fallback(&core, key)
     }
 
-    /// Resolves every registration of `T` under `key`, in registration order.
+    /// Resolves every registration of `T` under `key`, in registration order, never the
+    /// [`AnyKey`] fallback. With `key` = [`AnyKey`]: every keyed registration of `T` except the
+    /// `AnyKey` one, in registration order across keys, each the instance a single resolve of
+    /// its key returns when it is the last of that key.
     ///
     /// # Errors
     ///
@@ -464,8 +523,8 @@ impl ServiceProvider {
         K: Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        match core.find_keyed::<T, K>(key) {
-            Some(entry) => entry.all.iter().map(|&slot| self.resolve_typed(&core, slot)).collect(),
+        match core.all_keyed::<T, K>(key) {
+            Some(all) => all.iter().map(|&slot| self.resolve_typed(&core, slot)).collect(),
             None => Ok(Vec::new()),
         }
     }
@@ -486,7 +545,8 @@ impl ServiceProvider {
         self.live(type_name::<T>()).is_ok_and(|core| core.unkeyed.contains_key(&TypeId::of::<T>()))
     }
 
-    /// Whether `T` has a registration under `key`.
+    /// Whether `T` has a registration under `key`, or one under [`AnyKey`] that serves it. With
+    /// `key` = [`AnyKey`]: whether [`get_all_keyed`](Self::get_all_keyed) would list anything.
     ///
     /// # Examples
     ///
@@ -497,7 +557,57 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_keyed_service<T: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&self, key: &K) -> bool {
-        self.live(type_name::<T>()).is_ok_and(|core| core.find_keyed::<T, K>(key).is_some())
+        self.live(type_name::<T>()).is_ok_and(|core| {
+            if is_any_key::<K>() {
+                core.listed.contains_key(&TypeId::of::<T>())
+            } else {
+                core.find_keyed::<T, K>(key).is_some() || core.find_keyed::<T, AnyKey>(&AnyKey).is_some()
+            }
+        })
+    }
+
+    /// The `AnyKey` fallback of a single keyed lookup whose exact lookup missed (or whose key is
+    /// `AnyKey`, an error): `Ok(None)` when `T` has no `AnyKey` registration either.
+    #[inline(never)]
+    fn resolve_fallback<T, K>(&self, core: &Arc<Core>, key: &K) -> Result<Option<Arc<T>>, ResolveError>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+    {
+        if is_any_key::<K>() {
+            return Err(self.any_key_single::<T>());
+        }
+        let Some((slot, id, cell)) = core.fallback::<T, K>(key) else { return Ok(None) };
+        if let Some(instance) = cell.get() {
+            return Ok(Some(downcast(instance)));
+        }
+        self.resolve_at(core, Target { slot, id, cell: &cell }, downcast::<T>).map(Some)
+    }
+
+    /// [`resolve_fallback`](Self::resolve_fallback), awaiting async factories.
+    async fn resolve_fallback_async<T, K>(&self, core: &Arc<Core>, key: &K) -> Result<Option<Arc<T>>, ResolveError>
+    where
+        T: ?Sized + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+    {
+        if is_any_key::<K>() {
+            return Err(self.any_key_single::<T>());
+        }
+        let Some((slot, id, cell)) = core.fallback::<T, K>(key) else { return Ok(None) };
+        self.resolve_at_async(core, Target { slot, id, cell: &cell }, downcast::<T>).await.map(Some)
+    }
+
+    #[cold]
+    fn any_key_single<T: ?Sized>(&self) -> ResolveError {
+        ResolveError::AnyKeySingle { service: type_name::<T>(), path: self.path() }
+    }
+
+    /// The key an `AnyKey` registration is being created for, when this is the handle its
+    /// factory received.
+    pub(crate) fn requested_key(&self) -> Option<ServiceKey> {
+        let id = self.chain.as_ref()?.slot;
+        let core = self.live(type_name::<ServiceKey>()).ok()?;
+        core.per_key.key(id)
     }
 
     #[inline]
@@ -621,13 +731,15 @@ impl ServiceProvider {
     pub async fn get_keyed_async<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last) else {
-            return Err(self.not_registered::<T>(Some(describe_key(key))));
-        };
-        self.resolve_slot_async(&core, slot, downcast::<T>).await
+        if !is_any_key::<K>()
+            && let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last)
+        {
+            return self.resolve_slot_async(&core, slot, downcast::<T>).await;
+        }
+        self.resolve_fallback_async(&core, key).await?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
     }
 
     /// Async [`get_keyed_optional`](Self::get_keyed_optional).
@@ -649,13 +761,15 @@ impl ServiceProvider {
     pub async fn get_keyed_optional_async<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last) else {
-            return Ok(None);
-        };
-        self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await
+        if !is_any_key::<K>()
+            && let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last)
+        {
+            return self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await;
+        }
+        self.resolve_fallback_async(&core, key).await
     }
 
     /// Async [`get_all_keyed`](Self::get_all_keyed).
@@ -680,7 +794,7 @@ impl ServiceProvider {
         K: Eq + Hash + Send + Sync + 'static,
     {
         let core = self.live(type_name::<T>())?;
-        let slots: Vec<u32> = core.find_keyed::<T, K>(key).map(|e| e.all.to_vec()).unwrap_or_default();
+        let slots: Vec<u32> = core.all_keyed::<T, K>(key).map(<[u32]>::to_vec).unwrap_or_default();
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
             out.push(self.resolve_slot_async(&core, slot, downcast::<T>).await?);

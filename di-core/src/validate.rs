@@ -24,6 +24,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory};
 use crate::error::{ResolutionPath, ValidationError};
+use crate::key::{AnyKey, ServiceKey};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
 
@@ -69,21 +70,30 @@ impl<'a> Graph<'a> {
         let mut unkeyed: FxHashMap<std::any::TypeId, usize> = FxHashMap::default();
         // Keyed groups by (type, key hash); the key's own equality settles collisions.
         let mut keyed: FxHashMap<(std::any::TypeId, u64), Vec<usize>> = FxHashMap::default();
-        let find =
-            |unkeyed: &FxHashMap<_, usize>, keyed: &FxHashMap<_, Vec<usize>>, groups: &[Vec<usize>], d: &Dependency| {
-                match &d.key {
-                    None => unkeyed.get(&d.service).copied(),
-                    Some(key) => keyed.get(&(d.service, key.hash_for(d.service))).and_then(|candidates| {
-                        candidates
-                            .iter()
-                            .copied()
-                            .find(|&g| descriptors[groups[g][0]].key.as_ref().is_some_and(|k| k.same_as(key)))
-                    }),
+        let find = |unkeyed: &FxHashMap<_, usize>,
+                    keyed: &FxHashMap<_, Vec<usize>>,
+                    groups: &[Vec<usize>],
+                    d: &Dependency,
+                    fallback: bool| {
+            match &d.key {
+                None => unkeyed.get(&d.service).copied(),
+                Some(key) => {
+                    let group = |key: &ServiceKey| {
+                        keyed.get(&(d.service, key.hash_for(d.service))).and_then(|candidates| {
+                            candidates
+                                .iter()
+                                .copied()
+                                .find(|&g| descriptors[groups[g][0]].key.as_ref().is_some_and(|k| k.same_as(key)))
+                        })
+                    };
+                    // A registration under `AnyKey` serves every key without one of its own.
+                    group(key).or_else(|| if fallback { group(&ServiceKey::new(AnyKey)) } else { None })
                 }
-            };
+            }
+        };
         for (slot, d) in descriptors.iter().enumerate() {
             let probe = Dependency { service: d.service, name: d.name, key: d.key.clone(), kind: DependencyKind::One };
-            let g = match find(&unkeyed, &keyed, &groups, &probe) {
+            let g = match find(&unkeyed, &keyed, &groups, &probe, false) {
                 Some(g) => g,
                 None => {
                     groups.push(Vec::new());
@@ -110,17 +120,18 @@ impl<'a> Graph<'a> {
                 continue;
             }
             for dep in &d.dependencies {
-                let targets: &[usize] = match (find(&unkeyed, &keyed, &groups, dep), dep.kind) {
-                    (Some(g), DependencyKind::All) => &groups[g],
-                    (Some(g), DependencyKind::One | DependencyKind::Optional) => {
-                        std::slice::from_ref(groups[g].last().expect("groups are never empty"))
-                    }
-                    (None, DependencyKind::One) => {
-                        unresolved.push((slot, dep));
-                        &[]
-                    }
-                    (None, DependencyKind::Optional | DependencyKind::All) => &[],
-                };
+                let targets: &[usize] =
+                    match (find(&unkeyed, &keyed, &groups, dep, !matches!(dep.kind, DependencyKind::All)), dep.kind) {
+                        (Some(g), DependencyKind::All) => &groups[g],
+                        (Some(g), DependencyKind::One | DependencyKind::Optional) => {
+                            std::slice::from_ref(groups[g].last().expect("groups are never empty"))
+                        }
+                        (None, DependencyKind::One) => {
+                            unresolved.push((slot, dep));
+                            &[]
+                        }
+                        (None, DependencyKind::Optional | DependencyKind::All) => &[],
+                    };
                 for &t in targets {
                     if !edges[slot].contains(&t) {
                         edges[slot].push(t);

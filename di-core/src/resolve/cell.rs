@@ -28,6 +28,7 @@ use event_listener::{Event, EventListener, Listener};
 use rustc_hash::FxHashMap;
 
 use crate::descriptor::Instance;
+use crate::provider::Core;
 use crate::scope::ScopeState;
 
 /// No resolution owns the cell. Resolution ids start at 1.
@@ -129,9 +130,10 @@ enum WaitTarget {
 }
 
 impl WaitTarget {
-    fn owner(&self, singletons: &[Cell]) -> u64 {
+    fn owner(&self, core: &Core) -> u64 {
         match self {
-            Self::Singleton(s) => singletons[*s as usize].owner.load(Ordering::Acquire),
+            Self::Singleton(s) if core.per_key.is_virtual(*s) => core.per_key.cell(*s).owner.load(Ordering::Acquire),
+            Self::Singleton(s) => core.singletons[*s as usize].owner.load(Ordering::Acquire),
             Self::Scoped(s, scope) => scope.with_slots(|slots| slots.owner(*s)),
         }
     }
@@ -227,7 +229,7 @@ impl Inits {
     }
 
     /// Claims a singleton's cell.
-    pub(crate) fn claim<'a>(&'a self, singletons: &[Cell], slot: u32, c: &'a Cell, chain: u64) -> Claim<'a> {
+    pub(crate) fn claim<'a>(&'a self, core: &Core, slot: u32, c: &'a Cell, chain: u64) -> Claim<'a> {
         loop {
             if let Some(v) = c.get() {
                 return Claim::Ready(Got::Borrowed(v));
@@ -248,7 +250,7 @@ impl Inits {
             if c.get().is_some() || c.owner.load(Ordering::Acquire) != owner {
                 continue;
             }
-            return self.wait(singletons, owner, chain, &WaitTarget::Singleton(slot), listener);
+            return self.wait(core, owner, chain, &WaitTarget::Singleton(slot), listener);
         }
     }
 
@@ -256,7 +258,7 @@ impl Inits {
     #[inline]
     pub(crate) fn claim_scoped<'a>(
         &'a self,
-        singletons: &[Cell],
+        core: &Core,
         scope: &'a Arc<ScopeState>,
         slot: u32,
         chain: u64,
@@ -282,14 +284,14 @@ impl Inits {
             if scope.with_slots(|slots| slots.owner(slot)) != owner {
                 continue;
             }
-            return self.wait(singletons, owner, chain, &WaitTarget::Scoped(slot, scope.clone()), listener);
+            return self.wait(core, owner, chain, &WaitTarget::Scoped(slot, scope.clone()), listener);
         }
     }
 
     /// Records the wait unless it would deadlock: follows owner -> awaited cell -> owner ...
     fn wait<'a>(
         &'a self,
-        singletons: &[Cell],
+        core: &Core,
         owner: u64,
         chain: u64,
         target: &WaitTarget,
@@ -299,7 +301,7 @@ impl Inits {
         let mut current = owner;
         for _ in 0..=waits.len() {
             let Some(awaited) = waits.get(&current) else { break };
-            match awaited.owner(singletons) {
+            match awaited.owner(core) {
                 next if is_ours(chain, next) => return Claim::Deadlock { held_slot: awaited.slot() },
                 FREE => break,
                 next => current = next,

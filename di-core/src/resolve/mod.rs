@@ -6,6 +6,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod chain;
+pub(crate) mod per_key;
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use self::cell::{Claim, Got, InitGuard, Running, WaitGuard};
+use self::cell::{Cell, Claim, Got, InitGuard, Running, WaitGuard};
 use self::chain::Chain;
 use crate::descriptor::{Descriptor, Factory, Instance, SyncFactory};
 use crate::dispose::Disposer;
@@ -35,22 +36,50 @@ enum Step<'a> {
     Wait(WaitGuard<'a>),
 }
 
+/// Where a resolve goes: the registration (`slot`); the id its instance is cached, tracked
+/// and chained under (`id`: the slot itself, or the virtual slot of an `AnyKey` registration
+/// serving one key); and the singleton cell of that id.
+#[derive(Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) slot: u32,
+    pub(crate) id: u32,
+    pub(crate) cell: &'a Cell,
+}
+
+impl<'a> Target<'a> {
+    #[inline]
+    pub(crate) fn slot(core: &'a Core, slot: u32) -> Self {
+        Self { slot, id: slot, cell: &core.singletons[slot as usize] }
+    }
+}
+
 impl ServiceProvider {
     /// Resolves a slot and hands the instance to `map` (typically a typed downcast and clone)
     /// by reference, so a resolve costs one reference-count increment, not three.
+    #[inline]
     pub(crate) fn resolve_slot<R>(
         &self,
         core: &Arc<Core>,
         slot: u32,
         map: impl FnOnce(&Instance) -> R,
     ) -> Result<R, ResolveError> {
+        self.resolve_at(core, Target::slot(core, slot), map)
+    }
+
+    /// [`resolve_slot`](Self::resolve_slot) for any target.
+    pub(crate) fn resolve_at<R>(
+        &self,
+        core: &Arc<Core>,
+        t: Target<'_>,
+        map: impl FnOnce(&Instance) -> R,
+    ) -> Result<R, ResolveError> {
         loop {
-            match self.begin(core, slot)? {
+            match self.begin(core, t)? {
                 Step::Ready(v) => return Ok(map(v.get())),
                 Step::Wait(w) => w.wait_blocking(),
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
-                    let instance = self.create_sync(core, slot, owner, chain_id)?;
+                    let instance = self.create_sync(core, t, owner, chain_id)?;
                     let mapped = map(&instance);
                     if let Some((g, _)) = guard {
                         g.complete(instance);
@@ -68,13 +97,23 @@ impl ServiceProvider {
         slot: u32,
         map: impl FnOnce(&Instance) -> R,
     ) -> Result<R, ResolveError> {
+        self.resolve_at_async(core, Target::slot(core, slot), map).await
+    }
+
+    /// [`resolve_slot_async`](Self::resolve_slot_async) for any target.
+    pub(crate) async fn resolve_at_async<R>(
+        &self,
+        core: &Arc<Core>,
+        t: Target<'_>,
+        map: impl FnOnce(&Instance) -> R,
+    ) -> Result<R, ResolveError> {
         loop {
-            match self.begin(core, slot)? {
+            match self.begin(core, t)? {
                 Step::Ready(v) => return Ok(map(v.get())),
                 Step::Wait(w) => w.wait_async().await,
                 Step::Create { owner, guard } => {
                     let chain_id = guard.as_ref().map(|(_, id)| *id);
-                    let instance = self.create_async(core, slot, owner, chain_id).await?;
+                    let instance = self.create_async(core, t, owner, chain_id).await?;
                     let mapped = map(&instance);
                     if let Some((g, _)) = guard {
                         g.complete(instance);
@@ -87,21 +126,21 @@ impl ServiceProvider {
 
     /// Everything sync and async resolution share, up to running the factory.
     #[inline]
-    fn begin<'a>(&'a self, core: &'a Core, slot: u32) -> Result<Step<'a>, ResolveError> {
-        let d = &core.descriptors[slot as usize];
+    fn begin<'a>(&'a self, core: &'a Core, t: Target<'a>) -> Result<Step<'a>, ResolveError> {
+        let d = &core.descriptors[t.slot as usize];
         match d.lifetime {
             Lifetime::Transient => {
-                self.check_cycle(slot, d)?;
+                self.check_cycle(t.id, d)?;
                 Ok(Step::Create { owner: &self.scope, guard: None })
             }
             Lifetime::Singleton => {
-                let cell = &core.singletons[slot as usize];
+                let cell = t.cell;
                 if let Some(v) = cell.get() {
                     return Ok(Step::Ready(Got::Borrowed(v)));
                 }
-                self.check_cycle(slot, d)?;
+                self.check_cycle(t.id, d)?;
                 let chain_id = self.resolution_id();
-                self.step(core, core.inits.claim(&core.singletons, slot, cell, chain_id), chain_id, d, &core.root)
+                self.step(core, core.inits.claim(core, t.id, cell, chain_id), chain_id, d, &core.root)
             }
             Lifetime::Scoped => {
                 if core.options.validates_scopes() {
@@ -112,9 +151,9 @@ impl ServiceProvider {
                         return Err(ResolveError::ScopedFromRoot { service: d.name, path: self.path() });
                     }
                 }
-                self.check_cycle(slot, d)?;
+                self.check_cycle(t.id, d)?;
                 let chain_id = self.resolution_id();
-                let claim = core.inits.claim_scoped(&core.singletons, &self.scope, slot, chain_id);
+                let claim = core.inits.claim_scoped(core, &self.scope, t.id, chain_id);
                 self.step(core, claim, chain_id, d, &self.scope)
             }
         }
@@ -143,7 +182,7 @@ impl ServiceProvider {
             Claim::Deadlock { held_slot } => {
                 let mut path = self.path().services().to_vec();
                 path.push(d.name);
-                path.push(core.descriptors[held_slot as usize].name);
+                path.push(core.descriptors[core.per_key.real_slot(held_slot) as usize].name);
                 Err(ResolveError::Cycle { service: d.name, path: ResolutionPath::new(path) })
             }
         }
@@ -211,18 +250,18 @@ impl ServiceProvider {
     fn create_sync(
         &self,
         core: &Arc<Core>,
-        slot: u32,
+        t: Target<'_>,
         owner: &Arc<ScopeState>,
         chain_id: Option<u64>,
     ) -> Result<Instance, ResolveError> {
-        let d = &core.descriptors[slot as usize];
+        let d = &core.descriptors[t.slot as usize];
         if let Some(i) = self.builtin(core, d) {
             return Ok(i);
         }
         let Factory::Sync(factory) = &d.factory else {
             return Err(ResolveError::AsyncFactory { service: d.name, path: self.path() });
         };
-        let child = self.child(core, slot, d, owner, chain_id, true);
+        let child = self.child(core, t.id, d, owner, chain_id, true);
         let result = call_sync(factory, &child);
         let instance = self.factory_outcome(d, result)?;
         if let Err(late) = Self::track(d, owner, &instance) {
@@ -234,16 +273,16 @@ impl ServiceProvider {
     async fn create_async(
         &self,
         core: &Arc<Core>,
-        slot: u32,
+        t: Target<'_>,
         owner: &Arc<ScopeState>,
         chain_id: Option<u64>,
     ) -> Result<Instance, ResolveError> {
-        let d = &core.descriptors[slot as usize];
+        let d = &core.descriptors[t.slot as usize];
         if let Some(i) = self.builtin(core, d) {
             return Ok(i);
         }
         let borrowed = !d.factory.is_async();
-        let child = self.child(core, slot, d, owner, chain_id, borrowed);
+        let child = self.child(core, t.id, d, owner, chain_id, borrowed);
         let running = child.chain_id();
         let result = match &d.factory {
             Factory::Async(factory) => match catch_unwind(AssertUnwindSafe(|| {
@@ -273,10 +312,14 @@ impl ServiceProvider {
     /// Resolves a declared dependency through the async path when it (the registration a
     /// single `get` would use) has an async factory and is cached (singleton or scoped).
     async fn prefetch_async(&self, core: &Arc<Core>, dep: &crate::descriptor::Dependency) -> Result<(), ResolveError> {
-        let Some(slot) = core.slot_of(dep) else { return Ok(()) };
+        let Some((slot, per_key)) = core.slot_of(dep) else { return Ok(()) };
         let target = &core.descriptors[slot as usize];
         if target.factory.is_async() && target.lifetime != Lifetime::Transient {
-            Box::pin(self.resolve_slot_async(core, slot, |_| ())).await?;
+            let t = match &per_key {
+                None => Target::slot(core, slot),
+                Some((id, cell)) => Target { slot, id: *id, cell },
+            };
+            Box::pin(self.resolve_at_async(core, t, |_| ())).await?;
         }
         Ok(())
     }
