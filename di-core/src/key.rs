@@ -59,6 +59,8 @@ pub(crate) fn describe_key<K: 'static>(key: &K) -> String {
         n.to_string()
     } else if let Some(n) = any.downcast_ref::<usize>() {
         n.to_string()
+    } else if any.is::<AnyKey>() {
+        "`AnyKey`".to_owned()
     } else {
         format!("of type `{}`", std::any::type_name::<K>())
     }

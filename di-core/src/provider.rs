@@ -574,13 +574,7 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        if is_any_key::<K>() {
-            return Err(self.any_key_single::<T>());
-        }
-        let Some((slot, id, cell)) = core.fallback::<T, K>(key) else { return Ok(None) };
-        if let Some(instance) = cell.get() {
-            return Ok(Some(downcast(instance)));
-        }
+        let Some((slot, id, cell)) = self.fallback::<T, K>(core, key)? else { return Ok(None) };
         self.resolve_at(core, Target { slot, id, cell: &cell }, downcast::<T>).map(Some)
     }
 
@@ -590,16 +584,20 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        if is_any_key::<K>() {
-            return Err(self.any_key_single::<T>());
-        }
-        let Some((slot, id, cell)) = core.fallback::<T, K>(key) else { return Ok(None) };
+        let Some((slot, id, cell)) = self.fallback::<T, K>(core, key)? else { return Ok(None) };
         self.resolve_at_async(core, Target { slot, id, cell: &cell }, downcast::<T>).await.map(Some)
     }
 
-    #[cold]
-    fn any_key_single<T: ?Sized>(&self) -> ResolveError {
-        ResolveError::AnyKeySingle { service: type_name::<T>(), path: self.path() }
+    /// The slot, virtual slot and cell of the `AnyKey` registration of `T` serving `key`.
+    fn fallback<T, K>(&self, core: &Core, key: &K) -> Result<Option<(u32, u32, Arc<Cell>)>, ResolveError>
+    where
+        T: ?Sized + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+    {
+        if is_any_key::<K>() {
+            return Err(ResolveError::AnyKeySingle { service: type_name::<T>(), path: self.path() });
+        }
+        Ok(core.fallback::<T, K>(key))
     }
 
     /// The key an `AnyKey` registration is being created for, when this is the handle its
