@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::{Dependencies, FromProvider, ServiceProvider};
+use di_core::{Dependencies, FromProvider, Resolver, ServiceProvider};
 use di_hosting::{BackgroundService, CancellationToken, Host, HostingServiceCollectionExt, StopReport};
 use rusqlite::{Connection, params};
 
@@ -93,7 +93,7 @@ struct TickRepository {
 }
 
 impl FromProvider for TickRepository {
-    fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
         let scope = sp.get::<ScopeCounter>()?.0.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Self { database: sp.get()?, scope })
     }
@@ -119,7 +119,7 @@ struct Worker {
 }
 
 impl FromProvider for Worker {
-    fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
         Ok(Self { provider: sp.get::<ServiceProvider>()?, settings: sp.get()? })
     }
     fn dependencies(deps: &mut Dependencies) {

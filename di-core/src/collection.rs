@@ -6,7 +6,7 @@ use std::hash::Hash;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory, Instance};
+use crate::descriptor::{Dependency, DependencyKind, Descriptor, Factory, Instance, SyncFactory};
 use crate::dispose::{AsyncDispose, Dispose};
 use crate::error::BuildError;
 use crate::inject::{Dependencies, FromProvider, Provides};
@@ -14,6 +14,7 @@ use crate::key::{AnyKey, ServiceKey};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
 use crate::provider::ServiceProvider;
+use crate::resolve::Resolver;
 
 /// Converts a factory's return value into the `Arc<T>` the container stores.
 ///
@@ -198,7 +199,7 @@ impl ServiceCollection {
     pub fn add<T>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -221,7 +222,7 @@ impl ServiceCollection {
     /// ```
     pub fn add_singleton<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -248,7 +249,7 @@ impl ServiceCollection {
     /// ```
     pub fn add_scoped<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -270,7 +271,7 @@ impl ServiceCollection {
     /// ```
     pub fn add_transient<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -284,10 +285,10 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// use di_core::{FromProvider, Lifetime, ServiceCollection, ServiceProvider};
+    /// use di_core::{FromProvider, Lifetime, Resolver, ServiceCollection};
     /// struct Clock;
     /// impl FromProvider for Clock {
-    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) }
+    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Clock) }
     /// }
     /// let provider = ServiceCollection::new().add_type::<Clock>(Lifetime::Singleton).build()?;
     /// provider.get::<Clock>()?;
@@ -304,9 +305,9 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Resolver, ServiceCollection};
     /// # struct Clock;
-    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// # impl FromProvider for Clock { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Clock) } }
     /// let provider = ServiceCollection::new().add_singleton_type::<Clock>().build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -319,9 +320,9 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Resolver, ServiceCollection};
     /// # struct Clock;
-    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// # impl FromProvider for Clock { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Clock) } }
     /// let provider = ServiceCollection::new().add_scoped_type::<Clock>().build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -334,9 +335,9 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// # use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Resolver, ServiceCollection};
     /// # struct Clock;
-    /// # impl FromProvider for Clock { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Clock) } }
+    /// # impl FromProvider for Clock { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Clock) } }
     /// let provider = ServiceCollection::new().add_transient_type::<Clock>().build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -356,12 +357,12 @@ impl ServiceCollection {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use di_core::{FromProvider, Lifetime, Provides, ServiceCollection, ServiceProvider};
+    /// use di_core::{FromProvider, Lifetime, Provides, Resolver, ServiceCollection};
     /// trait Greeter: Send + Sync { fn hello(&self) -> String; }
     /// struct English;
     /// impl Greeter for English { fn hello(&self) -> String { "hello".into() } }
     /// impl FromProvider for English {
-    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(English) }
+    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(English) }
     /// }
     /// impl Provides<dyn Greeter> for English {
     ///     fn provide(self: Arc<Self>) -> Arc<dyn Greeter> { self }
@@ -384,11 +385,11 @@ impl ServiceCollection {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Provides, Resolver, ServiceCollection};
     /// # trait Clock: Send + Sync {}
     /// # struct Fixed;
     /// # impl Clock for Fixed {}
-    /// # impl FromProvider for Fixed { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Fixed) } }
+    /// # impl FromProvider for Fixed { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Fixed) } }
     /// # impl Provides<dyn Clock> for Fixed { fn provide(self: Arc<Self>) -> Arc<dyn Clock> { self } }
     /// let provider = ServiceCollection::new().add_singleton_as::<dyn Clock, Fixed>().build()?;
     /// assert!(Arc::ptr_eq(&provider.get::<dyn Clock>()?, &provider.get::<dyn Clock>()?));
@@ -408,11 +409,11 @@ impl ServiceCollection {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Provides, Resolver, ServiceCollection};
     /// # trait EmployeeDb: Send + Sync {}
     /// # struct Sqlite;
     /// # impl EmployeeDb for Sqlite {}
-    /// # impl FromProvider for Sqlite { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Sqlite) } }
+    /// # impl FromProvider for Sqlite { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Sqlite) } }
     /// # impl Provides<dyn EmployeeDb> for Sqlite { fn provide(self: Arc<Self>) -> Arc<dyn EmployeeDb> { self } }
     /// let provider = ServiceCollection::new().add_scoped_as::<dyn EmployeeDb, Sqlite>().build()?;
     /// let scope = provider.create_scope()?;
@@ -433,11 +434,11 @@ impl ServiceCollection {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Provides, Resolver, ServiceCollection};
     /// # trait Job: Send + Sync {}
     /// # struct Cleanup;
     /// # impl Job for Cleanup {}
-    /// # impl FromProvider for Cleanup { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Cleanup) } }
+    /// # impl FromProvider for Cleanup { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Cleanup) } }
     /// # impl Provides<dyn Job> for Cleanup { fn provide(self: Arc<Self>) -> Arc<dyn Job> { self } }
     /// let provider = ServiceCollection::new().add_transient_as::<dyn Job, Cleanup>().build()?;
     /// assert!(!Arc::ptr_eq(&provider.get::<dyn Job>()?, &provider.get::<dyn Job>()?));
@@ -457,11 +458,11 @@ impl ServiceCollection {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use di_core::{FromProvider, Lifetime, Provides, ServiceCollection, ServiceProvider};
+    /// # use di_core::{FromProvider, Lifetime, Provides, Resolver, ServiceCollection};
     /// # trait Store: Send + Sync {}
     /// # struct Disk;
     /// # impl Store for Disk {}
-    /// # impl FromProvider for Disk { fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Disk) } }
+    /// # impl FromProvider for Disk { fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Disk) } }
     /// # impl Provides<dyn Store> for Disk { fn provide(self: Arc<Self>) -> Arc<dyn Store> { self } }
     /// let provider = ServiceCollection::new()
     ///     .add_keyed_as::<dyn Store, Disk, _>(Lifetime::Singleton, "cold")
@@ -510,7 +511,7 @@ impl ServiceCollection {
     pub fn add_async<T, Fut>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static,
+        factory: impl Fn(Resolver<'static>) -> Fut + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -566,7 +567,7 @@ impl ServiceCollection {
         &mut self,
         lifetime: Lifetime,
         key: K,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -592,7 +593,7 @@ impl ServiceCollection {
     pub fn add_keyed_singleton<T, K>(
         &mut self,
         key: K,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -617,7 +618,7 @@ impl ServiceCollection {
     pub fn add_keyed_scoped<T, K>(
         &mut self,
         key: K,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -642,7 +643,7 @@ impl ServiceCollection {
     pub fn add_keyed_transient<T, K>(
         &mut self,
         key: K,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -701,15 +702,12 @@ impl ServiceCollection {
     pub fn add_keyed_any<T>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(&ServiceProvider, &dyn Any) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>, &dyn Any) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
     {
-        self.add_keyed(lifetime, AnyKey, move |sp| match sp.requested_key() {
-            Some(key) => factory(sp, key.as_any()),
-            None => factory(sp, &AnyKey),
-        })
+        self.add_keyed(lifetime, AnyKey, move |sp| factory(sp, sp.key().unwrap_or(&AnyKey)))
     }
 
     /// Registers a keyed service with an async factory. See [`add_async`](Self::add_async).
@@ -727,7 +725,7 @@ impl ServiceCollection {
         &mut self,
         lifetime: Lifetime,
         key: K,
-        factory: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static,
+        factory: impl Fn(Resolver<'static>) -> Fut + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -756,7 +754,7 @@ impl ServiceCollection {
     pub fn try_add<T>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Option<Registration<'_, T>>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -776,7 +774,7 @@ impl ServiceCollection {
     /// ```
     pub fn try_add_singleton<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Option<Registration<'_, T>>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -796,7 +794,7 @@ impl ServiceCollection {
     /// ```
     pub fn try_add_scoped<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Option<Registration<'_, T>>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -816,7 +814,7 @@ impl ServiceCollection {
     /// ```
     pub fn try_add_transient<T>(
         &mut self,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Option<Registration<'_, T>>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -836,7 +834,7 @@ impl ServiceCollection {
     /// struct Disk;
     /// impl Check for Disk {}
     /// let mut services = ServiceCollection::new();
-    /// let disk = |_: &di_core::ServiceProvider| -> anyhow::Result<Arc<dyn Check>> { Ok(Arc::new(Disk)) };
+    /// let disk = |_: &di_core::Resolver<'_>| -> anyhow::Result<Arc<dyn Check>> { Ok(Arc::new(Disk)) };
     /// assert!(services.try_add_enumerable::<dyn Check, Disk>(Lifetime::Singleton, disk).is_some());
     /// assert!(services.try_add_enumerable::<dyn Check, Disk>(Lifetime::Singleton, disk).is_none());
     /// assert_eq!(services.build()?.get_all::<dyn Check>()?.len(), 1);
@@ -845,7 +843,7 @@ impl ServiceCollection {
     pub fn try_add_enumerable<T, I>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Option<Registration<'_, T>>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -880,7 +878,7 @@ impl ServiceCollection {
     pub fn replace<T>(
         &mut self,
         lifetime: Lifetime,
-        factory: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        factory: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
     ) -> Registration<'_, T>
     where
         T: ?Sized + Send + Sync + 'static,
@@ -985,14 +983,14 @@ where
     d
 }
 
-fn sync_factory<T>(f: impl Fn(&ServiceProvider) -> anyhow::Result<Arc<T>> + Send + Sync + 'static) -> Factory
+fn sync_factory<T>(f: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static) -> Factory
 where
     T: ?Sized + Send + Sync + 'static,
 {
-    Factory::Sync(Arc::new(move |sp| Ok(Arc::new(f(sp)?) as Instance)))
+    Factory::Sync(SyncFactory::new(f))
 }
 
-fn async_factory<T, Fut>(f: impl Fn(ServiceProvider) -> Fut + Send + Sync + 'static) -> Factory
+fn async_factory<T, Fut>(f: impl Fn(Resolver<'static>) -> Fut + Send + Sync + 'static) -> Factory
 where
     T: ?Sized + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<Arc<T>>> + Send + 'static,
@@ -1003,11 +1001,9 @@ where
     }))
 }
 
-/// Recovers the typed `Arc<T>` from an erased instance. Registrations are typed at `add_*`, so
-/// a mismatch is a bug in this crate, not a user error.
-#[inline]
-pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
-    instance.downcast_ref::<Arc<T>>().expect("di-core stores every instance under its registered service type").clone()
+/// The `Arc<T>` a hook maker is handed as `&dyn Any`.
+fn typed<T: ?Sized + 'static>(instance: &dyn Any) -> Arc<T> {
+    instance.downcast_ref::<Arc<T>>().expect("di-core hands hooks the instance of their own registration").clone()
 }
 
 /// The registration just added: attach disposal hooks or declare dependencies, or keep
@@ -1086,8 +1082,8 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// ```
     pub fn on_dispose(&mut self, hook: impl Fn(&T) -> anyhow::Result<()> + Send + Sync + 'static) -> &mut Self {
         let hook = Arc::new(hook);
-        self.descriptor().sync_hook = Some(Arc::new(move |instance: &Instance| {
-            let service: Arc<T> = downcast(instance);
+        self.descriptor().sync_hook = Some(Arc::new(move |instance: &dyn Any| {
+            let service = typed::<T>(instance);
             let hook = hook.clone();
             Box::new(move || hook(&service))
         }));
@@ -1113,8 +1109,8 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let hook = Arc::new(hook);
-        self.descriptor().async_hook = Some(Arc::new(move |instance: &Instance| {
-            let service: Arc<T> = downcast(instance);
+        self.descriptor().async_hook = Some(Arc::new(move |instance: &dyn Any| {
+            let service = typed::<T>(instance);
             let hook = hook.clone();
             Box::new(move || Box::pin(hook(service)))
         }));
@@ -1178,13 +1174,13 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use di_core::{Dependencies, FromProvider, ServiceCollection, ServiceProvider};
+    /// use di_core::{Dependencies, FromProvider, Resolver, ServiceCollection};
     /// trait Store: Send + Sync {}
     /// struct Db;
     /// struct SqlStore;
     /// impl Store for SqlStore {}
     /// impl FromProvider for SqlStore {
-    ///     fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> { sp.get::<Db>()?; Ok(SqlStore) }
+    ///     fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> { sp.get::<Db>()?; Ok(SqlStore) }
     ///     fn dependencies(deps: &mut Dependencies) { deps.one::<Db>(); }
     /// }
     /// let mut services = ServiceCollection::new();

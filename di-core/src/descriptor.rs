@@ -7,13 +7,40 @@ use std::sync::Arc;
 use crate::dispose::{AsyncHook, BoxFuture, Disposer, SyncHook};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
-use crate::provider::ServiceProvider;
+use crate::resolve::Resolver;
 
 /// A created instance, type-erased: an `Arc<dyn Any>` holding the service's `Arc<T>`.
 pub(crate) type Instance = Arc<dyn Any + Send + Sync>;
 
-pub(crate) type SyncFactory = Arc<dyn Fn(&ServiceProvider) -> anyhow::Result<Instance> + Send + Sync>;
-pub(crate) type AsyncFactory = Arc<dyn Fn(ServiceProvider) -> BoxFuture<anyhow::Result<Instance>> + Send + Sync>;
+/// A sync factory returning the service as its own type.
+pub(crate) type TypedFactory<T> = Arc<dyn Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync>;
+pub(crate) type ErasedFactory = Arc<dyn Fn(&Resolver<'_>) -> anyhow::Result<Instance> + Send + Sync>;
+pub(crate) type AsyncFactory = Arc<dyn Fn(Resolver<'static>) -> BoxFuture<anyhow::Result<Instance>> + Send + Sync>;
+
+/// A sync factory, callable two ways: typed, for transients (the caller gets the `Arc<T>` with
+/// no type-erased wrapper around it), and erased, for the instances a cell or scope caches.
+#[derive(Clone)]
+pub(crate) struct SyncFactory {
+    pub(crate) erased: ErasedFactory,
+    /// A `TypedFactory<T>` of the registration's service type.
+    typed: Arc<dyn Any + Send + Sync>,
+}
+
+impl SyncFactory {
+    pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(
+        f: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+    ) -> Self {
+        let typed: TypedFactory<T> = Arc::new(f);
+        let erase = typed.clone();
+        Self { erased: Arc::new(move |r| Ok(Arc::new(erase(r)?) as Instance)), typed: Arc::new(typed) }
+    }
+
+    /// The factory as `T`'s; `None` only if `T` is not the registration's service type.
+    #[inline]
+    pub(crate) fn typed<T: ?Sized + 'static>(&self) -> Option<&TypedFactory<T>> {
+        self.typed.downcast_ref()
+    }
+}
 
 /// How a registration produces its instance.
 #[derive(Clone)]
@@ -34,9 +61,9 @@ impl Factory {
     }
 }
 
-/// Turns the created instance into its disposal hooks.
-pub(crate) type MakeSyncHook = Arc<dyn Fn(&Instance) -> SyncHook + Send + Sync>;
-pub(crate) type MakeAsyncHook = Arc<dyn Fn(&Instance) -> AsyncHook + Send + Sync>;
+/// Turns the created instance (its `Arc<T>`, as `&dyn Any`) into its disposal hooks.
+pub(crate) type MakeSyncHook = Arc<dyn Fn(&dyn Any) -> SyncHook + Send + Sync>;
+pub(crate) type MakeAsyncHook = Arc<dyn Fn(&dyn Any) -> AsyncHook + Send + Sync>;
 
 /// How a declared dependency is consumed; decides whether a missing registration is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,9 +111,16 @@ pub(crate) struct Descriptor {
 }
 
 impl Descriptor {
-    /// The hooks for a freshly created instance, or `None` when there is nothing to run.
-    /// User-supplied instances never get here: the container did not create them.
-    pub(crate) fn disposer_for(&self, instance: &Instance) -> Option<Disposer> {
+    /// Whether instances of this registration have disposal hooks.
+    #[inline]
+    pub(crate) fn has_hooks(&self) -> bool {
+        self.sync_hook.is_some() || self.async_hook.is_some()
+    }
+
+    /// The hooks for a freshly created instance (its `Arc<T>`), or `None` when there is nothing
+    /// to run. User-supplied instances never get here: the container did not create them.
+    #[inline]
+    pub(crate) fn disposer_for(&self, instance: &dyn Any) -> Option<Disposer> {
         if self.sync_hook.is_none() && self.async_hook.is_none() {
             return None;
         }

@@ -85,6 +85,12 @@ pub(crate) struct Disposer {
     pub(crate) asynchronous: Option<AsyncHook>,
 }
 
+impl std::fmt::Debug for Disposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disposer").field("service", &self.service).finish_non_exhaustive()
+    }
+}
+
 impl Disposer {
     /// Runs the sync hook; an instance with only an async hook is reported, not blocked on.
     pub(crate) fn run_sync(self) -> Result<(), DisposeFailure> {

@@ -527,6 +527,13 @@ pub enum DisposeFailure {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// The hook was running when the `dispose()` future running it was dropped (a timeout, say):
+    /// it was started and may not have finished. Reported by the next disposal.
+    #[error("disposing `{service}` was interrupted: the `dispose()` future running its hook was dropped")]
+    Interrupted {
+        /// The service being disposed.
+        service: &'static str,
+    },
     /// The service has only an async hook and was disposed synchronously.
     #[error("`{service}` only has an async disposal hook; dispose the container with `dispose().await`")]
     AsyncOnly {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::descriptor::{Dependency, DependencyKind};
 use crate::key::ServiceKey;
-use crate::provider::ServiceProvider;
+use crate::resolve::Resolver;
 
 /// A type the container can construct by resolving its dependencies: what
 /// `#[derive(Injectable)]` implements (with the `derive` feature), and what you implement by
@@ -19,13 +19,13 @@ use crate::provider::ServiceProvider;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use di_core::{Dependencies, FromProvider, ServiceCollection, ServiceProvider};
+/// use di_core::{Dependencies, FromProvider, Resolver, ServiceCollection};
 ///
 /// struct Db;
 /// struct Repo { db: Arc<Db> }
 ///
 /// impl FromProvider for Repo {
-///     fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> {
+///     fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
 ///         Ok(Repo { db: sp.get()? })
 ///     }
 ///     fn dependencies(deps: &mut Dependencies) {
@@ -54,7 +54,7 @@ pub trait FromProvider: Sized + Send + Sync + 'static {
     /// # Errors
     ///
     /// Whatever resolving a dependency (or your own code) fails with.
-    fn from_provider(provider: &ServiceProvider) -> anyhow::Result<Self>;
+    fn from_provider(provider: &Resolver<'_>) -> anyhow::Result<Self>;
 
     /// Declares the dependencies `from_provider` resolves. The default declares none, so
     /// problems surface at the first resolve rather than at `build()`.
@@ -200,13 +200,13 @@ impl Dependencies {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use di_core::{FromProvider, Provides, ServiceCollection, ServiceProvider};
+/// use di_core::{FromProvider, Provides, Resolver, ServiceCollection};
 ///
 /// trait Clock: Send + Sync { fn now(&self) -> u64; }
 /// struct Fixed;
 /// impl Clock for Fixed { fn now(&self) -> u64 { 7 } }
 /// impl FromProvider for Fixed {
-///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Fixed) }
+///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Fixed) }
 /// }
 /// impl Provides<dyn Clock> for Fixed {
 ///     fn provide(self: Arc<Self>) -> Arc<dyn Clock> { self }

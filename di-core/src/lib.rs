@@ -10,8 +10,10 @@ mod key;
 mod lifetime;
 mod options;
 mod provider;
+mod registry;
 mod resolve;
 mod scope;
+mod sync;
 mod validate;
 
 pub mod error;
@@ -32,6 +34,8 @@ pub use self::lifetime::Lifetime;
 pub use self::options::ProviderOptions;
 #[doc(inline)]
 pub use self::provider::ServiceProvider;
+#[doc(inline)]
+pub use self::resolve::Resolver;
 #[doc(inline)]
 pub use self::scope::{Scope, ScopeFactory};
 

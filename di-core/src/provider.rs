@@ -1,171 +1,94 @@
-//! `ServiceProvider`: the built container, and the handle every resolve goes through.
+//! `ServiceProvider`: the handle every lookup goes through, and the one rule for who owns what.
 
-use std::any::{TypeId, type_name};
+use std::any::type_name;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
-use hashbrown::HashTable;
-use rustc_hash::FxHashMap;
-
-use crate::collection::downcast;
-use crate::descriptor::{Descriptor, Factory, Instance};
-use crate::error::{BuildError, DisposeError, ResolutionPath, ResolveError};
-use crate::key::{AnyKey, ServiceKey, describe_key, keyed_hash};
-use crate::lifetime::Lifetime;
+use crate::error::{BuildError, DisposeError, ResolveError};
 use crate::options::ProviderOptions;
-use crate::resolve::Target;
-use crate::resolve::cell::{Cell, Inits};
+use crate::registry::Core;
+use crate::resolve::Source;
 use crate::resolve::chain::Chain;
-use crate::resolve::per_key::{PerKey, VirtualSlot};
-use crate::scope::{Scope, ScopeFactory, ScopeState};
+use crate::scope::{Scope, ScopeState};
 
-/// The registrations of one service type (and key), by slot.
-pub(crate) struct Entry {
-    /// The slot a single resolve uses: the last registration.
-    pub(crate) last: u32,
-    /// Every slot, in registration order, for `get_all`.
-    pub(crate) all: Box<[u32]>,
+/// How a handle or a resolver reaches the registry or a scope: borrowed from its owner, or
+/// weakly (upgraded for each lookup).
+#[derive(Debug)]
+pub(crate) enum Access<'a, T> {
+    Borrowed(&'a Arc<T>),
+    Weak(Weak<T>),
 }
 
-pub(crate) struct KeyedEntry {
-    service: TypeId,
-    key: ServiceKey,
-    hash: u64,
-    pub(crate) entry: Entry,
+/// A borrowed or upgraded `Arc`.
+pub(crate) enum Held<'a, T> {
+    Borrowed(&'a Arc<T>),
+    Owned(Arc<T>),
 }
 
-/// Everything a built provider shares between the root and its scopes.
-pub(crate) struct Core {
-    pub(crate) descriptors: Box<[Descriptor]>,
-    unkeyed: FxHashMap<TypeId, Entry>,
-    keyed: HashTable<KeyedEntry>,
-    /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
-    /// `get_all_keyed(&AnyKey)` lists.
-    listed: FxHashMap<TypeId, Box<[u32]>>,
-    /// The keys `AnyKey` registrations have served.
-    pub(crate) per_key: PerKey,
-    /// One cell per slot; only singleton slots are ever filled.
-    pub(crate) singletons: Box<[Cell]>,
-    pub(crate) root: Arc<ScopeState>,
-    pub(crate) options: ProviderOptions,
-    pub(crate) inits: Inits,
-    disposed: AtomicBool,
-    pub(crate) scope_factory: Arc<ScopeFactory>,
-}
-
-impl Core {
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = Arc<T>;
     #[inline]
-    pub(crate) fn is_disposed(&self) -> bool {
-        self.disposed.load(Ordering::Acquire)
-    }
-
-    #[inline]
-    pub(crate) fn create_scope(core: &Arc<Self>) -> Result<Scope, ResolveError> {
-        if core.is_disposed() {
-            return Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" });
-        }
-        let state = Arc::new(ScopeState::new(false));
-        Ok(Scope::new(ServiceProvider { core: CoreRef::Strong(core.clone()), scope: state, chain: None }))
-    }
-
-    /// The slot a single resolve of a declared dependency would use, with the virtual slot and
-    /// cell when an `AnyKey` registration serves its key.
-    pub(crate) fn slot_of(&self, dep: &crate::descriptor::Dependency) -> Option<(u32, Option<VirtualSlot>)> {
-        let Some(key) = &dep.key else { return self.unkeyed.get(&dep.service).map(|e| (e.last, None)) };
-        if key.is_any() {
-            return None; // an error at resolve time; nothing to prefetch
-        }
-        let find = |key: &ServiceKey| {
-            self.keyed.find(key.hash_for(dep.service), |e| e.service == dep.service && e.key.same_as(key))
-        };
-        if let Some(e) = find(key) {
-            return Some((e.entry.last, None));
-        }
-        let slot = find(&ServiceKey::new(AnyKey))?.entry.last;
-        Some((slot, Some(self.per_key.virtual_slot_erased(slot, dep.service, key))))
-    }
-
-    /// The `AnyKey` registration of `T` that serves `key`, as a virtual slot; `None` if `T` has
-    /// none. Only called once an exact lookup missed.
-    fn fallback<T, K>(&self, key: &K) -> Option<(u32, u32, Arc<Cell>)>
-    where
-        T: ?Sized + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        self.find_keyed::<T, AnyKey>(&AnyKey).map(|e| {
-            let (id, cell) = self.per_key.virtual_slot(e.last, TypeId::of::<T>(), key);
-            (e.last, id, cell)
-        })
-    }
-
-    /// The slots `get_all_keyed` resolves for `key`.
-    #[inline]
-    fn all_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&[u32]> {
-        if is_any_key::<K>() {
-            return self.listed.get(&TypeId::of::<T>()).map(|s| &**s);
-        }
-        self.find_keyed::<T, K>(key).map(|e| &*e.all)
-    }
-
-    fn find_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&Entry> {
-        let service = TypeId::of::<T>();
-        self.keyed.find(keyed_hash(service, key), |e| e.service == service && e.key.matches(key)).map(|e| &e.entry)
-    }
-}
-
-/// Whether `K` is [`AnyKey`]; known at compile time.
-#[inline(always)]
-fn is_any_key<K: 'static>() -> bool {
-    TypeId::of::<K>() == TypeId::of::<AnyKey>()
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        // The last owning handle is gone without an explicit dispose: run the sync hooks now.
-        if !self.disposed.swap(true, Ordering::AcqRel) {
-            self.root.dispose_on_drop();
-        }
-    }
-}
-
-/// How a handle holds the container. Handles the container gives out (to factories, or when
-/// `Arc<ServiceProvider>` is resolved) are weak, so a singleton that keeps one does not keep
-/// the container alive through itself: no `Arc` cycle, no leak.
-#[derive(Clone)]
-pub(crate) enum CoreRef {
-    Strong(Arc<Core>),
-    Weak(Weak<Core>),
-}
-
-/// A borrowed or upgraded core.
-pub(crate) enum CoreGuard<'a> {
-    Borrowed(&'a Arc<Core>),
-    Owned(Arc<Core>),
-}
-
-impl std::ops::Deref for CoreGuard<'_> {
-    type Target = Arc<Core>;
-    #[inline]
-    fn deref(&self) -> &Arc<Core> {
+    fn deref(&self) -> &Arc<T> {
         match self {
-            Self::Borrowed(c) => c,
-            Self::Owned(c) => c,
+            Self::Borrowed(a) => a,
+            Self::Owned(a) => a,
         }
     }
 }
 
-/// The built container: resolves services, creates scopes, and disposes what it created.
+impl<T> Clone for Access<'_, T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Borrowed(a) => Self::Borrowed(a),
+            Self::Weak(w) => Self::Weak(w.clone()),
+        }
+    }
+}
+
+impl<T> Access<'_, T> {
+    #[inline]
+    pub(crate) fn get(&self) -> Option<Held<'_, T>> {
+        match self {
+            Self::Borrowed(a) => Some(Held::Borrowed(a)),
+            Self::Weak(w) => w.upgrade().map(Held::Owned),
+        }
+    }
+}
+
+/// The chain of a lookup on a plain handle: it is nested in nothing.
+static TOP_LEVEL: Chain<'static> = Chain::Empty;
+
+#[derive(Debug)]
+enum Handle {
+    /// The owner of the root (what `build()` returns) or of a scope (inside a [`Scope`]).
+    Owner { core: Arc<Core>, scope: Arc<ScopeState> },
+    /// Any other handle: refers to its root or scope without keeping it alive.
+    Weak { core: Weak<Core>, scope: Weak<ScopeState>, is_root: bool },
+}
+
+/// A handle to the built container (the root) or to one of its scopes: resolves services,
+/// creates scopes, and disposes what its root or scope created.
 ///
-/// `build()` returns the root provider as `Arc<ServiceProvider>`; a [`Scope`] derefs to a
-/// provider too. Resolve with a fallible lookup ([`get`](Self::get) and friends, returning
+/// # Who owns what
+///
+/// One rule, everywhere: **the root is owned by the provider [`build`](crate::ServiceCollection::build)
+/// returns, and a scope by its [`Scope`]; no other handle owns anything.** Dropping an owner (the
+/// last `Arc` of the root provider, or the `Scope`) ends what it owns: the root or scope is
+/// disposed (sync hooks run, async-only hooks are reported) and every handle to it then returns
+/// [`ResolveError::Disposed`]. Every handle the container gives out is a non-owning one:
+/// `Arc<ServiceProvider>` resolved from it, [`Scope::provider`], [`ScopeFactory`](crate::ScopeFactory),
+/// and the [`Resolver`](crate::Resolver) a factory receives. A service may keep any of them (a
+/// hosted service keeps an `Arc<ServiceProvider>` and creates a scope per unit of work) without
+/// keeping the container alive: no `Arc` cycle can be built through the container's handles.
+///
+/// Resolve with a fallible lookup ([`get`](Self::get) and friends, returning
 /// `Result<Arc<T>, ResolveError>`) or an optional one ([`get_optional`](Self::get_optional),
-/// returning `Ok(None)` when nothing is registered). Lookups of a cached singleton take no lock
-/// and do not allocate.
+/// returning `Ok(None)` when nothing is registered). Lookups of a cached singleton through an
+/// owner take no lock and do not allocate.
 ///
-/// The provider resolves itself: `get::<ServiceProvider>()` returns a handle to the provider it
-/// was resolved from (the root, or the scope), and `get::<ScopeFactory>()` the scope factory.
-/// Handles obtained this way do not keep the container alive.
+/// The provider resolves itself: `get::<ServiceProvider>()` returns a (non-owning) handle to the
+/// provider it was resolved from (the root, or the scope), and `get::<ScopeFactory>()` the scope
+/// factory.
 ///
 /// Scoped services resolved from the root are an error ([`ResolveError::ScopedFromRoot`]) unless
 /// [`ProviderOptions::validate_scopes`] is off.
@@ -187,170 +110,92 @@ impl std::ops::Deref for CoreGuard<'_> {
 /// let scope = provider.create_scope()?;
 /// let repo = scope.get::<Repo>()?;
 /// assert!(Arc::ptr_eq(&repo.db, &provider.get::<Db>()?));
+///
+/// // A handle the container gives out does not own the container.
+/// let handle = provider.get::<ServiceProvider>()?;
+/// drop(scope);
+/// drop(provider);
+/// assert!(handle.get::<Db>().is_err_and(|e| e.is_disposed()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ServiceProvider {
-    pub(crate) core: CoreRef,
-    pub(crate) scope: Arc<ScopeState>,
-    pub(crate) chain: Option<Chain>,
+    handle: Handle,
 }
 
 impl std::fmt::Debug for ServiceProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceProvider")
-            .field("scope", &if self.scope.is_root { "root" } else { "scope" })
-            .field("disposed", &self.scope.is_disposed())
+            .field("scope", &if self.is_root() { "root" } else { "scope" })
+            .field("owner", &matches!(self.handle, Handle::Owner { .. }))
+            .field("disposed", &self.is_disposed())
             .finish_non_exhaustive()
     }
 }
 
-impl Clone for ServiceProvider {
-    /// A handle to the same root or scope. The resolution chain is not cloned, and a clone of
-    /// the handle a factory received is weak: a service that keeps it does not keep the
-    /// container alive.
-    fn clone(&self) -> Self {
-        let core = match (&self.core, &self.chain) {
-            (CoreRef::Strong(core), Some(_)) => CoreRef::Weak(Arc::downgrade(core)),
-            (core, _) => core.clone(),
-        };
-        Self { core, scope: self.scope.clone(), chain: None }
+impl Drop for ServiceProvider {
+    fn drop(&mut self) {
+        if let Handle::Owner { scope, .. } = &self.handle {
+            scope.dispose_on_drop();
+        }
     }
 }
 
 // ===== impl ServiceProvider: construction =====
 
 impl ServiceProvider {
-    pub(crate) fn build(mut descriptors: Vec<Descriptor>, options: ProviderOptions) -> Result<Self, BuildError> {
-        // Built-ins go first so a user registration of the same type wins a single resolve.
-        let builtins = [
-            builtin::<Self>(Lifetime::Transient, Factory::Provider),
-            builtin::<ScopeFactory>(Lifetime::Singleton, Factory::Scopes),
-        ];
-        descriptors.splice(0..0, builtins);
-
-        if options.validates_on_build() {
-            let problems = crate::validate::validate(&descriptors, options);
-            if !problems.is_empty() {
-                return Err(BuildError::Invalid { problems });
-            }
-        }
-
-        let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
-        let mut listed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
-        // Group slots by (type) and by (type, key), keeping registration order within a group.
-        let mut keyed: HashTable<(TypeId, ServiceKey, u64, Vec<u32>)> = HashTable::new();
-        for (slot, d) in descriptors.iter().enumerate() {
-            let slot = u32::try_from(slot).expect("fewer than 2^32 registrations");
-            match &d.key {
-                None => unkeyed.entry(d.service).or_default().push(slot),
-                Some(k) => {
-                    if !k.is_any() {
-                        listed.entry(d.service).or_default().push(slot);
-                    }
-                    let hash = k.hash_for(d.service);
-                    match keyed.find_mut(hash, |(s, key, _, _)| *s == d.service && key.same_as(k)) {
-                        Some((_, _, _, slots)) => slots.push(slot),
-                        None => {
-                            keyed.insert_unique(hash, (d.service, k.clone(), hash, vec![slot]), |e| e.2);
-                        }
-                    }
-                }
-            }
-        }
-        let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
-        let unkeyed = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
-        let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
-        let per_key = PerKey::new(descriptors.len());
-        let mut table = HashTable::with_capacity(keyed.len());
-        for (service, key, hash, slots) in keyed {
-            table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
-        }
-
-        let core = Arc::new_cyclic(|weak: &Weak<Core>| {
-            let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));
-            let singletons = descriptors
-                .iter()
-                .map(|d| match &d.factory {
-                    Factory::Instance(i) => Cell::filled(i.clone()),
-                    Factory::Scopes => Cell::filled(Arc::new(scope_factory.clone()) as Instance),
-                    _ => Cell::default(),
-                })
-                .collect();
-            Core {
-                descriptors: descriptors.into(),
-                unkeyed,
-                keyed: table,
-                listed,
-                per_key,
-                singletons,
-                root: Arc::new(ScopeState::new(true)),
-                options,
-                inits: Inits::default(),
-                disposed: AtomicBool::new(false),
-                scope_factory,
-            }
-        });
+    pub(crate) fn build(
+        descriptors: Vec<crate::descriptor::Descriptor>,
+        options: ProviderOptions,
+    ) -> Result<Self, BuildError> {
+        let core = Core::build(descriptors, options)?;
         let root = core.root.clone();
-        Ok(Self { core: CoreRef::Strong(core), scope: root, chain: None })
+        Ok(Self::owner(core, root))
     }
 
-    pub(crate) fn scope_state(&self) -> &Arc<ScopeState> {
-        &self.scope
+    pub(crate) fn owner(core: Arc<Core>, scope: Arc<ScopeState>) -> Self {
+        Self { handle: Handle::Owner { core, scope } }
     }
 
-    /// The core, if this handle and its container are still live. The common case (an owning
-    /// handle, nothing disposed) is a few loads and inlines into every lookup.
+    /// A non-owning handle to `scope` (the root, or a scope) of `core`.
+    pub(crate) fn handle_of(core: &Arc<Core>, scope: &Arc<ScopeState>) -> Self {
+        Self {
+            handle: Handle::Weak { core: Arc::downgrade(core), scope: Arc::downgrade(scope), is_root: scope.is_root },
+        }
+    }
+
+    /// A non-owning handle to what this one refers to.
+    pub(crate) fn handle(&self) -> Self {
+        match &self.handle {
+            Handle::Owner { core, scope } => Self::handle_of(core, scope),
+            Handle::Weak { core, scope, is_root } => {
+                Self { handle: Handle::Weak { core: core.clone(), scope: scope.clone(), is_root: *is_root } }
+            }
+        }
+    }
+
+    /// The registry and scope, borrowed from an owner or upgraded from a weak handle.
     #[inline]
-    pub(crate) fn live(&self, service: &'static str) -> Result<CoreGuard<'_>, ResolveError> {
-        if let CoreRef::Strong(core) = &self.core
-            && !self.scope.is_disposed()
-            && !core.is_disposed()
-        {
-            return Ok(CoreGuard::Borrowed(core));
+    fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>), ResolveError> {
+        match &self.handle {
+            Handle::Owner { core, scope } => Ok((Held::Borrowed(core), Held::Borrowed(scope))),
+            Handle::Weak { core, scope, is_root } => {
+                let gone = |what| ResolveError::Disposed { service, what };
+                let core = core.upgrade().ok_or_else(|| gone("service provider"))?;
+                let scope = scope.upgrade().ok_or_else(|| gone(if *is_root { "service provider" } else { "scope" }))?;
+                Ok((Held::Owned(core), Held::Owned(scope)))
+            }
         }
-        self.live_slow(service)
     }
 
-    #[cold]
+    /// Runs `f` on this handle's source; the cold path of every sync lookup.
     #[inline(never)]
-    fn live_slow(&self, service: &'static str) -> Result<CoreGuard<'_>, ResolveError> {
-        let core = match &self.core {
-            CoreRef::Strong(core) => CoreGuard::Borrowed(core),
-            CoreRef::Weak(weak) => match weak.upgrade() {
-                Some(core) => CoreGuard::Owned(core),
-                None => return Err(ResolveError::Disposed { service, what: "service provider" }),
-            },
-        };
-        if self.scope.is_disposed() {
-            return Err(ResolveError::Disposed { service, what: self.scope.what() });
-        }
-        if core.is_disposed() {
-            return Err(ResolveError::Disposed { service, what: "service provider" });
-        }
-        Ok(core)
-    }
-
-    pub(crate) fn path(&self) -> ResolutionPath {
-        ResolutionPath::new(self.chain.as_ref().map(|c| c.path()).unwrap_or_default())
-    }
-
-    #[cold]
-    fn not_registered<T: ?Sized>(&self, key: Option<String>) -> ResolveError {
-        ResolveError::NotRegistered { service: type_name::<T>(), key, path: self.path() }
-    }
-}
-
-fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
-    Descriptor {
-        service: TypeId::of::<T>(),
-        name: type_name::<T>(),
-        implementation: None,
-        key: None,
-        lifetime,
-        factory,
-        sync_hook: None,
-        async_hook: None,
-        dependencies: Vec::new(),
+    fn with<R>(
+        &self,
+        service: &'static str,
+        f: impl FnOnce(&Source<'_, 'static>) -> Result<R, ResolveError>,
+    ) -> Result<R, ResolveError> {
+        let (core, scope) = self.parts(service)?;
+        f(&Source { core: &core, scope: &scope, chain: &TOP_LEVEL })
     }
 }
 
@@ -374,11 +219,16 @@ impl ServiceProvider {
     /// ```
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        let Some(entry) = core.unkeyed.get(&TypeId::of::<T>()) else {
-            return Err(self.not_registered::<T>(None));
-        };
-        self.resolve_typed(&core, entry.last)
+        // The cached-singleton path, inline: a hash lookup and an atomic load, no lock.
+        if let Handle::Owner { core, scope } = &self.handle
+            && !scope.is_disposed()
+            && !core.is_disposed()
+            && let Some(entry) = core.unkeyed::<T>()
+            && let Some(instance) = core.singletons[entry.last as usize].get()
+        {
+            return Ok(crate::resolve::downcast(instance));
+        }
+        self.with(type_name::<T>(), |s| s.get())
     }
 
     /// Resolves `T`, or `Ok(None)` when it has no registration. A registration that fails to
@@ -396,11 +246,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_optional<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        match core.unkeyed.get(&TypeId::of::<T>()) {
-            Some(entry) => self.resolve_typed(&core, entry.last).map(Some),
-            None => Ok(None),
-        }
+        self.with(type_name::<T>(), |s| s.get_optional())
     }
 
     /// Resolves every registration of `T`, in registration order; empty when there is none.
@@ -424,11 +270,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        match core.unkeyed.get(&TypeId::of::<T>()) {
-            Some(entry) => entry.all.iter().map(|&slot| self.resolve_typed(&core, slot)).collect(),
-            None => Ok(Vec::new()),
-        }
+        self.with(type_name::<T>(), |s| s.get_all())
     }
 
     /// Resolves the last registration of `T` under `key`. Unkeyed registrations never answer a
@@ -461,13 +303,7 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        if !is_any_key::<K>()
-            && let Some(entry) = core.find_keyed::<T, K>(key)
-        {
-            return self.resolve_typed(&core, entry.last);
-        }
-        self.resolve_fallback(&core, key)?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
+        self.with(type_name::<T>(), |s| s.get_keyed(key))
     }
 
     /// Resolves `T` under `key`, or `Ok(None)` when there is no such registration.
@@ -488,13 +324,7 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        if !is_any_key::<K>()
-            && let Some(entry) = core.find_keyed::<T, K>(key)
-        {
-            return self.resolve_typed(&core, entry.last).map(Some);
-        }
-        self.resolve_fallback(&core, key)
+        self.with(type_name::<T>(), |s| s.get_keyed_optional(key))
     }
 
     /// Resolves every registration of `T` under `key`, in registration order, never the
@@ -522,11 +352,7 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        match core.all_keyed::<T, K>(key) {
-            Some(all) => all.iter().map(|&slot| self.resolve_typed(&core, slot)).collect(),
-            None => Ok(Vec::new()),
-        }
+        self.with(type_name::<T>(), |s| s.get_all_keyed(key))
     }
 
     /// Whether `T` has an unkeyed registration (built-ins included).
@@ -542,7 +368,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_service<T: ?Sized + 'static>(&self) -> bool {
-        self.live(type_name::<T>()).is_ok_and(|core| core.unkeyed.contains_key(&TypeId::of::<T>()))
+        self.with(type_name::<T>(), |s| Ok(s.is_service::<T>())).unwrap_or(false)
     }
 
     /// Whether `T` has a registration under `key`, or one under [`AnyKey`] that serves it. With
@@ -557,68 +383,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_keyed_service<T: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&self, key: &K) -> bool {
-        self.live(type_name::<T>()).is_ok_and(|core| {
-            if is_any_key::<K>() {
-                core.listed.contains_key(&TypeId::of::<T>())
-            } else {
-                core.find_keyed::<T, K>(key).is_some() || core.find_keyed::<T, AnyKey>(&AnyKey).is_some()
-            }
-        })
-    }
-
-    /// The `AnyKey` fallback of a single keyed lookup whose exact lookup missed (or whose key is
-    /// `AnyKey`, an error): `Ok(None)` when `T` has no `AnyKey` registration either.
-    #[inline(never)]
-    fn resolve_fallback<T, K>(&self, core: &Arc<Core>, key: &K) -> Result<Option<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        let Some((slot, id, cell)) = self.fallback::<T, K>(core, key)? else { return Ok(None) };
-        self.resolve_at(core, Target { slot, id, cell: &cell }, downcast::<T>).map(Some)
-    }
-
-    /// [`resolve_fallback`](Self::resolve_fallback), awaiting async factories.
-    async fn resolve_fallback_async<T, K>(&self, core: &Arc<Core>, key: &K) -> Result<Option<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        let Some((slot, id, cell)) = self.fallback::<T, K>(core, key)? else { return Ok(None) };
-        self.resolve_at_async(core, Target { slot, id, cell: &cell }, downcast::<T>).await.map(Some)
-    }
-
-    /// The slot, virtual slot and cell of the `AnyKey` registration of `T` serving `key`.
-    fn fallback<T, K>(&self, core: &Core, key: &K) -> Result<Option<(u32, u32, Arc<Cell>)>, ResolveError>
-    where
-        T: ?Sized + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        if is_any_key::<K>() {
-            return Err(ResolveError::AnyKeySingle { service: type_name::<T>(), path: self.path() });
-        }
-        Ok(core.fallback::<T, K>(key))
-    }
-
-    /// The key an `AnyKey` registration is being created for, when this is the handle its
-    /// factory received.
-    pub(crate) fn requested_key(&self) -> Option<ServiceKey> {
-        let id = self.chain.as_ref()?.slot;
-        let core = self.live(type_name::<ServiceKey>()).ok()?;
-        core.per_key.key(id)
-    }
-
-    #[inline]
-    fn resolve_typed<T: ?Sized + Send + Sync + 'static>(
-        &self,
-        core: &Arc<Core>,
-        slot: u32,
-    ) -> Result<Arc<T>, ResolveError> {
-        // Fast path: a created singleton is one atomic load away. Only singleton cells are filled.
-        if let Some(instance) = core.singletons[slot as usize].get() {
-            return Ok(downcast(instance));
-        }
-        self.resolve_slot(core, slot, downcast::<T>)
+        self.with(type_name::<T>(), |s| Ok(s.is_keyed_service::<T, K>(key))).unwrap_or(false)
     }
 }
 
@@ -652,12 +417,8 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        let Some(entry) = core.unkeyed.get(&TypeId::of::<T>()) else {
-            return Err(self.not_registered::<T>(None));
-        };
-        let slot = entry.last;
-        self.resolve_slot_async(&core, slot, downcast::<T>).await
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_async().await
     }
 
     /// Async [`get_optional`](Self::get_optional).
@@ -677,11 +438,8 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_optional_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        let Some(slot) = core.unkeyed.get(&TypeId::of::<T>()).map(|e| e.last) else {
-            return Ok(None);
-        };
-        self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_optional_async().await
     }
 
     /// Async [`get_all`](Self::get_all).
@@ -701,13 +459,8 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        let core = self.live(type_name::<T>())?;
-        let slots: Vec<u32> = core.unkeyed.get(&TypeId::of::<T>()).map(|e| e.all.to_vec()).unwrap_or_default();
-        let mut out = Vec::with_capacity(slots.len());
-        for slot in slots {
-            out.push(self.resolve_slot_async(&core, slot, downcast::<T>).await?);
-        }
-        Ok(out)
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_all_async().await
     }
 
     /// Async [`get_keyed`](Self::get_keyed).
@@ -731,13 +484,8 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        if !is_any_key::<K>()
-            && let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last)
-        {
-            return self.resolve_slot_async(&core, slot, downcast::<T>).await;
-        }
-        self.resolve_fallback_async(&core, key).await?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_keyed_async(key).await
     }
 
     /// Async [`get_keyed_optional`](Self::get_keyed_optional).
@@ -761,13 +509,8 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        if !is_any_key::<K>()
-            && let Some(slot) = core.find_keyed::<T, K>(key).map(|e| e.last)
-        {
-            return self.resolve_slot_async(&core, slot, |i| Some(downcast::<T>(i))).await;
-        }
-        self.resolve_fallback_async(&core, key).await
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_keyed_optional_async(key).await
     }
 
     /// Async [`get_all_keyed`](Self::get_all_keyed).
@@ -791,13 +534,8 @@ impl ServiceProvider {
         T: ?Sized + Send + Sync + 'static,
         K: Eq + Hash + Send + Sync + 'static,
     {
-        let core = self.live(type_name::<T>())?;
-        let slots: Vec<u32> = core.all_keyed::<T, K>(key).map(<[u32]>::to_vec).unwrap_or_default();
-        let mut out = Vec::with_capacity(slots.len());
-        for slot in slots {
-            out.push(self.resolve_slot_async(&core, slot, downcast::<T>).await?);
-        }
-        Ok(out)
+        let (core, scope) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &TOP_LEVEL }.get_all_keyed_async(key).await
     }
 }
 
@@ -824,12 +562,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
-        let core = match &self.core {
-            CoreRef::Strong(core) => core.clone(),
-            CoreRef::Weak(weak) => {
-                weak.upgrade().ok_or(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" })?
-            }
-        };
+        let (core, _) = self.parts("di_core::Scope")?;
         Core::create_scope(&core)
     }
 
@@ -837,7 +570,8 @@ impl ServiceProvider {
     /// reverse creation order, each exactly once. On the root: every singleton and, with scope
     /// validation off, root-scoped services; afterwards every resolve and `create_scope` on the
     /// root or any of its scopes returns [`ResolveError::Disposed`]. On a scope: that scope's
-    /// services. A second call does nothing.
+    /// services. A second call runs whatever an earlier, cancelled call left (see
+    /// [`Scope::dispose`]), and otherwise does nothing.
     ///
     /// # Errors
     ///
@@ -854,8 +588,10 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn dispose(&self) -> Result<(), DisposeError> {
-        self.mark_disposed();
-        self.scope.dispose_async().await
+        match self.parts("di_core::ServiceProvider") {
+            Ok((_, scope)) => scope.dispose_async().await,
+            Err(_) => Ok(()), // what it referred to is gone, and was disposed when it went
+        }
     }
 
     /// Disposes synchronously: like [`dispose`](Self::dispose) but runs only sync hooks; an
@@ -875,15 +611,9 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dispose_sync(&self) -> Result<(), DisposeError> {
-        self.mark_disposed();
-        self.scope.dispose_sync()
-    }
-
-    fn mark_disposed(&self) {
-        if self.scope.is_root
-            && let Ok(core) = self.live("di_core::ServiceProvider")
-        {
-            core.disposed.store(true, Ordering::Release);
+        match self.parts("di_core::ServiceProvider") {
+            Ok((_, scope)) => scope.dispose_sync(),
+            Err(_) => Ok(()),
         }
     }
 
@@ -899,7 +629,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_disposed(&self) -> bool {
-        self.scope.is_disposed() || self.live("di_core::ServiceProvider").is_err()
+        self.parts("di_core::ServiceProvider").map_or(true, |(core, scope)| scope.is_disposed() || core.is_disposed())
     }
 
     /// Whether this handle is the root provider (not a scope).
@@ -913,6 +643,9 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_root(&self) -> bool {
-        self.scope.is_root
+        match &self.handle {
+            Handle::Owner { scope, .. } => scope.is_root,
+            Handle::Weak { is_root, .. } => *is_root,
+        }
     }
 }

@@ -1,41 +1,59 @@
-//! Scopes: a per-scope cache of scoped services, and reverse-order teardown of what the scope created.
+//! Scopes: a per-scope cache of scoped services, and reverse-order teardown of what the scope
+//! (or the root) created.
 
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::Arc;
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 
 use crate::descriptor::Instance;
 use crate::dispose::Disposer;
 use crate::error::{DisposeError, DisposeFailure, ResolveError};
-use crate::provider::{Core, ServiceProvider};
-use crate::resolve::cell::ScopedSlots;
+use crate::provider::ServiceProvider;
+use crate::registry::Core;
+use crate::resolve::once::Owner;
+use crate::resolve::scoped::{Scoped, ScopedSlots};
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, lock};
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded data is only touched by this module, never while user code runs.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What a scope guards with its one lock: its scoped services and the hooks it must run.
-#[derive(Default)]
+/// What a scope guards with its one lock.
+#[derive(Debug, Default)]
 struct Inner {
     slots: ScopedSlots,
+    /// Hooks of the instances this scope created, oldest first.
     disposers: Vec<Disposer>,
     disposed: bool,
+    /// Resolutions waiting for a creation in this scope, or disposals waiting for hooks another
+    /// disposal is running: `changed` is notified only when there are some.
+    waiters: u32,
+    /// Hooks taken by a `dispose()` call and still running.
+    in_flight: u32,
+    /// Hooks whose `dispose()` future was dropped while they ran: reported by the next disposal.
+    interrupted: Vec<&'static str>,
 }
 
 /// The state behind a scope (or the root): its scoped services and what it must dispose.
 ///
 /// Creating one allocates nothing but itself: scoped services are added on first use of each
 /// scoped registration, so a scope costs the same with 10 or 10,000 registrations.
+#[derive(Debug)]
 pub(crate) struct ScopeState {
     pub(crate) is_root: bool,
     disposed: AtomicBool,
-    /// Notified whenever a scoped creation in this scope ends, for the resolutions waiting on it.
+    /// Notified when a creation in this scope ends or a disposal hook finishes, if anyone waits.
     changed: Event,
     inner: Mutex<Inner>,
 }
+
+/// The outcome of claiming a scoped service's slot.
+pub(crate) enum ScopedClaim {
+    Disposed,
+    Ready(Instance),
+    /// This creation owns the slot.
+    Mine,
+    Busy(Owner),
+}
+
+/// An instance whose creation finished after its owner began disposal: its hooks, to run now.
+pub(crate) struct Late(pub(crate) Option<Disposer>);
 
 impl ScopeState {
     pub(crate) fn new(is_root: bool) -> Self {
@@ -49,101 +67,163 @@ impl ScopeState {
 
     #[inline]
     pub(crate) fn is_disposed(&self) -> bool {
-        self.disposed.load(Ordering::Acquire)
+        self.disposed.load(Ordering::SeqCst)
     }
 
     pub(crate) fn what(&self) -> &'static str {
         if self.is_root { "service provider" } else { "scope" }
     }
 
-    /// Runs `f` on the scoped services, under the scope's lock (held only for `f`).
-    #[inline]
-    pub(crate) fn with_slots<R>(&self, f: impl FnOnce(&mut ScopedSlots) -> R) -> R {
-        f(&mut self.lock().slots)
-    }
-
-    /// Ends a creation in this scope: stores the value (`None`: the creation failed and the slot
-    /// is freed for a retry), unless the scope was disposed meanwhile, and wakes the waiters. A
-    /// value the disposed scope cannot keep is dropped here, outside the lock.
-    #[inline]
-    pub(crate) fn finish(&self, slot: u32, value: Option<Instance>) {
-        let late = {
-            let mut inner = self.lock();
-            match value {
-                Some(v) if !inner.disposed => {
-                    inner.slots.set_ready(slot, v);
-                    None
-                }
-                other => {
-                    inner.slots.remove(slot);
-                    other
-                }
-            }
-        };
-        drop(late);
-        self.changed.notify(usize::MAX);
-    }
-
-    pub(crate) fn changed(&self) -> &Event {
-        &self.changed
-    }
-
-    /// Records a created instance's hooks. If the scope is already disposed (or being disposed),
-    /// hands them back: the caller runs them at once (awaiting them on the async path) and
-    /// reports [`ResolveError::Disposed`].
-    pub(crate) fn track(&self, disposer: Disposer) -> Result<(), Disposer> {
-        let mut inner = self.lock();
-        if inner.disposed {
-            return Err(disposer);
-        }
-        inner.disposers.push(disposer);
-        Ok(())
-    }
-
-    /// The error for an instance that [`track`](Self::track) handed back, after its hooks ran.
-    pub(crate) fn created_too_late(&self, service: &'static str, disposal: Result<(), DisposeFailure>) -> ResolveError {
-        if let Err(failure) = disposal {
-            tracing::warn!(%failure, "instance created during disposal could not be disposed");
-        }
+    pub(crate) fn disposed_error(&self, service: &'static str) -> ResolveError {
         ResolveError::Disposed { service, what: self.what() }
     }
 
-    /// Marks the scope disposed and takes its hooks (newest first) and its cached services, in
-    /// one critical section. `None` if already disposed. The services are dropped by the caller
-    /// after the hooks ran, outside the lock: dropping a service may drop a provider handle.
-    fn begin_dispose(&self) -> Option<(Vec<Disposer>, ScopedSlots)> {
+    /// Claims `slot` for `me`, under the same lock disposal takes: a disposed scope never
+    /// starts a creation.
+    #[inline]
+    pub(crate) fn claim(&self, slot: u32, me: impl FnOnce() -> Owner) -> ScopedClaim {
         let mut inner = self.lock();
         if inner.disposed {
-            return None;
+            return ScopedClaim::Disposed;
         }
-        inner.disposed = true;
-        self.disposed.store(true, Ordering::Release);
-        let mut disposers = std::mem::take(&mut inner.disposers);
-        disposers.reverse();
-        Some((disposers, std::mem::take(&mut inner.slots)))
-    }
-
-    pub(crate) fn dispose_sync(&self) -> Result<(), DisposeError> {
-        let Some((disposers, services)) = self.begin_dispose() else { return Ok(()) };
-        let failures: Vec<DisposeFailure> = disposers.into_iter().filter_map(|d| d.run_sync().err()).collect();
-        drop(services);
-        DisposeError::from_failures(failures)
-    }
-
-    pub(crate) async fn dispose_async(&self) -> Result<(), DisposeError> {
-        let Some((disposers, services)) = self.begin_dispose() else { return Ok(()) };
-        let mut failures = Vec::new();
-        for d in disposers {
-            if let Err(f) = d.run_async().await {
-                failures.push(f);
+        match inner.slots.get(slot) {
+            Some(Scoped::Ready(v)) => ScopedClaim::Ready(v.clone()),
+            Some(Scoped::Creating(owner)) => ScopedClaim::Busy(*owner),
+            None => {
+                inner.slots.set(slot, Scoped::Creating(me()));
+                ScopedClaim::Mine
             }
         }
+    }
+
+    /// Registers a waiter for the creation of `slot` owned by `seen`; `None` if that changed
+    /// (claim again instead).
+    pub(crate) fn listen(&self, slot: u32, seen: Owner) -> Option<ScopeListener<'_>> {
+        let mut inner = self.lock();
+        if inner.disposed || inner.slots.owner(slot) != seen {
+            return None;
+        }
+        inner.waiters += 1;
+        Some(ScopeListener { scope: self, listener: Some(self.changed.listen()) })
+    }
+
+    /// Ends a creation of `slot`: keeps the instance and its hooks, unless the scope was disposed
+    /// meanwhile (then they come back as [`Late`]); `None` frees the slot for a retry.
+    #[inline]
+    pub(crate) fn finish(&self, slot: u32, created: Option<(Instance, Option<Disposer>)>) -> Result<(), Late> {
+        let (outcome, notify, dropped) = {
+            let mut inner = self.lock();
+            let notify = inner.waiters > 0;
+            match created {
+                Some((value, disposer)) if !inner.disposed => {
+                    inner.slots.set(slot, Scoped::Ready(value));
+                    inner.disposers.extend(disposer);
+                    (Ok(()), notify, None)
+                }
+                Some((value, disposer)) => {
+                    inner.slots.remove(slot);
+                    (Err(Late(disposer)), notify, Some(value))
+                }
+                None => {
+                    inner.slots.remove(slot);
+                    (Ok(()), notify, None)
+                }
+            }
+        };
+        drop(dropped); // outside the lock: dropping a service may run user code
+        if notify {
+            self.changed.notify(usize::MAX);
+        }
+        outcome
+    }
+
+    /// Records a created instance's hooks (a singleton's on the root, a transient's on its
+    /// scope). If disposal has begun, hands them back to run at once.
+    pub(crate) fn track(&self, disposer: Option<Disposer>) -> Result<(), Late> {
+        let mut inner = self.lock();
+        if inner.disposed {
+            return Err(Late(disposer));
+        }
+        inner.disposers.extend(disposer);
+        Ok(())
+    }
+
+    /// Marks the scope disposed (no creation starts after this) and takes its cached services,
+    /// to drop once the hooks ran. `false` if it was already disposed.
+    fn begin_dispose(&self) -> (bool, ScopedSlots) {
+        let mut inner = self.lock();
+        if inner.disposed {
+            return (false, ScopedSlots::default());
+        }
+        inner.disposed = true;
+        self.disposed.store(true, Ordering::SeqCst);
+        (true, std::mem::take(&mut inner.slots))
+    }
+
+    /// The next hook to run, newest first, counted as in flight.
+    fn next_hook(&self) -> Option<Disposer> {
+        let mut inner = self.lock();
+        let hook = inner.disposers.pop()?;
+        inner.in_flight += 1;
+        Some(hook)
+    }
+
+    fn take_interrupted(&self) -> Vec<DisposeFailure> {
+        let mut inner = self.lock();
+        inner.interrupted.drain(..).map(|service| DisposeFailure::Interrupted { service }).collect()
+    }
+
+    /// Disposes synchronously: marks the scope disposed, runs every hook left (newest first,
+    /// sync hooks only: async-only ones are reported) and reports hooks an earlier, cancelled
+    /// `dispose()` left half-run.
+    pub(crate) fn dispose_sync(&self) -> Result<(), DisposeError> {
+        let (_, services) = self.begin_dispose();
+        let mut failures = Vec::new();
+        while let Some(hook) = self.next_hook() {
+            let running = InFlight { scope: self, service: hook.service, finished: false };
+            if let Err(f) = hook.run_sync() {
+                failures.push(f);
+            }
+            running.finish();
+        }
         drop(services);
+        failures.extend(self.take_interrupted());
         DisposeError::from_failures(failures)
     }
 
-    /// The sync disposal a `Drop` does: it cannot await, so async-only hooks are reported
-    /// through `tracing` as leaks instead of blocking or panicking.
+    /// Disposes, awaiting async hooks (preferred over sync ones), newest first. Cancel-safe: if
+    /// the future is dropped, the hooks not yet started stay for the next disposal, and the one
+    /// that was running is reported by it as [`DisposeFailure::Interrupted`]. Returns once no
+    /// hook of this scope is running, including hooks a concurrent `dispose()` runs.
+    pub(crate) async fn dispose_async(&self) -> Result<(), DisposeError> {
+        let (_, services) = self.begin_dispose();
+        let mut failures = Vec::new();
+        while let Some(hook) = self.next_hook() {
+            let running = InFlight { scope: self, service: hook.service, finished: false };
+            if let Err(f) = hook.run_async().await {
+                failures.push(f);
+            }
+            running.finish();
+        }
+        drop(services);
+        while let Some(mut waiting) = self.listen_in_flight() {
+            waiting.take().await;
+        }
+        failures.extend(self.take_interrupted());
+        DisposeError::from_failures(failures)
+    }
+
+    fn listen_in_flight(&self) -> Option<ScopeListener<'_>> {
+        let mut inner = self.lock();
+        if inner.in_flight == 0 {
+            return None;
+        }
+        inner.waiters += 1;
+        Some(ScopeListener { scope: self, listener: Some(self.changed.listen()) })
+    }
+
+    /// The disposal dropping an owner does: it cannot await, so async-only hooks (and hooks a
+    /// cancelled `dispose()` left half-run) are reported through `tracing` instead of blocking.
     pub(crate) fn dispose_on_drop(&self) {
         if let Err(err) = self.dispose_sync() {
             for failure in err.failures() {
@@ -159,6 +239,54 @@ impl ScopeState {
     }
 }
 
+/// A hook taken by a disposal. Dropped unfinished (the `dispose()` future was dropped), it is
+/// recorded as interrupted.
+struct InFlight<'s> {
+    scope: &'s ScopeState,
+    service: &'static str,
+    finished: bool,
+}
+
+impl InFlight<'_> {
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let notify = {
+            let mut inner = self.scope.lock();
+            inner.in_flight -= 1;
+            if !self.finished {
+                inner.interrupted.push(self.service);
+            }
+            inner.waiters > 0
+        };
+        if notify {
+            self.scope.changed.notify(usize::MAX);
+        }
+    }
+}
+
+/// A registered waiter on a scope; uncounts itself when dropped.
+pub(crate) struct ScopeListener<'s> {
+    scope: &'s ScopeState,
+    listener: Option<EventListener>,
+}
+
+impl ScopeListener<'_> {
+    pub(crate) fn take(&mut self) -> EventListener {
+        self.listener.take().expect("a listener is taken once")
+    }
+}
+
+impl Drop for ScopeListener<'_> {
+    fn drop(&mut self) {
+        self.scope.lock().waiters -= 1;
+    }
+}
+
 /// A scope: scoped services resolved through it are created once and live until it ends.
 ///
 /// A scope derefs to a [`ServiceProvider`], so everything you can resolve from the root you can
@@ -168,8 +296,9 @@ impl ScopeState {
 /// hooks are then skipped and reported through `tracing` as a warning; call `dispose().await`
 /// when a scope holds async resources.
 ///
-/// Scopes are flat: a scope created from a scope is another child of the root, and ending one
-/// never affects the other.
+/// The `Scope` owns its scope; [`provider`](Self::provider) hands out handles that do not (see
+/// [`ServiceProvider`] for the rule). Scopes are flat: a scope created from a scope is another
+/// child of the root, and ending one never affects the other.
 ///
 /// # Examples
 ///
@@ -193,13 +322,14 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub(crate) fn new(provider: ServiceProvider) -> Self {
-        Self { provider }
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { provider: ServiceProvider::owner(core, Arc::new(ScopeState::new(false))) }
     }
 
-    /// The scope's provider, as an owned handle you can hand to code that wants an
-    /// `Arc<ServiceProvider>`. Resolving through it after the scope ended returns
-    /// [`ResolveError::Disposed`].
+    /// A handle to this scope that does not own it, to give to code that wants an
+    /// `Arc<ServiceProvider>`. It resolves while the scope lives; once the scope has ended it
+    /// returns [`ResolveError::Disposed`], and keeping it never keeps the scope or its services
+    /// alive.
     ///
     /// # Examples
     ///
@@ -209,18 +339,21 @@ impl Scope {
     /// let scope = provider.create_scope()?;
     /// let handle = scope.provider();
     /// assert_eq!(*handle.get::<u8>()?, 1);
+    /// drop(scope);
+    /// assert!(handle.get::<u8>().unwrap_err().is_disposed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn provider(&self) -> Arc<ServiceProvider> {
-        Arc::new(self.provider.clone())
+        Arc::new(self.provider.handle())
     }
 
     /// Ends the scope, awaiting every hook (async ones preferred) in reverse creation order.
-    /// A second call does nothing.
+    /// A second call runs whatever an earlier, cancelled call left, and otherwise does nothing.
     ///
     /// # Errors
     ///
-    /// [`DisposeError`] listing every hook that failed or panicked; the others still ran.
+    /// [`DisposeError`] listing every hook that failed, panicked, or was interrupted by a
+    /// cancelled earlier call; the others still ran.
     ///
     /// # Examples
     ///
@@ -238,21 +371,15 @@ impl Scope {
     }
 }
 
-impl Deref for Scope {
+impl std::ops::Deref for Scope {
     type Target = ServiceProvider;
     fn deref(&self) -> &ServiceProvider {
         &self.provider
     }
 }
 
-impl Drop for Scope {
-    fn drop(&mut self) {
-        self.provider.scope_state().dispose_on_drop();
-    }
-}
-
 /// Creates scopes; the same instance is resolved everywhere (root and scopes) as
-/// `Arc<ScopeFactory>`. It does not keep the provider alive: once the root is gone,
+/// `Arc<ScopeFactory>`. It does not keep the provider alive: once the root is gone or disposed,
 /// [`create_scope`](Self::create_scope) returns [`ResolveError::Disposed`].
 ///
 /// # Examples
@@ -269,11 +396,11 @@ impl Drop for Scope {
 /// ```
 #[derive(Debug)]
 pub struct ScopeFactory {
-    core: Weak<Core>,
+    core: std::sync::Weak<Core>,
 }
 
 impl ScopeFactory {
-    pub(crate) fn new(core: Weak<Core>) -> Self {
+    pub(crate) fn new(core: std::sync::Weak<Core>) -> Self {
         Self { core }
     }
 

@@ -204,7 +204,7 @@ async fn async_instance_created_during_disposal_is_disposed_with_its_async_hook(
     let mut services = ServiceCollection::new();
     services
         .add_async::<Channel, _>(Lifetime::Singleton, |sp| async move {
-            sp.dispose().await?;
+            sp.provider()?.dispose().await?;
             Ok(Arc::new(Channel))
         })
         .on_dispose_async(move |_| {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, Resolver, ServiceCollection};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -19,7 +19,7 @@ struct Pool {
 /// An async factory that takes a (paused-clock) second and records each attempt.
 fn slow_pool(
     calls: &Arc<AtomicUsize>,
-) -> impl Fn(ServiceProvider) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Arc<Pool>>> + Send>>
+) -> impl Fn(Resolver<'static>) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Arc<Pool>>> + Send>>
 + Send
 + Sync
 + use<> {
@@ -189,8 +189,8 @@ async fn async_factory_can_depend_on_sync_services_and_sync_factories_on_declare
 async fn async_singleton_factory_receives_the_root() -> TestResult {
     struct Seen(bool);
     let provider = ServiceCollection::new()
-        .add_async::<Seen, _>(Lifetime::Singleton, |sp| async move { Ok(Arc::new(Seen(sp.is_root()))) })
-        .add_async::<bool, _>(Lifetime::Scoped, |sp| async move { Ok(Arc::new(sp.is_root())) })
+        .add_async::<Seen, _>(Lifetime::Singleton, |sp| async move { Ok(Arc::new(Seen(sp.provider()?.is_root()))) })
+        .add_async::<bool, _>(Lifetime::Scoped, |sp| async move { Ok(Arc::new(sp.provider()?.is_root())) })
         .build()?;
     let scope = provider.create_scope()?;
     assert!(scope.get_async::<Seen>().await?.0, "a singleton is built from the root");

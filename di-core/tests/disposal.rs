@@ -223,7 +223,7 @@ fn singleton_created_by_a_factory_that_disposes_the_provider_is_disposed_and_ref
     let mut services = ServiceCollection::new();
     services
         .add_singleton::<Named>(|sp| {
-            sp.dispose_sync()?;
+            sp.provider()?.dispose_sync()?;
             Ok(Arc::new(Named))
         })
         .on_dispose(logs(&log, "disposed at once"));
@@ -267,8 +267,9 @@ fn instance_created_while_its_scope_is_disposed_is_disposed_at_once_and_refused(
 }
 
 #[test]
-fn dropping_the_last_handle_of_a_root_that_handed_out_itself_disposes_once() -> TestResult {
-    struct HoldsProvider(#[expect(dead_code, reason = "keeps the handle alive")] Arc<ServiceProvider>);
+fn dropping_the_root_owner_disposes_once_even_while_handles_and_scopes_live() -> TestResult {
+    #[derive(Debug)]
+    struct HoldsProvider(Arc<ServiceProvider>);
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
     services
@@ -278,9 +279,11 @@ fn dropping_the_last_handle_of_a_root_that_handed_out_itself_disposes_once() -> 
     let holder = provider.get::<HoldsProvider>()?;
     let scope = provider.create_scope()?;
     drop(provider);
-    assert!(entries(&log).is_empty(), "a live scope keeps the container alive");
+    assert_eq!(entries(&log), ["holder"], "the owner is gone: singletons disposed, no Arc cycle kept them");
+    let err = scope.get::<HoldsProvider>().expect_err("the root has ended");
+    assert!(matches!(err, ResolveError::Disposed { what: "service provider", .. }), "{err:?}");
+    assert!(holder.0.get::<HoldsProvider>().unwrap_err().is_disposed(), "the handle a singleton kept, too");
     drop(scope);
-    assert_eq!(entries(&log), ["holder"], "the last handle gone: singletons disposed, no Arc cycle");
-    drop(holder);
+    assert_eq!(entries(&log), ["holder"], "disposed exactly once");
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
-use di_core::{AnyKey, Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{AnyKey, Lifetime, ResolveError, Resolver, ServiceCollection};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -13,7 +13,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 #[derive(Debug)]
 struct Svc(String);
 
-fn named(name: &str) -> impl Fn(&ServiceProvider) -> anyhow::Result<Arc<Svc>> + Send + Sync + 'static {
+fn named(name: &str) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<Svc>> + Send + Sync + 'static {
     let name = name.to_owned();
     move |_| Ok(Arc::new(Svc(name.clone())))
 }
@@ -23,7 +23,7 @@ fn names(list: &[Arc<Svc>]) -> Vec<&str> {
 }
 
 /// An `AnyKey` factory that names its instance after the requested `&str` key.
-fn per_key(prefix: &'static str) -> impl Fn(&ServiceProvider, &dyn std::any::Any) -> anyhow::Result<Arc<Svc>> {
+fn per_key(prefix: &'static str) -> impl Fn(&Resolver<'_>, &dyn std::any::Any) -> anyhow::Result<Arc<Svc>> {
     move |_, key| match key.downcast_ref::<&str>() {
         Some(k) => Ok(Arc::new(Svc(format!("{prefix}{k}")))),
         None => anyhow::bail!("expected a `&str` key"),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, Resolver, ServiceCollection, ServiceProvider};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -265,8 +265,8 @@ fn try_add_adds_only_when_the_type_has_no_registration() -> TestResult {
 #[test]
 fn try_add_enumerable_deduplicates_by_implementation_type() -> TestResult {
     let mut services = ServiceCollection::new();
-    let english = |_: &ServiceProvider| Ok(Arc::new(English) as Arc<dyn Greeter>);
-    let french = |_: &ServiceProvider| Ok(Arc::new(French) as Arc<dyn Greeter>);
+    let english = |_: &Resolver<'_>| Ok(Arc::new(English) as Arc<dyn Greeter>);
+    let french = |_: &Resolver<'_>| Ok(Arc::new(French) as Arc<dyn Greeter>);
     assert!(services.try_add_enumerable::<dyn Greeter, English>(Lifetime::Singleton, english).is_some());
     assert!(services.try_add_enumerable::<dyn Greeter, French>(Lifetime::Transient, french).is_some());
     assert!(

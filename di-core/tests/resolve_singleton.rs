@@ -65,7 +65,7 @@ fn singleton_factory_receives_the_root_even_when_first_resolved_in_a_scope() -> 
     }
     let provider = ServiceCollection::new()
         .add_singleton::<SeenProvider>(|sp| {
-            Ok(Arc::new(SeenProvider { was_root: sp.is_root(), handle: sp.get::<ServiceProvider>()? }))
+            Ok(Arc::new(SeenProvider { was_root: sp.provider()?.is_root(), handle: sp.get::<ServiceProvider>()? }))
         })
         .build()?;
     let scope = provider.create_scope()?;

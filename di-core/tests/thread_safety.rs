@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
-use di_core::{ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{ResolveError, Resolver, ServiceCollection, ServiceProvider};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -15,7 +15,7 @@ struct Expensive;
 /// A factory slow enough for the racers to pile up behind it, without sleeping.
 fn counted_slow_factory(
     calls: &Arc<AtomicUsize>,
-) -> impl Fn(&ServiceProvider) -> anyhow::Result<Arc<Expensive>> + Send + Sync + use<> {
+) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<Expensive>> + Send + Sync + use<> {
     let calls = calls.clone();
     move |_| {
         calls.fetch_add(1, Ordering::SeqCst);

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use di_core::{ResolveError, ServiceProvider};
+use di_core::{ResolveError, Resolver};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
@@ -39,7 +39,7 @@ struct HostContext {
 }
 
 impl HostContext {
-    fn resolve(provider: &ServiceProvider) -> Result<Self, ResolveError> {
+    fn resolve(provider: &Resolver<'_>) -> Result<Self, ResolveError> {
         Ok(Self {
             lifetime: provider.get_optional::<ApplicationLifetime>()?.unwrap_or_default(),
             policy: provider.get_optional::<HostOptions>()?.unwrap_or_default().background_service_failure,
@@ -62,7 +62,7 @@ struct Running {
 }
 
 impl BackgroundHost {
-    pub(crate) fn new(service: Arc<dyn BackgroundService>, provider: &ServiceProvider) -> Result<Self, ResolveError> {
+    pub(crate) fn new(service: Arc<dyn BackgroundService>, provider: &Resolver<'_>) -> Result<Self, ResolveError> {
         Ok(Self { service, context: HostContext::resolve(provider)?, running: Mutex::new(None) })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Local, TimeZone, Utc};
-use di_core::ServiceProvider;
+use di_core::Resolver;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -392,7 +392,7 @@ pub(crate) struct CronService<T: ?Sized> {
 
 impl<T: ?Sized + CronJob> CronService<T> {
     pub(crate) fn new(
-        provider: &ServiceProvider,
+        provider: &Resolver<'_>,
         name: &'static str,
         schedule: CronSchedule,
         options: CronOptions,

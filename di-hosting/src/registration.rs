@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use di_core::{FromProvider, Lifetime, ServiceCollection, ServiceProvider};
+use di_core::{FromProvider, Lifetime, Resolver, ServiceCollection};
 
 use crate::background::BackgroundHost;
 use crate::hosted_service::{BackgroundService, HostedService};
@@ -24,12 +24,12 @@ mod sealed {
 /// # Examples
 ///
 /// ```
-/// use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+/// use di_core::{FromProvider, Resolver, ServiceCollection};
 /// use di_hosting::{BackgroundService, CancellationToken, HostedService, HostingServiceCollectionExt};
 ///
 /// struct Tick;
 /// impl FromProvider for Tick {
-///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Tick) }
+///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Tick) }
 /// }
 ///
 /// #[async_trait::async_trait]
@@ -54,12 +54,12 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// use di_core::{FromProvider, Resolver, ServiceCollection};
     /// use di_hosting::{CancellationToken, HostedService, HostingServiceCollectionExt};
     ///
     /// struct Cache;
     /// impl FromProvider for Cache {
-    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Cache) }
+    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Cache) }
     /// }
     /// #[async_trait::async_trait]
     /// impl HostedService for Cache {
@@ -98,7 +98,7 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     fn add_hosted_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
     where
         T: HostedService,
-        F: Fn(&ServiceProvider) -> anyhow::Result<T> + Send + Sync + 'static;
+        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static;
 
     /// Registers `T` as a background service, built by constructor injection. The host runs
     /// its `execute` on its own task (see [`BackgroundService`]).
@@ -106,12 +106,12 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use di_core::{FromProvider, ServiceCollection, ServiceProvider};
+    /// use di_core::{FromProvider, Resolver, ServiceCollection};
     /// use di_hosting::{BackgroundService, CancellationToken, HostingServiceCollectionExt};
     ///
     /// struct Poller;
     /// impl FromProvider for Poller {
-    ///     fn from_provider(_: &ServiceProvider) -> anyhow::Result<Self> { Ok(Poller) }
+    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Poller) }
     /// }
     /// #[async_trait::async_trait]
     /// impl BackgroundService for Poller {
@@ -151,12 +151,12 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     fn add_background_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
     where
         T: BackgroundService,
-        F: Fn(&ServiceProvider) -> anyhow::Result<T> + Send + Sync + 'static;
+        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static;
 }
 
 impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> &mut ServiceCollection {
-        let factory = |sp: &ServiceProvider| Ok(Arc::new(T::from_provider(sp)?) as Arc<dyn HostedService>);
+        let factory = |sp: &Resolver<'_>| Ok(Arc::new(T::from_provider(sp)?) as Arc<dyn HostedService>);
         if let Some(mut registration) = self.try_add_enumerable::<dyn HostedService, T>(Lifetime::Singleton, factory) {
             registration.depends_on_all_of::<T>();
         }
@@ -166,7 +166,7 @@ impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
     where
         T: HostedService,
-        F: Fn(&ServiceProvider) -> anyhow::Result<T> + Send + Sync + 'static,
+        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         self.add_singleton::<dyn HostedService>(move |sp| Ok(Arc::new(factory(sp)?) as Arc<dyn HostedService>));
         self
@@ -184,7 +184,7 @@ impl HostingServiceCollectionExt for ServiceCollection {
     fn add_background_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
     where
         T: BackgroundService,
-        F: Fn(&ServiceProvider) -> anyhow::Result<T> + Send + Sync + 'static,
+        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         self.add_singleton::<dyn HostedService>(background_factory(factory));
         self
@@ -192,8 +192,8 @@ impl HostingServiceCollectionExt for ServiceCollection {
 }
 
 fn background_factory<T: BackgroundService>(
-    factory: impl Fn(&ServiceProvider) -> anyhow::Result<T> + Send + Sync + 'static,
-) -> impl Fn(&ServiceProvider) -> anyhow::Result<Arc<dyn HostedService>> + Send + Sync + 'static {
+    factory: impl Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
+) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<dyn HostedService>> + Send + Sync + 'static {
     move |sp| {
         let service: Arc<dyn BackgroundService> = Arc::new(factory(sp)?);
         Ok(Arc::new(BackgroundHost::new(service, sp)?) as Arc<dyn HostedService>)

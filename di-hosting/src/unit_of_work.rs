@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use di_core::{ScopeFactory, ServiceProvider};
+use di_core::{Resolver, ScopeFactory, ServiceProvider};
 use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -173,7 +173,7 @@ pub(crate) struct Worker {
 impl Worker {
     /// Resolves the scope factory and (when a host registered one) the application lifetime.
     pub(crate) fn new(
-        provider: &ServiceProvider,
+        provider: &Resolver<'_>,
         name: &'static str,
         on_failure: FailurePolicy,
         max_concurrent: usize,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Behaviour, Log, Recorder, host_with, record_lifetime, strings};
-use di_core::{FromProvider, ServiceProvider};
+use di_core::{FromProvider, Resolver};
 use di_hosting::{
     ApplicationLifetime, CancellationToken, Host, HostError, HostedService, HostingServiceCollectionExt, Phase,
 };
@@ -231,7 +231,7 @@ struct Counted {
 }
 
 impl FromProvider for Counted {
-    fn from_provider(sp: &ServiceProvider) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
         Ok(Self { lifetime: sp.get()?, starts: sp.get()? })
     }
     fn dependencies(deps: &mut di_core::Dependencies) {

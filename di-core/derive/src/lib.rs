@@ -123,7 +123,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     Ok(quote! {
         #[automatically_derived]
         impl #impl_generics #krate::FromProvider for #name #ty_generics #where_clause {
-            fn from_provider(__di_provider: &#krate::ServiceProvider) -> #krate::__private::Result<Self> {
+            fn from_provider(__di_provider: &#krate::Resolver<'_>) -> #krate::__private::Result<Self> {
                 ::core::result::Result::Ok(#construct)
             }
 
@@ -246,7 +246,7 @@ fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
                 Kind::Optional => quote!(get_optional),
                 Kind::All => quote!(get_all),
             };
-            quote_spanned!(field.ty.span()=> #krate::ServiceProvider::#method::<#service>(__di_provider)?)
+            quote_spanned!(field.ty.span()=> #krate::Resolver::#method::<#service>(__di_provider)?)
         }
         Source::Inject { kind, service, key: Some(key) } => {
             let method = match kind {
@@ -254,7 +254,7 @@ fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
                 Kind::Optional => quote!(get_keyed_optional),
                 Kind::All => quote!(get_all_keyed),
             };
-            quote_spanned!(field.ty.span()=> #krate::ServiceProvider::#method::<#service, _>(__di_provider, &(#key))?)
+            quote_spanned!(field.ty.span()=> #krate::Resolver::#method::<#service, _>(__di_provider, &(#key))?)
         }
     };
     match &field.ident {

@@ -1,69 +1,145 @@
-//! The resolution chain: which registrations are being created, outermost first.
+//! The resolution chain: which creations a resolve is nested in, innermost first.
 //!
-//! A factory receives a provider handle that carries the chain, so a nested resolve knows what
-//! it is nested in: that is how cycles are caught before they recurse, and how a scoped
-//! service knows that a singleton above it would capture it.
+//! Every creation of a singleton or scoped service has its own identity (a [`Creation`] id,
+//! unique for the provider's life); transients own no cell, so they carry none. The chain is how
+//! a nested resolve knows what it is nested in: a registration already on it is a cycle, a
+//! singleton on it would capture a scoped service, and its creation ids are what the wait graph
+//! checks a new wait against.
+//!
+//! A sync factory's chain lives on the stack ([`Link`], borrowed by its [`Resolver`]); an async
+//! factory's future is `'static`, so its chain is shared ([`SharedLink`], behind an `Arc`).
+//!
+//! [`Resolver`]: crate::Resolver
 
-use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 
-/// A process-wide unique id for a new resolution, without touching a shared atomic on every
-/// call: each thread reserves a block of ids at a time. Id 0 is never handed out (it marks a
-/// free cell).
-#[inline]
-pub(crate) fn next_resolution_id() -> u64 {
-    const BLOCK: u64 = 1 << 16;
-    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    }
-    RANGE.with(|range| {
-        let (mut next, mut end) = range.get();
-        if next == end {
-            next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
-            end = next + BLOCK;
-        }
-        range.set((next + 1, end));
-        next
-    })
-}
+/// The identity of one creation: `0` for none (a transient, or a top-level lookup).
+pub(crate) type Creation = u64;
 
-/// One link: the registration whose factory is running, and the link that asked for it.
-///
-/// A factory's handle holds its link inline; the link is moved behind an `Arc` only when that
-/// factory resolves something that itself runs a factory, so leaf factories allocate no chain.
+/// One registration being created.
 #[derive(Debug, Clone)]
-pub(crate) struct Chain {
-    /// Identifies the whole resolution across threads, for deadlock detection.
-    pub(crate) id: u64,
-    pub(crate) slot: u32,
+pub(crate) struct Node {
+    /// The slot it is cached and chained under: the registration's slot, or the virtual slot of
+    /// an `AnyKey` registration serving one key.
+    pub(crate) id: u32,
     pub(crate) service: &'static str,
     pub(crate) lifetime: Lifetime,
-    pub(crate) parent: Option<Arc<Self>>,
+    /// This creation's identity; `0` for a transient.
+    pub(crate) creation: Creation,
+    /// The key an `AnyKey` registration is creating this instance for.
+    pub(crate) key: Option<ServiceKey>,
 }
 
-impl Chain {
-    fn links(&self) -> impl Iterator<Item = &Self> {
-        std::iter::successors(Some(self), |c| c.parent.as_deref())
+/// A resolve's chain of enclosing creations.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Chain<'a> {
+    /// A top-level lookup.
+    #[default]
+    Empty,
+    /// Inside a sync factory: the link lives on the creating frame's stack.
+    Stack(&'a Link<'a>),
+    /// Inside an async factory.
+    Shared(Arc<SharedLink>),
+}
+
+/// A stack-allocated link.
+#[derive(Debug)]
+pub(crate) struct Link<'a> {
+    pub(crate) node: Node,
+    pub(crate) parent: Chain<'a>,
+}
+
+/// A shared link, for chains that must outlive a stack frame.
+#[derive(Debug)]
+pub(crate) struct SharedLink {
+    node: Node,
+    parent: Option<Arc<Self>>,
+}
+
+impl<'a> Chain<'a> {
+    /// The nodes, innermost first.
+    pub(crate) fn nodes(&self) -> Nodes<'_> {
+        match self {
+            Self::Empty => Nodes::Done,
+            Self::Stack(link) => Nodes::Stack(link),
+            Self::Shared(link) => Nodes::Shared(link),
+        }
     }
 
-    pub(crate) fn contains(&self, slot: u32) -> bool {
-        self.links().any(|c| c.slot == slot)
+    pub(crate) fn innermost(&self) -> Option<&Node> {
+        self.nodes().next()
+    }
+
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        self.nodes().any(|n| n.id == id)
     }
 
     /// Service names, outermost first.
     pub(crate) fn path(&self) -> Vec<&'static str> {
-        let mut v: Vec<_> = self.links().map(|c| c.service).collect();
+        let mut v: Vec<_> = self.nodes().map(|n| n.service).collect();
         v.reverse();
         v
     }
 
     /// The innermost singleton on the chain: the one that would capture a scoped service.
     pub(crate) fn nearest_singleton(&self) -> Option<&'static str> {
-        self.links().find(|c| c.lifetime == Lifetime::Singleton).map(|c| c.service)
+        self.nodes().find(|n| n.lifetime == Lifetime::Singleton).map(|n| n.service)
+    }
+
+    /// The creations on the chain, innermost first.
+    pub(crate) fn creations(&self) -> impl Iterator<Item = (Creation, &'static str)> + '_ {
+        self.nodes().filter(|n| n.creation != 0).map(|n| (n.creation, n.service))
+    }
+
+    /// The chain with `node` added, as a shared chain (for an async factory's resolver).
+    pub(crate) fn push_shared(&self, node: Node) -> Chain<'static> {
+        Chain::Shared(Arc::new(SharedLink { node, parent: self.to_shared() }))
+    }
+
+    /// This chain as shared links, copying stack links (rare: only an async creation nested in
+    /// a sync factory's frame does it).
+    fn to_shared(&self) -> Option<Arc<SharedLink>> {
+        match self {
+            Self::Empty => None,
+            Self::Shared(link) => Some(link.clone()),
+            Self::Stack(link) => {
+                let parent = link.parent.to_shared();
+                Some(Arc::new(SharedLink { node: link.node.clone(), parent }))
+            }
+        }
+    }
+}
+
+/// Iterates a chain's nodes, innermost first.
+#[derive(Debug)]
+pub(crate) enum Nodes<'b> {
+    Done,
+    Stack(&'b Link<'b>),
+    Shared(&'b SharedLink),
+}
+
+impl<'b> Iterator for Nodes<'b> {
+    type Item = &'b Node;
+
+    fn next(&mut self) -> Option<&'b Node> {
+        match *self {
+            Self::Done => None,
+            Self::Stack(link) => {
+                *self = match &link.parent {
+                    Chain::Empty => Self::Done,
+                    Chain::Stack(parent) => Self::Stack(parent),
+                    Chain::Shared(parent) => Self::Shared(parent),
+                };
+                Some(&link.node)
+            }
+            Self::Shared(link) => {
+                *self = link.parent.as_deref().map_or(Self::Done, Self::Shared);
+                Some(&link.node)
+            }
+        }
     }
 }
 
@@ -71,17 +147,21 @@ impl Chain {
 mod tests {
     use super::*;
 
-    fn link(slot: u32, service: &'static str, lifetime: Lifetime, parent: Option<Chain>) -> Chain {
-        Chain { id: 1, slot, service, lifetime, parent: parent.map(Arc::new) }
+    fn node(id: u32, service: &'static str, lifetime: Lifetime, creation: Creation) -> Node {
+        Node { id, service, lifetime, creation, key: None }
     }
 
     #[test]
-    fn path_is_outermost_first_and_nearest_singleton_is_innermost() {
-        let a = link(0, "a", Lifetime::Singleton, None);
-        let b = link(1, "b", Lifetime::Singleton, Some(a));
-        let c = link(2, "c", Lifetime::Transient, Some(b));
-        assert_eq!(c.path(), ["a", "b", "c"]);
-        assert_eq!(c.nearest_singleton(), Some("b"));
-        assert!(c.contains(0) && !c.contains(3));
+    fn stack_and_shared_links_read_as_one_chain() {
+        let outer = Chain::Empty.push_shared(node(0, "a", Lifetime::Singleton, 1));
+        let middle = Link { node: node(1, "b", Lifetime::Singleton, 2), parent: outer };
+        let inner = Link { node: node(2, "c", Lifetime::Transient, 0), parent: Chain::Stack(&middle) };
+        let chain = Chain::Stack(&inner);
+        assert_eq!(chain.path(), ["a", "b", "c"]);
+        assert_eq!(chain.nearest_singleton(), Some("b"));
+        assert!(chain.contains(0) && !chain.contains(3));
+        assert_eq!(chain.creations().map(|(c, _)| c).collect::<Vec<_>>(), [2, 1]);
+        let copied = chain.push_shared(node(3, "d", Lifetime::Scoped, 3));
+        assert_eq!(copied.path(), ["a", "b", "c", "d"]);
     }
 }

@@ -1,0 +1,229 @@
+//! The built container: registrations by slot, the lookup tables, the singleton cells, the root
+//! scope. Shared by the root and every scope; never changes after `build()`, except for the
+//! cells it owns.
+
+use std::any::{TypeId, type_name};
+use std::hash::Hash;
+use std::sync::{Arc, Weak};
+
+use hashbrown::HashTable;
+use rustc_hash::FxHashMap;
+
+use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
+use crate::error::{BuildError, ResolveError};
+use crate::key::{AnyKey, ServiceKey, keyed_hash};
+use crate::lifetime::Lifetime;
+use crate::options::ProviderOptions;
+use crate::provider::ServiceProvider;
+use crate::resolve::chain::Creation;
+use crate::resolve::once::OnceCell;
+use crate::resolve::per_key::{PerKey, VirtualSlot};
+use crate::resolve::waits::WaitGraph;
+use crate::scope::{Scope, ScopeFactory, ScopeState};
+use crate::sync::{AtomicU64, Ordering};
+
+/// The registrations of one service type (and key), by slot.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The slot a single resolve uses: the last registration.
+    pub(crate) last: u32,
+    /// Every slot, in registration order, for `get_all`.
+    pub(crate) all: Box<[u32]>,
+}
+
+#[derive(Debug)]
+struct KeyedEntry {
+    service: TypeId,
+    key: ServiceKey,
+    hash: u64,
+    entry: Entry,
+}
+
+/// Everything a built provider shares between the root and its scopes.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) descriptors: Box<[Descriptor]>,
+    unkeyed: FxHashMap<TypeId, Entry>,
+    keyed: HashTable<KeyedEntry>,
+    /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
+    /// `get_all_keyed(&AnyKey)` lists.
+    listed: FxHashMap<TypeId, Box<[u32]>>,
+    /// The keys `AnyKey` registrations have served.
+    pub(crate) per_key: PerKey,
+    /// One cell per slot; only singleton slots are ever filled.
+    pub(crate) singletons: Box<[OnceCell]>,
+    /// The root scope: what singletons (and root-resolved scoped services, with scope
+    /// validation off) belong to. The container is disposed when it is.
+    pub(crate) root: Arc<ScopeState>,
+    pub(crate) options: ProviderOptions,
+    pub(crate) waits: WaitGraph,
+    next_creation: AtomicU64,
+    pub(crate) scope_factory: Arc<ScopeFactory>,
+}
+
+impl Core {
+    pub(crate) fn build(mut descriptors: Vec<Descriptor>, options: ProviderOptions) -> Result<Arc<Self>, BuildError> {
+        // Built-ins go first so a user registration of the same type wins a single resolve.
+        let builtins = [
+            builtin::<ServiceProvider>(Lifetime::Transient, Factory::Provider),
+            builtin::<ScopeFactory>(Lifetime::Singleton, Factory::Scopes),
+        ];
+        descriptors.splice(0..0, builtins);
+
+        if options.validates_on_build() {
+            let problems = crate::validate::validate(&descriptors, options);
+            if !problems.is_empty() {
+                return Err(BuildError::Invalid { problems });
+            }
+        }
+
+        let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
+        let mut listed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
+        // Group slots by (type) and by (type, key), keeping registration order within a group.
+        let mut keyed: HashTable<(TypeId, ServiceKey, u64, Vec<u32>)> = HashTable::new();
+        for (slot, d) in descriptors.iter().enumerate() {
+            let slot = u32::try_from(slot).expect("fewer than 2^32 registrations");
+            match &d.key {
+                None => unkeyed.entry(d.service).or_default().push(slot),
+                Some(k) => {
+                    if !k.is_any() {
+                        listed.entry(d.service).or_default().push(slot);
+                    }
+                    let hash = k.hash_for(d.service);
+                    match keyed.find_mut(hash, |(s, key, _, _)| *s == d.service && key.same_as(k)) {
+                        Some((_, _, _, slots)) => slots.push(slot),
+                        None => {
+                            keyed.insert_unique(hash, (d.service, k.clone(), hash, vec![slot]), |e| e.2);
+                        }
+                    }
+                }
+            }
+        }
+        let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
+        let unkeyed = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
+        let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
+        let per_key = PerKey::new(descriptors.len());
+        let mut table = HashTable::with_capacity(keyed.len());
+        for (service, key, hash, slots) in keyed {
+            table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
+        }
+
+        Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
+            let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));
+            let singletons = descriptors
+                .iter()
+                .map(|d| match &d.factory {
+                    Factory::Instance(i) => OnceCell::filled(i.clone()),
+                    Factory::Scopes => OnceCell::filled(Arc::new(scope_factory.clone()) as Instance),
+                    _ => OnceCell::default(),
+                })
+                .collect();
+            Self {
+                descriptors: descriptors.into(),
+                unkeyed,
+                keyed: table,
+                listed,
+                per_key,
+                singletons,
+                root: Arc::new(ScopeState::new(true)),
+                options,
+                waits: WaitGraph::default(),
+                next_creation: AtomicU64::new(1),
+                scope_factory,
+            }
+        }))
+    }
+
+    #[inline]
+    pub(crate) fn is_disposed(&self) -> bool {
+        self.root.is_disposed()
+    }
+
+    pub(crate) fn create_scope(core: &Arc<Self>) -> Result<Scope, ResolveError> {
+        if core.is_disposed() {
+            return Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" });
+        }
+        Ok(Scope::new(core.clone()))
+    }
+
+    /// A fresh creation identity.
+    #[inline]
+    pub(crate) fn new_creation(&self) -> Creation {
+        self.next_creation.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn unkeyed<T: ?Sized + 'static>(&self) -> Option<&Entry> {
+        self.unkeyed.get(&TypeId::of::<T>())
+    }
+
+    pub(crate) fn has_unkeyed<T: ?Sized + 'static>(&self) -> bool {
+        self.unkeyed.contains_key(&TypeId::of::<T>())
+    }
+
+    /// The slot a single resolve of a declared dependency would use, with the virtual slot
+    /// when an `AnyKey` registration serves its key.
+    pub(crate) fn slot_of(&self, dep: &Dependency) -> Option<(u32, Option<Arc<VirtualSlot>>)> {
+        let Some(key) = &dep.key else { return self.unkeyed.get(&dep.service).map(|e| (e.last, None)) };
+        if key.is_any() {
+            return None; // an error at resolve time; nothing to prefetch
+        }
+        let find = |key: &ServiceKey| {
+            self.keyed.find(key.hash_for(dep.service), |e| e.service == dep.service && e.key.same_as(key))
+        };
+        if let Some(e) = find(key) {
+            return Some((e.entry.last, None));
+        }
+        let slot = find(&ServiceKey::new(AnyKey))?.entry.last;
+        Some((slot, Some(self.per_key.virtual_slot_erased(slot, dep.service, key))))
+    }
+
+    /// The `AnyKey` registration of `T` that serves `key`, and its virtual slot; `None` if `T`
+    /// has none. Only called once an exact lookup missed.
+    pub(crate) fn fallback<T, K>(&self, key: &K) -> Option<(u32, Arc<VirtualSlot>)>
+    where
+        T: ?Sized + 'static,
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+    {
+        self.find_keyed::<T, AnyKey>(&AnyKey)
+            .map(|e| (e.last, self.per_key.virtual_slot(e.last, TypeId::of::<T>(), key)))
+    }
+
+    /// The slots `get_all_keyed` resolves for `key`.
+    pub(crate) fn all_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&[u32]> {
+        if is_any_key::<K>() {
+            return self.listed.get(&TypeId::of::<T>()).map(|s| &**s);
+        }
+        self.find_keyed::<T, K>(key).map(|e| &*e.all)
+    }
+
+    pub(crate) fn find_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&Entry> {
+        let service = TypeId::of::<T>();
+        self.keyed.find(keyed_hash(service, key), |e| e.service == service && e.key.matches(key)).map(|e| &e.entry)
+    }
+
+    /// Whether `get_all_keyed::<T>(&AnyKey)` lists anything.
+    pub(crate) fn lists_keyed<T: ?Sized + 'static>(&self) -> bool {
+        self.listed.contains_key(&TypeId::of::<T>())
+    }
+}
+
+/// Whether `K` is [`AnyKey`]; known at compile time.
+#[inline(always)]
+pub(crate) fn is_any_key<K: 'static>() -> bool {
+    TypeId::of::<K>() == TypeId::of::<AnyKey>()
+}
+
+fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
+    Descriptor {
+        service: TypeId::of::<T>(),
+        name: type_name::<T>(),
+        implementation: None,
+        key: None,
+        lifetime,
+        factory,
+        sync_hook: None,
+        async_hook: None,
+        dependencies: Vec::new(),
+    }
+}
