@@ -14,6 +14,7 @@ mod registry;
 mod resolve;
 mod scope;
 mod sync;
+mod type_table;
 mod validate;
 
 pub mod error;

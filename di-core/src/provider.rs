@@ -223,8 +223,8 @@ impl ServiceProvider {
         if let Handle::Owner { core, scope } = &self.handle
             && !scope.is_disposed()
             && !core.is_disposed()
-            && let Some(entry) = core.unkeyed::<T>()
-            && let Some(instance) = core.singletons[entry.last as usize].get()
+            && let Some(unkeyed) = core.unkeyed::<T>()
+            && let Some(instance) = unkeyed.cell.get()
         {
             return Ok(crate::resolve::downcast(instance));
         }

@@ -21,6 +21,7 @@ use crate::resolve::per_key::{PerKey, VirtualSlot};
 use crate::resolve::waits::WaitGraph;
 use crate::scope::{Scope, ScopeFactory, ScopeState};
 use crate::sync::{AtomicU64, Ordering};
+use crate::type_table::TypeTable;
 
 /// The registrations of one service type (and key), by slot.
 #[derive(Debug)]
@@ -29,6 +30,14 @@ pub(crate) struct Entry {
     pub(crate) last: u32,
     /// Every slot, in registration order, for `get_all`.
     pub(crate) all: Box<[u32]>,
+}
+
+/// An unkeyed entry, with the singleton cell of its last registration at hand: a cached
+/// singleton resolve is the table probe and this one load.
+#[derive(Debug)]
+pub(crate) struct Unkeyed {
+    pub(crate) entry: Entry,
+    pub(crate) cell: Arc<OnceCell>,
 }
 
 #[derive(Debug)]
@@ -43,7 +52,7 @@ struct KeyedEntry {
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) descriptors: Box<[Descriptor]>,
-    unkeyed: FxHashMap<TypeId, Entry>,
+    unkeyed: TypeTable<Unkeyed>,
     keyed: HashTable<KeyedEntry>,
     /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
     /// `get_all_keyed(&AnyKey)` lists.
@@ -51,7 +60,7 @@ pub(crate) struct Core {
     /// The keys `AnyKey` registrations have served.
     pub(crate) per_key: PerKey,
     /// One cell per slot; only singleton slots are ever filled.
-    pub(crate) singletons: Box<[OnceCell]>,
+    pub(crate) singletons: Box<[Arc<OnceCell>]>,
     /// The root scope: what singletons (and root-resolved scoped services, with scope
     /// validation off) belong to. The container is disposed when it is.
     pub(crate) root: Arc<ScopeState>,
@@ -100,7 +109,6 @@ impl Core {
             }
         }
         let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
-        let unkeyed = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
         let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
         let per_key = PerKey::new(descriptors.len());
         let mut table = HashTable::with_capacity(keyed.len());
@@ -110,14 +118,26 @@ impl Core {
 
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
             let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));
-            let singletons = descriptors
+            let singletons: Box<[Arc<OnceCell>]> = descriptors
                 .iter()
-                .map(|d| match &d.factory {
-                    Factory::Instance(i) => OnceCell::filled(i.clone()),
-                    Factory::Scopes => OnceCell::filled(Arc::new(scope_factory.clone()) as Instance),
-                    _ => OnceCell::default(),
+                .map(|d| {
+                    Arc::new(match &d.factory {
+                        Factory::Instance(i) => OnceCell::filled(i.clone()),
+                        Factory::Scopes => OnceCell::filled(Arc::new(scope_factory.clone()) as Instance),
+                        _ => OnceCell::default(),
+                    })
                 })
                 .collect();
+            let unkeyed = TypeTable::new(
+                unkeyed
+                    .into_iter()
+                    .map(|(t, slots)| {
+                        let entry = entry(slots);
+                        let cell = singletons[entry.last as usize].clone();
+                        (t, Unkeyed { entry, cell })
+                    })
+                    .collect(),
+            );
             Self {
                 descriptors: descriptors.into(),
                 unkeyed,
@@ -153,7 +173,7 @@ impl Core {
     }
 
     #[inline]
-    pub(crate) fn unkeyed<T: ?Sized + 'static>(&self) -> Option<&Entry> {
+    pub(crate) fn unkeyed<T: ?Sized + 'static>(&self) -> Option<&Unkeyed> {
         self.unkeyed.get(&TypeId::of::<T>())
     }
 
@@ -164,7 +184,7 @@ impl Core {
     /// The slot a single resolve of a declared dependency would use, with the virtual slot
     /// when an `AnyKey` registration serves its key.
     pub(crate) fn slot_of(&self, dep: &Dependency) -> Option<(u32, Option<Arc<VirtualSlot>>)> {
-        let Some(key) = &dep.key else { return self.unkeyed.get(&dep.service).map(|e| (e.last, None)) };
+        let Some(key) = &dep.key else { return self.unkeyed.get(&dep.service).map(|u| (u.entry.last, None)) };
         if key.is_any() {
             return None; // an error at resolve time; nothing to prefetch
         }

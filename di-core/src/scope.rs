@@ -90,7 +90,7 @@ impl ScopeState {
             Some(Scoped::Ready(v)) => ScopedClaim::Ready(v.clone()),
             Some(Scoped::Creating(owner)) => ScopedClaim::Busy(*owner),
             None => {
-                inner.slots.set(slot, Scoped::Creating(me()));
+                inner.slots.insert(slot, Scoped::Creating(me()));
                 ScopedClaim::Mine
             }
         }
@@ -149,15 +149,16 @@ impl ScopeState {
     }
 
     /// Marks the scope disposed (no creation starts after this) and takes its cached services,
-    /// to drop once the hooks ran. `false` if it was already disposed.
-    fn begin_dispose(&self) -> (bool, ScopedSlots) {
+    /// to drop once the hooks ran; `idle` when there is nothing else to do (no hook left, none
+    /// running, none interrupted): the common end of a unit of work, in one critical section.
+    fn begin_dispose(&self) -> (ScopedSlots, bool) {
         let mut inner = self.lock();
-        if inner.disposed {
-            return (false, ScopedSlots::default());
+        if !inner.disposed {
+            inner.disposed = true;
+            self.disposed.store(true, Ordering::SeqCst);
         }
-        inner.disposed = true;
-        self.disposed.store(true, Ordering::SeqCst);
-        (true, std::mem::take(&mut inner.slots))
+        let idle = inner.disposers.is_empty() && inner.in_flight == 0 && inner.interrupted.is_empty();
+        (std::mem::take(&mut inner.slots), idle)
     }
 
     /// The next hook to run, newest first, counted as in flight.
@@ -177,7 +178,11 @@ impl ScopeState {
     /// sync hooks only: async-only ones are reported) and reports hooks an earlier, cancelled
     /// `dispose()` left half-run.
     pub(crate) fn dispose_sync(&self) -> Result<(), DisposeError> {
-        let (_, services) = self.begin_dispose();
+        let (services, idle) = self.begin_dispose();
+        if idle {
+            drop(services); // outside the lock: dropping a service may run user code
+            return Ok(());
+        }
         let mut failures = Vec::new();
         while let Some(hook) = self.next_hook() {
             let running = InFlight { scope: self, service: hook.service, finished: false };
@@ -196,7 +201,11 @@ impl ScopeState {
     /// that was running is reported by it as [`DisposeFailure::Interrupted`]. Returns once no
     /// hook of this scope is running, including hooks a concurrent `dispose()` runs.
     pub(crate) async fn dispose_async(&self) -> Result<(), DisposeError> {
-        let (_, services) = self.begin_dispose();
+        let (services, idle) = self.begin_dispose();
+        if idle {
+            drop(services);
+            return Ok(());
+        }
         let mut failures = Vec::new();
         while let Some(hook) = self.next_hook() {
             let running = InFlight { scope: self, service: hook.service, finished: false };

@@ -159,6 +159,14 @@ impl<'a> Resolver<'a> {
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         if let (Access::Borrowed(core), Access::Borrowed(scope)) = (&self.core, &self.scope) {
+            // The cached-singleton path, inline (a factory's dependencies are mostly these).
+            if !scope.is_disposed()
+                && !core.is_disposed()
+                && let Some(unkeyed) = core.unkeyed::<T>()
+                && let Some(instance) = unkeyed.cell.get()
+            {
+                return Ok(super::downcast(instance));
+            }
             return Source { core, scope, chain: &self.chain }.get();
         }
         self.with(type_name::<T>(), |s| s.get())

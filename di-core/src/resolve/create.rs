@@ -90,8 +90,9 @@ impl<'s, 'c> Source<'s, 'c> {
         Node { id: t.id, service: d.name, lifetime: d.lifetime, creation, key: t.key.cloned() }
     }
 
+    #[inline]
     fn check_cycle(&self, id: u32, d: &Descriptor) -> Result<(), ResolveError> {
-        if self.chain.contains(id) {
+        if !matches!(self.chain, Chain::Empty) && self.chain.contains(id) {
             let mut path = self.chain.path();
             path.push(d.name);
             return Err(ResolveError::Cycle { service: d.name, path: ResolutionPath::new(path) });
@@ -99,9 +100,12 @@ impl<'s, 'c> Source<'s, 'c> {
         Ok(())
     }
 
+    #[inline]
     fn check_scoped(&self, d: &Descriptor) -> Result<(), ResolveError> {
         if self.core.options.validates_scopes() {
-            if let Some(singleton) = self.chain.nearest_singleton() {
+            if !matches!(self.chain, Chain::Empty)
+                && let Some(singleton) = self.chain.nearest_singleton()
+            {
                 return Err(ResolveError::CapturedScoped { singleton, scoped: d.name, path: self.path() });
             }
             if self.scope.is_root {

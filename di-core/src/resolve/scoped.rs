@@ -47,6 +47,12 @@ impl ScopedSlots {
             map.insert(slot, entry);
             return;
         }
+        self.insert(slot, entry);
+    }
+
+    /// Adds `slot`, known to be absent.
+    #[inline]
+    pub(crate) fn insert(&mut self, slot: u32, entry: Scoped) {
         match self.inline.iter_mut().find(|e| e.is_none()) {
             Some(free) => *free = Some((slot, entry)),
             None => {

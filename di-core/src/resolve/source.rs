@@ -23,7 +23,7 @@ pub(crate) struct Source<'s, 'c> {
 
 /// Recovers the typed `Arc<T>` from an erased instance. Registrations are typed when added, so
 /// a mismatch is a bug in this crate, not a user error.
-#[inline]
+#[inline(always)]
 pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
     instance.downcast_ref::<Arc<T>>().expect("di-core stores every instance under its registered service type").clone()
 }
@@ -63,19 +63,22 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         self.live(type_name::<T>())?;
         match self.core.unkeyed::<T>() {
-            Some(entry) => self.resolve(entry.last),
+            Some(unkeyed) => match unkeyed.cell.get() {
+                Some(instance) => Ok(downcast(instance)),
+                None => self.resolve_at(Target::slot(self.core, unkeyed.entry.last)),
+            },
             None => Err(self.not_registered::<T>(None)),
         }
     }
 
     pub(crate) fn get_optional<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
-        self.core.unkeyed::<T>().map(|entry| self.resolve(entry.last)).transpose()
+        self.core.unkeyed::<T>().map(|u| self.resolve(u.entry.last)).transpose()
     }
 
     pub(crate) fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
-        let slots = self.core.unkeyed::<T>().map_or(&[][..], |e| &e.all);
+        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| &u.entry.all);
         slots.iter().map(|&slot| self.resolve(slot)).collect()
     }
 
@@ -142,7 +145,7 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         self.live(type_name::<T>())?;
         match self.core.unkeyed::<T>() {
-            Some(entry) => self.resolve_async(entry.last).await,
+            Some(unkeyed) => self.resolve_async(unkeyed.entry.last).await,
             None => Err(self.not_registered::<T>(None)),
         }
     }
@@ -152,14 +155,14 @@ impl<'s, 'c> Source<'s, 'c> {
     ) -> Result<Option<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
         match self.core.unkeyed::<T>() {
-            Some(entry) => self.resolve_async(entry.last).await.map(Some),
+            Some(unkeyed) => self.resolve_async(unkeyed.entry.last).await.map(Some),
             None => Ok(None),
         }
     }
 
     pub(crate) async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
-        let slots = self.core.unkeyed::<T>().map_or(&[][..], |e| &e.all);
+        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| &u.entry.all);
         let mut out = Vec::with_capacity(slots.len());
         for &slot in slots {
             out.push(self.resolve_async(slot).await?);
