@@ -114,6 +114,9 @@ impl Drop for WaitTicket<'_> {
 }
 
 #[cfg(all(test, not(loom)))]
+mod proptests;
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
