@@ -180,8 +180,9 @@ impl ServiceCollection {
     /// Registers a service of any lifetime with a factory. The `add_singleton`, `add_scoped` and
     /// `add_transient` shorthands call this.
     ///
-    /// The factory receives the provider the service is resolved through: the root for a
-    /// singleton, the requesting scope for scoped and transient services. It returns the service
+    /// The factory receives a [`Resolver`] for the scope the service is created in (the root
+    /// for a singleton, the requesting scope for scoped and transient services), carrying the
+    /// chain of creations it is nested in. It returns the service
     /// (`T`, or `Arc<T>` for a trait object) or an error, which the resolve reports as
     /// [`ResolveError::Factory`](crate::ResolveError::Factory).
     ///
@@ -484,8 +485,8 @@ impl ServiceCollection {
     /// [`ServiceProvider::get_async`]. A synchronous `get` of it (or of anything that depends on
     /// it) returns [`ResolveError::AsyncFactory`](crate::ResolveError::AsyncFactory).
     ///
-    /// The factory receives an owned provider handle for the duration of the creation; resolve
-    /// dependencies through it so cycles are detected.
+    /// The factory receives an owned [`Resolver`] (`Resolver<'static>`, which does not keep the
+    /// container alive); resolve dependencies through it so cycles and deadlocks are detected.
     ///
     /// # Examples
     ///
