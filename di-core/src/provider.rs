@@ -174,7 +174,7 @@ impl ServiceProvider {
     }
 
     /// The registry and scope, borrowed from an owner or upgraded from a weak handle.
-    #[inline]
+    #[inline(always)]
     fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>), ResolveError> {
         match &self.handle {
             Handle::Owner { core, scope } => Ok((Held::Borrowed(core), Held::Borrowed(scope))),
@@ -227,6 +227,9 @@ impl ServiceProvider {
             && let Some(instance) = unkeyed.cell.get()
         {
             return Ok(crate::resolve::downcast(instance));
+        }
+        if let Handle::Owner { core, scope } = &self.handle {
+            return Source { core, scope, chain: &TOP_LEVEL }.get();
         }
         self.with(type_name::<T>(), |s| s.get())
     }

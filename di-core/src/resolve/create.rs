@@ -20,7 +20,7 @@ use crate::error::{ResolutionPath, ResolveError, panic_message};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::provider::ServiceProvider;
-use crate::registry::Core;
+use crate::registry::{Core, Unkeyed};
 use crate::scope::{Late, ScopeListener, ScopeState, ScopedClaim};
 
 /// Where a resolve goes: the registration (`slot`); the id its instance is cached and chained
@@ -38,6 +38,11 @@ impl<'t> Target<'t> {
     #[inline]
     pub(crate) fn slot(core: &'t Core, slot: u32) -> Self {
         Self { slot, id: slot, cell: &core.singletons[slot as usize], key: None }
+    }
+
+    #[inline]
+    pub(crate) fn unkeyed(u: &'t Unkeyed) -> Self {
+        Self { slot: u.entry.last, id: u.entry.last, cell: &u.cell, key: None }
     }
 
     pub(crate) fn per_key(slot: u32, v: &'t VirtualSlot) -> Self {

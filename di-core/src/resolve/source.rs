@@ -65,7 +65,7 @@ impl<'s, 'c> Source<'s, 'c> {
         match self.core.unkeyed::<T>() {
             Some(unkeyed) => match unkeyed.cell.get() {
                 Some(instance) => Ok(downcast(instance)),
-                None => self.resolve_at(Target::slot(self.core, unkeyed.entry.last)),
+                None => self.resolve_at(Target::unkeyed(unkeyed)),
             },
             None => Err(self.not_registered::<T>(None)),
         }
