@@ -312,7 +312,10 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_sync(t, d, me.creation(), root)?;
-                    self.keep_sync(d, root, &*instance)?;
+                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                        drop(guard);
+                        return Err(self.too_late_sync(d, root, late));
+                    }
                     guard.complete(instance.clone());
                     return Ok(instance);
                 }
@@ -437,7 +440,12 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_async(t, d, me.creation(), root).await?;
-                    self.keep_async(d, root, instance.clone()).await?;
+                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                        // Free the cell before awaiting the late hooks: never hold a claim
+                        // across an await.
+                        drop(guard);
+                        return Err(self.too_late_async(d, root, late).await);
+                    }
                     guard.complete(instance.clone());
                     return Ok(instance);
                 }
