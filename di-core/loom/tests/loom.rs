@@ -9,7 +9,7 @@
 //! disposal guarantee as a failed assertion.
 //!
 //! Each model is two or three threads and a handful of operations; `LOOM_MAX_PREEMPTIONS`
-//! bounds the search (`.ci/run` sets it). The singleton's value is a `std` `OnceLock`, which loom
+//! bounds the search (`.ci/run` sets it; [`DEFAULT_PREEMPTIONS`] when unset). The singleton's value is a `std` `OnceLock`, which loom
 //! does not see: the models read a loom atomic the factory writes before resolving, so loom
 //! knows a resolve and a creation conflict and explores their overlaps. The race and wait/wake
 //! models (3 to 5) also count, across executions, the cases they are about, and fail if loom
@@ -23,6 +23,18 @@ use std::sync::atomic::AtomicUsize as StdCounter;
 use di_core::{ResolveError, ServiceCollection};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
+
+/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is unset: unbounded, the three-thread models
+/// do not finish in minutes; below 2, the race models do not reach the cases they check for.
+const DEFAULT_PREEMPTIONS: usize = 3;
+
+/// Runs `f` in every interleaving loom explores, within `LOOM_MAX_PREEMPTIONS` (or
+/// [`DEFAULT_PREEMPTIONS`]) preemptions per execution.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(DEFAULT_PREEMPTIONS);
+    builder.check(f);
+}
 
 /// The service every model resolves.
 #[derive(Debug)]
@@ -69,7 +81,7 @@ impl<const N: usize> Coverage<N> {
 /// once and both get the same instance.
 #[test]
 fn singleton_is_created_once() {
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let provider = {
             let created = created.clone();
@@ -108,7 +120,7 @@ fn singleton_is_created_once() {
 /// count).
 #[test]
 fn scoped_is_created_once_per_scope() {
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let provider = {
             let created = created.clone();
@@ -169,7 +181,7 @@ fn check_dispose_race(
 #[test]
 fn scoped_claim_races_scope_disposal() {
     static COVERAGE: Coverage<3> = Coverage::new();
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let disposed = counter();
         let provider = {
@@ -208,7 +220,7 @@ fn scoped_claim_races_scope_disposal() {
 #[test]
 fn singleton_claim_races_root_disposal() {
     static COVERAGE: Coverage<3> = Coverage::new();
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let disposed = counter();
         let provider = {
@@ -275,7 +287,7 @@ fn resolve_twice(
 #[test]
 fn waiter_is_woken_when_the_creation_completes() {
     static COVERAGE: Coverage<1> = Coverage::new();
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let creating = Arc::new(AtomicBool::new(false));
         let provider = {
@@ -310,7 +322,7 @@ fn waiter_is_woken_when_the_creation_completes() {
 #[test]
 fn waiter_retries_when_the_creation_fails() {
     static COVERAGE: Coverage<1> = Coverage::new();
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let creating = Arc::new(AtomicBool::new(false));
         let provider = {
@@ -363,7 +375,7 @@ fn check_waiter_vs_disposal(results: &[Result<Arc<Service>, ResolveError>; 2], c
 /// then fail as disposed or take the instance; the instance is disposed exactly once.
 #[test]
 fn scoped_waiter_races_scope_disposal() {
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let disposed = counter();
         let provider = {
@@ -403,7 +415,7 @@ fn scoped_waiter_races_scope_disposal() {
 /// the waiter; the waiter claims the cell and sees the root disposed.
 #[test]
 fn singleton_waiter_races_root_disposal() {
-    loom::model(|| {
+    model(|| {
         let created = counter();
         let disposed = counter();
         let provider = {
