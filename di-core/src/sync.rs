@@ -5,7 +5,7 @@
 //! Everything the resolver synchronises on goes through this module; `OnceLock` stays `std`'s
 //! (loom has none): its publication is trusted, and the protocol around it is what loom checks.
 //!
-//! Under loom the atomics are wrapped (see [`loom_atomic`]) so their initial value counts as a
+//! Under loom the atomics are wrapped (see `loom_atomic` below) so their initial value counts as a
 //! `SeqCst` store: otherwise loom lets a `SeqCst` load read it past a newer `SeqCst` write, a
 //! false lost wake-up in the waiter-counting handshake of `resolve/once.rs`.
 
