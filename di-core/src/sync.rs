@@ -4,9 +4,15 @@
 //!
 //! Everything the resolver synchronises on goes through this module; `OnceLock` stays `std`'s
 //! (loom has none): its publication is trusted, and the protocol around it is what loom checks.
+//!
+//! Under loom the atomics are wrapped (see `loom_atomic` below) so their initial value counts as a
+//! `SeqCst` store: otherwise loom lets a `SeqCst` load read it past a newer `SeqCst` write, a
+//! false lost wake-up in the waiter-counting handshake of `resolve/once.rs`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+pub(crate) use self::loom_atomic::{AtomicBool, AtomicU32, AtomicU64};
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::Ordering;
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
@@ -24,4 +30,48 @@ pub(crate) use std::thread_local;
 #[inline]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Loom's atomics, with the initial value stored again with `SeqCst` by the constructing thread.
+///
+/// Loom models `SeqCst` accesses only partly (its README: "regarded as `AcqRel`"): a `SeqCst`
+/// load may not return a store older than a newer `SeqCst` one, but the value an atomic is
+/// created with is recorded as a `Release` store, so a `SeqCst` load may still return it after a
+/// `SeqCst` write. In `once.rs`, a waiter's `waiters.fetch_add` then `owner.load`, against the
+/// creator's `owner.store(FREE)` then `waiters.load`, would then let both loads read old values,
+/// which `SeqCst` forbids (a cycle in the single total order), and loom reports a deadlock that
+/// cannot happen. Storing the same value again, before the atomic is shared, changes nothing in
+/// the program and makes that store a `SeqCst` one; loom still reports the lost wake-up if the
+/// handshake is weakened to `Release`/`Acquire`.
+#[cfg(loom)]
+mod loom_atomic {
+    macro_rules! seq_cst_initialised {
+        ($($name:ident($t:ty)),* $(,)?) => {$(
+            #[derive(Debug)]
+            pub(crate) struct $name(loom::sync::atomic::$name);
+
+            impl $name {
+                pub(crate) fn new(value: $t) -> Self {
+                    let atomic = loom::sync::atomic::$name::new(value);
+                    atomic.store(value, loom::sync::atomic::Ordering::SeqCst);
+                    Self(atomic)
+                }
+            }
+
+            impl Default for $name {
+                fn default() -> Self {
+                    Self::new(<$t>::default())
+                }
+            }
+
+            impl std::ops::Deref for $name {
+                type Target = loom::sync::atomic::$name;
+                fn deref(&self) -> &Self::Target {
+                    &self.0
+                }
+            }
+        )*};
+    }
+
+    seq_cst_initialised!(AtomicBool(bool), AtomicU32(u32), AtomicU64(u64));
 }

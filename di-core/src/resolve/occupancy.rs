@@ -13,8 +13,15 @@ use std::cell::RefCell;
 use super::chain::Creation;
 use crate::sync::thread_local;
 
+#[cfg(not(loom))]
 thread_local! {
     static BUSY: RefCell<Vec<(Creation, &'static str)>> = const { RefCell::new(Vec::new()) };
+}
+
+// loom's `thread_local!` takes no `const { .. }` initialiser.
+#[cfg(loom)]
+thread_local! {
+    static BUSY: RefCell<Vec<(Creation, &'static str)>> = RefCell::new(Vec::new());
 }
 
 /// Marks a creation as running on this thread until dropped.
