@@ -278,14 +278,14 @@ impl ServiceProvider {
 
     /// Resolves the last registration of `T` under `key`. Unkeyed registrations never answer a
     /// keyed lookup, and keyed ones never answer [`get`](Self::get). When `key` has no
-    /// registration of its own, the registration of `T` under [`AnyKey`] (if any) serves it,
+    /// registration of its own, the registration of `T` under [`AnyKey`](crate::AnyKey) (if any) serves it,
     /// with one instance per key for a singleton. The key is cloned only the first time the
     /// fallback serves it.
     ///
     /// # Errors
     ///
     /// [`ResolveError::NotRegistered`] (naming the key) if there is no such registration;
-    /// [`ResolveError::AnyKeySingle`] if `key` is [`AnyKey`]; otherwise as [`get`](Self::get).
+    /// [`ResolveError::AnyKeySingle`] if `key` is [`AnyKey`](crate::AnyKey); otherwise as [`get`](Self::get).
     ///
     /// # Examples
     ///
@@ -331,7 +331,7 @@ impl ServiceProvider {
     }
 
     /// Resolves every registration of `T` under `key`, in registration order, never the
-    /// [`AnyKey`] fallback. With `key` = [`AnyKey`]: every keyed registration of `T` except the
+    /// [`AnyKey`](crate::AnyKey) fallback. With `key` = [`AnyKey`](crate::AnyKey): every keyed registration of `T` except the
     /// `AnyKey` one, in registration order across keys, each the instance a single resolve of
     /// its key returns when it is the last of that key.
     ///
@@ -374,8 +374,8 @@ impl ServiceProvider {
         self.with(type_name::<T>(), |s| Ok(s.is_service::<T>())).unwrap_or(false)
     }
 
-    /// Whether `T` has a registration under `key`, or one under [`AnyKey`] that serves it. With
-    /// `key` = [`AnyKey`]: whether [`get_all_keyed`](Self::get_all_keyed) would list anything.
+    /// Whether `T` has a registration under `key`, or one under [`AnyKey`](crate::AnyKey) that serves it. With
+    /// `key` = [`AnyKey`](crate::AnyKey): whether [`get_all_keyed`](Self::get_all_keyed) would list anything.
     ///
     /// # Examples
     ///
