@@ -278,3 +278,24 @@ fn async_resolution_needs_no_particular_runtime() -> TestResult {
     assert_eq!(*order.lock().unwrap(), ["created"]);
     Ok(())
 }
+
+/// An async factory may keep its `Resolver<'static>`; once the creation is over, resolving
+/// through it is nested in nothing: resolving its own (transient) registration again creates a
+/// new instance instead of reporting a cycle.
+#[tokio::test]
+async fn a_resolver_kept_past_its_creation_reports_no_false_cycle() -> TestResult {
+    struct Keeper {
+        resolver: Resolver<'static>,
+    }
+    let provider = ServiceCollection::new()
+        .add_async::<Keeper, _>(Lifetime::Transient, |sp| async move { Ok(Arc::new(Keeper { resolver: sp })) })
+        .build()?;
+    let keeper = provider.get_async::<Keeper>().await?;
+    let another = keeper.resolver.get_async::<Keeper>().await?;
+    assert!(!Arc::ptr_eq(&keeper, &another), "a new transient, not a cycle");
+    drop(another);
+    drop(provider);
+    let err = keeper.resolver.get_async::<Keeper>().await.err().expect("the container has ended");
+    assert!(err.is_disposed(), "a kept resolver does not keep the container alive: {err:?}");
+    Ok(())
+}

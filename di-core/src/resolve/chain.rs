@@ -12,6 +12,7 @@
 //! [`Resolver`]: crate::Resolver
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
@@ -57,6 +58,23 @@ pub(crate) struct Link<'a> {
 pub(crate) struct SharedLink {
     node: Node,
     parent: Option<Arc<Self>>,
+    /// Set when the creation ends: an async factory may keep its `Resolver<'static>`, and a
+    /// resolve through it afterwards is nested in nothing (the creation is over), so it must
+    /// not report the creation's own service as a cycle.
+    ended: AtomicBool,
+}
+
+/// The chain of a resolve nested in nothing.
+static EMPTY: Chain<'static> = Chain::Empty;
+
+/// Marks a shared link's creation as ended when dropped (completed, failed or cancelled).
+#[derive(Debug)]
+pub(crate) struct EndsCreation(Arc<SharedLink>);
+
+impl Drop for EndsCreation {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::Release);
+    }
 }
 
 impl<'a> Chain<'a> {
@@ -94,9 +112,20 @@ impl<'a> Chain<'a> {
         self.nodes().filter(|n| n.creation != 0).map(|n| (n.creation, n.service))
     }
 
-    /// The chain with `node` added, as a shared chain (for an async factory's resolver).
-    pub(crate) fn push_shared(&self, node: Node) -> Chain<'static> {
-        Chain::Shared(Arc::new(SharedLink { node, parent: self.to_shared() }))
+    /// The chain with `node` added, as a shared chain (for an async factory's resolver), and
+    /// the guard that ends it.
+    pub(crate) fn push_shared(&self, node: Node) -> (Chain<'static>, EndsCreation) {
+        let link = Arc::new(SharedLink { node, parent: self.to_shared(), ended: AtomicBool::new(false) });
+        (Chain::Shared(link.clone()), EndsCreation(link))
+    }
+
+    /// This chain, or the empty one once the creation it belongs to has ended.
+    #[inline]
+    pub(crate) fn current(&self) -> &Self {
+        match self {
+            Self::Shared(link) if link.ended.load(Ordering::Acquire) => &EMPTY,
+            _ => self,
+        }
     }
 
     /// This chain as shared links, copying stack links (rare: only an async creation nested in
@@ -107,7 +136,7 @@ impl<'a> Chain<'a> {
             Self::Shared(link) => Some(link.clone()),
             Self::Stack(link) => {
                 let parent = link.parent.to_shared();
-                Some(Arc::new(SharedLink { node: link.node.clone(), parent }))
+                Some(Arc::new(SharedLink { node: link.node.clone(), parent, ended: AtomicBool::new(false) }))
             }
         }
     }
@@ -153,7 +182,7 @@ mod tests {
 
     #[test]
     fn stack_and_shared_links_read_as_one_chain() {
-        let outer = Chain::Empty.push_shared(node(0, "a", Lifetime::Singleton, 1));
+        let (outer, ends) = Chain::Empty.push_shared(node(0, "a", Lifetime::Singleton, 1));
         let middle = Link { node: node(1, "b", Lifetime::Singleton, 2), parent: outer };
         let inner = Link { node: node(2, "c", Lifetime::Transient, 0), parent: Chain::Stack(&middle) };
         let chain = Chain::Stack(&inner);
@@ -161,7 +190,11 @@ mod tests {
         assert_eq!(chain.nearest_singleton(), Some("b"));
         assert!(chain.contains(0) && !chain.contains(3));
         assert_eq!(chain.creations().map(|(c, _)| c).collect::<Vec<_>>(), [2, 1]);
-        let copied = chain.push_shared(node(3, "d", Lifetime::Scoped, 3));
+        let (copied, _) = chain.push_shared(node(3, "d", Lifetime::Scoped, 3));
         assert_eq!(copied.path(), ["a", "b", "c", "d"]);
+        let Chain::Stack(middle) = &inner.parent else { unreachable!() };
+        assert_eq!(middle.parent.current().path(), ["a"]);
+        drop(ends);
+        assert!(middle.parent.current().path().is_empty(), "an ended creation's chain reads as empty");
     }
 }

@@ -18,7 +18,8 @@ use crate::scope::ScopeState;
 /// scoped service, and a wait that would deadlock; so resolve a factory's dependencies through
 /// its `Resolver`, not through a [`ServiceProvider`] kept elsewhere. A sync factory borrows its
 /// resolver for the duration of the call; an async factory owns one (`Resolver<'static>`) that
-/// does not keep the container alive. Cloning it keeps the chain.
+/// does not keep the container alive (kept past the creation, it resolves as a plain handle
+/// would: the creation it belonged to is over). Cloning it keeps the chain.
 ///
 /// The lookups are [`ServiceProvider`]'s: [`get`](Self::get), [`get_optional`](Self::get_optional),
 /// [`get_all`](Self::get_all), their keyed and async forms. To keep a handle for later (to create
@@ -84,7 +85,7 @@ impl<'a> Resolver<'a> {
         f: impl FnOnce(&Source<'_, 'a>) -> Result<R, ResolveError>,
     ) -> Result<R, ResolveError> {
         let (core, scope) = self.parts(service)?;
-        f(&Source { core: &core, scope: &scope, chain: &self.chain })
+        f(&Source { core: &core, scope: &scope, chain: self.chain.current() })
     }
 
     /// The key this instance is being created for, when the registration is keyed with
@@ -329,7 +330,7 @@ impl Resolver<'_> {
     /// ```
     pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_async().await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_async().await
     }
 
     /// Async [`get_optional`](Self::get_optional).
@@ -356,7 +357,7 @@ impl Resolver<'_> {
     /// ```
     pub async fn get_optional_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_optional_async().await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_optional_async().await
     }
 
     /// Async [`get_all`](Self::get_all).
@@ -383,7 +384,7 @@ impl Resolver<'_> {
     /// ```
     pub async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_all_async().await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_all_async().await
     }
 
     /// Async [`get_keyed`](Self::get_keyed).
@@ -414,7 +415,7 @@ impl Resolver<'_> {
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_keyed_async(key).await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_keyed_async(key).await
     }
 
     /// Async [`get_keyed_optional`](Self::get_keyed_optional).
@@ -445,7 +446,7 @@ impl Resolver<'_> {
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_keyed_optional_async(key).await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_keyed_optional_async(key).await
     }
 
     /// Async [`get_all_keyed`](Self::get_all_keyed).
@@ -476,6 +477,6 @@ impl Resolver<'_> {
         K: Eq + Hash + Send + Sync + 'static,
     {
         let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &self.chain }.get_all_keyed_async(key).await
+        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_all_keyed_async(key).await
     }
 }

@@ -217,7 +217,8 @@ impl<'s, 'c> Source<'s, 'c> {
         owner: &Arc<ScopeState>,
     ) -> Result<Instance, ResolveError> {
         let Factory::Async(factory) = &d.factory else { return self.create_sync(t, d, creation, owner) };
-        let resolver = Resolver::owned(self.core, owner, self.chain.push_shared(self.node(t, d, creation)));
+        let (chain, _ends) = self.chain.push_shared(self.node(t, d, creation));
+        let resolver = Resolver::owned(self.core, owner, chain);
         let result = match catch_unwind(AssertUnwindSafe(|| {
             let _busy = Busy::enter(creation, d.name);
             factory(resolver)
