@@ -11,14 +11,6 @@ use crate::resolve::Source;
 use crate::resolve::chain::Chain;
 use crate::scope::{Scope, ScopeState};
 
-/// How a handle or a resolver reaches the registry or a scope: borrowed from its owner, or
-/// weakly (upgraded for each lookup).
-#[derive(Debug)]
-pub(crate) enum Access<'a, T> {
-    Borrowed(&'a Arc<T>),
-    Weak(Weak<T>),
-}
-
 /// A borrowed or upgraded `Arc`.
 pub(crate) enum Held<'a, T> {
     Borrowed(&'a Arc<T>),
@@ -32,25 +24,6 @@ impl<T> std::ops::Deref for Held<'_, T> {
         match self {
             Self::Borrowed(a) => a,
             Self::Owned(a) => a,
-        }
-    }
-}
-
-impl<T> Clone for Access<'_, T> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Borrowed(a) => Self::Borrowed(a),
-            Self::Weak(w) => Self::Weak(w.clone()),
-        }
-    }
-}
-
-impl<T> Access<'_, T> {
-    #[inline]
-    pub(crate) fn get(&self) -> Option<Held<'_, T>> {
-        match self {
-            Self::Borrowed(a) => Some(Held::Borrowed(a)),
-            Self::Weak(w) => w.upgrade().map(Held::Owned),
         }
     }
 }

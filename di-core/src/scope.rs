@@ -74,6 +74,8 @@ impl ScopeState {
         if self.is_root { "service provider" } else { "scope" }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn disposed_error(&self, service: &'static str) -> ResolveError {
         ResolveError::Disposed { service, what: self.what() }
     }

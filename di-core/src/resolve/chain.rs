@@ -50,7 +50,7 @@ pub(crate) enum Chain<'a> {
 #[derive(Debug)]
 pub(crate) struct Link<'a> {
     pub(crate) node: Node,
-    pub(crate) parent: Chain<'a>,
+    pub(crate) parent: &'a Chain<'a>,
 }
 
 /// A shared link, for chains that must outlive a stack frame.
@@ -157,7 +157,7 @@ impl<'b> Iterator for Nodes<'b> {
         match *self {
             Self::Done => None,
             Self::Stack(link) => {
-                *self = match &link.parent {
+                *self = match link.parent {
                     Chain::Empty => Self::Done,
                     Chain::Stack(parent) => Self::Stack(parent),
                     Chain::Shared(parent) => Self::Shared(parent),
@@ -183,8 +183,9 @@ mod tests {
     #[test]
     fn stack_and_shared_links_read_as_one_chain() {
         let (outer, ends) = Chain::Empty.push_shared(node(0, "a", Lifetime::Singleton, 1));
-        let middle = Link { node: node(1, "b", Lifetime::Singleton, 2), parent: outer };
-        let inner = Link { node: node(2, "c", Lifetime::Transient, 0), parent: Chain::Stack(&middle) };
+        let middle = Link { node: node(1, "b", Lifetime::Singleton, 2), parent: &outer };
+        let middle_chain = Chain::Stack(&middle);
+        let inner = Link { node: node(2, "c", Lifetime::Transient, 0), parent: &middle_chain };
         let chain = Chain::Stack(&inner);
         assert_eq!(chain.path(), ["a", "b", "c"]);
         assert_eq!(chain.nearest_singleton(), Some("b"));
@@ -192,7 +193,7 @@ mod tests {
         assert_eq!(chain.creations().map(|(c, _)| c).collect::<Vec<_>>(), [2, 1]);
         let (copied, _) = chain.push_shared(node(3, "d", Lifetime::Scoped, 3));
         assert_eq!(copied.path(), ["a", "b", "c", "d"]);
-        let Chain::Stack(middle) = &inner.parent else { unreachable!() };
+        let Chain::Stack(middle) = inner.parent else { unreachable!() };
         assert_eq!(middle.parent.current().path(), ["a"]);
         drop(ends);
         assert!(middle.parent.current().path().is_empty(), "an ended creation's chain reads as empty");

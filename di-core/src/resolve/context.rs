@@ -2,12 +2,12 @@
 
 use std::any::{Any, type_name};
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::chain::Chain;
+use super::chain::{Chain, Link};
 use super::source::Source;
 use crate::error::ResolveError;
-use crate::provider::{Access, Held, ServiceProvider};
+use crate::provider::{Held, ServiceProvider};
 use crate::registry::Core;
 use crate::scope::ScopeState;
 
@@ -46,46 +46,75 @@ use crate::scope::ScopeState;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Resolver<'a> {
-    core: Access<'a, Core>,
-    scope: Access<'a, ScopeState>,
-    chain: Chain<'a>,
+    kind: Kind<'a>,
+}
+
+enum Kind<'a> {
+    /// A sync factory's: borrows the registry, the scope and its chain link for the call.
+    Borrowed { core: &'a Arc<Core>, scope: &'a Arc<ScopeState>, link: &'a Link<'a> },
+    /// An async factory's: holds them weakly, with a shared chain.
+    Owned { core: Weak<Core>, scope: Weak<ScopeState>, chain: Chain<'static> },
 }
 
 impl std::fmt::Debug for Resolver<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver").field("creating", &self.chain.path()).finish_non_exhaustive()
+        f.debug_struct("Resolver").field("creating", &self.chain().path()).finish_non_exhaustive()
     }
 }
 
 impl Clone for Resolver<'_> {
     fn clone(&self) -> Self {
-        Self { core: self.core.clone(), scope: self.scope.clone(), chain: self.chain.clone() }
+        let kind = match &self.kind {
+            Kind::Borrowed { core, scope, link } => Kind::Borrowed { core, scope, link },
+            Kind::Owned { core, scope, chain } => {
+                Kind::Owned { core: core.clone(), scope: scope.clone(), chain: chain.clone() }
+            }
+        };
+        Self { kind }
     }
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn borrowed(core: &'a Arc<Core>, scope: &'a Arc<ScopeState>, chain: Chain<'a>) -> Self {
-        Self { core: Access::Borrowed(core), scope: Access::Borrowed(scope), chain }
+    pub(crate) fn borrowed(core: &'a Arc<Core>, scope: &'a Arc<ScopeState>, link: &'a Link<'a>) -> Self {
+        Self { kind: Kind::Borrowed { core, scope, link } }
     }
 
     pub(crate) fn owned(core: &Arc<Core>, scope: &Arc<ScopeState>, chain: Chain<'static>) -> Resolver<'static> {
-        Resolver { core: Access::Weak(Arc::downgrade(core)), scope: Access::Weak(Arc::downgrade(scope)), chain }
+        Resolver { kind: Kind::Owned { core: Arc::downgrade(core), scope: Arc::downgrade(scope), chain } }
+    }
+
+    /// The chain a lookup through this resolver is nested in: empty once an owned resolver's
+    /// creation has ended.
+    fn chain(&self) -> Chain<'_> {
+        match &self.kind {
+            Kind::Borrowed { link, .. } => Chain::Stack(link),
+            Kind::Owned { chain, .. } => chain.current().clone(),
+        }
     }
 
     #[inline]
-    fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>), ResolveError> {
-        let gone = || ResolveError::Disposed { service, what: "service provider" };
-        Ok((self.core.get().ok_or_else(gone)?, self.scope.get().ok_or_else(gone)?))
+    fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>, Chain<'_>), ResolveError> {
+        match &self.kind {
+            Kind::Borrowed { core, scope, link } => {
+                Ok((Held::Borrowed(core), Held::Borrowed(scope), Chain::Stack(link)))
+            }
+            Kind::Owned { core, scope, chain } => {
+                let gone = || ResolveError::Disposed { service, what: "service provider" };
+                let core = core.upgrade().ok_or_else(gone)?;
+                let scope = scope.upgrade().ok_or_else(gone)?;
+                Ok((Held::Owned(core), Held::Owned(scope), chain.current().clone()))
+            }
+        }
     }
 
     #[inline]
     fn with<R>(
         &self,
         service: &'static str,
-        f: impl FnOnce(&Source<'_, 'a>) -> Result<R, ResolveError>,
+        f: impl FnOnce(&Source<'_, '_>) -> Result<R, ResolveError>,
     ) -> Result<R, ResolveError> {
-        let (core, scope) = self.parts(service)?;
-        f(&Source { core: &core, scope: &scope, chain: self.chain.current() })
+        let (core, scope, chain) = self.parts(service)?;
+        f(&Source { core: &core, scope: &scope, chain: &chain })
     }
 
     /// The key this instance is being created for, when the registration is keyed with
@@ -107,7 +136,11 @@ impl<'a> Resolver<'a> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn key(&self) -> Option<&dyn Any> {
-        self.chain.innermost()?.key.as_ref().map(crate::key::ServiceKey::as_any)
+        let node = match &self.kind {
+            Kind::Borrowed { link, .. } => &link.node,
+            Kind::Owned { chain, .. } => chain.innermost()?,
+        };
+        node.key.as_ref().map(crate::key::ServiceKey::as_any)
     }
 
     /// A handle to the scope this service is created in (the root, for a singleton), to keep:
@@ -130,7 +163,7 @@ impl<'a> Resolver<'a> {
     ///
     /// [`ResolveError::Disposed`] if the container is gone.
     pub fn provider(&self) -> Result<Arc<ServiceProvider>, ResolveError> {
-        let (core, scope) = self.parts(type_name::<ServiceProvider>())?;
+        let (core, scope, _) = self.parts(type_name::<ServiceProvider>())?;
         Ok(Arc::new(ServiceProvider::handle_of(&core, &scope)))
     }
 }
@@ -159,7 +192,7 @@ impl<'a> Resolver<'a> {
     /// ```
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        if let (Access::Borrowed(core), Access::Borrowed(scope)) = (&self.core, &self.scope) {
+        if let Kind::Borrowed { core, scope, link } = &self.kind {
             // The cached-singleton path, inline (a factory's dependencies are mostly these).
             if !scope.is_disposed()
                 && !core.is_disposed()
@@ -168,7 +201,7 @@ impl<'a> Resolver<'a> {
             {
                 return Ok(super::downcast(instance));
             }
-            return Source { core, scope, chain: &self.chain }.get();
+            return Source { core, scope, chain: &Chain::Stack(link) }.get();
         }
         self.with(type_name::<T>(), |s| s.get())
     }
@@ -329,8 +362,8 @@ impl Resolver<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_async().await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_async().await
     }
 
     /// Async [`get_optional`](Self::get_optional).
@@ -356,8 +389,8 @@ impl Resolver<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_optional_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_optional_async().await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_optional_async().await
     }
 
     /// Async [`get_all`](Self::get_all).
@@ -383,8 +416,8 @@ impl Resolver<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_all_async().await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_all_async().await
     }
 
     /// Async [`get_keyed`](Self::get_keyed).
@@ -414,8 +447,8 @@ impl Resolver<'_> {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_keyed_async(key).await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_keyed_async(key).await
     }
 
     /// Async [`get_keyed_optional`](Self::get_keyed_optional).
@@ -445,8 +478,8 @@ impl Resolver<'_> {
         T: ?Sized + Send + Sync + 'static,
         K: Clone + Eq + Hash + Send + Sync + 'static,
     {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_keyed_optional_async(key).await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_keyed_optional_async(key).await
     }
 
     /// Async [`get_all_keyed`](Self::get_all_keyed).
@@ -476,7 +509,7 @@ impl Resolver<'_> {
         T: ?Sized + Send + Sync + 'static,
         K: Eq + Hash + Send + Sync + 'static,
     {
-        let (core, scope) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: self.chain.current() }.get_all_keyed_async(key).await
+        let (core, scope, chain) = self.parts(type_name::<T>())?;
+        Source { core: &core, scope: &scope, chain: &chain }.get_all_keyed_async(key).await
     }
 }

@@ -199,8 +199,8 @@ impl<'s, 'c> Source<'s, 'c> {
             return Ok(instance);
         }
         let Factory::Sync(factory) = &d.factory else { return Err(self.async_factory(d)) };
-        let link = Link { node: self.node(t, d, creation), parent: self.chain.clone() };
-        let resolver = Resolver::borrowed(self.core, owner, Chain::Stack(&link));
+        let link = Link { node: self.node(t, d, creation), parent: self.chain };
+        let resolver = Resolver::borrowed(self.core, owner, &link);
         let result = {
             let _busy = Busy::enter(creation, d.name);
             catch_unwind(AssertUnwindSafe(|| (factory.erased)(&resolver)))
@@ -288,8 +288,8 @@ impl<'s, 'c> Source<'s, 'c> {
             let instance = self.create_sync(t, d, 0, self.scope)?;
             return Ok(downcast(&instance));
         };
-        let link = Link { node: self.node(t, d, 0), parent: self.chain.clone() };
-        let resolver = Resolver::borrowed(self.core, self.scope, Chain::Stack(&link));
+        let link = Link { node: self.node(t, d, 0), parent: self.chain };
+        let resolver = Resolver::borrowed(self.core, self.scope, &link);
         let result = catch_unwind(AssertUnwindSafe(|| factory(&resolver)));
         let value = self.outcome(d, result)?;
         // Transients resolved from the root are not tracked: the root lives as long as the
@@ -383,7 +383,7 @@ impl<'s, 'c> Source<'s, 'c> {
     /// Creates the declared dependencies of a sync factory that have async factories (and are
     /// cached: singleton or scoped), so its plain `get` finds them.
     async fn prefetch(&self, t: Target<'_>, d: &Descriptor) -> Result<(), ResolveError> {
-        let link = Link { node: self.node(t, d, 0), parent: self.chain.clone() };
+        let link = Link { node: self.node(t, d, 0), parent: self.chain };
         let chain = Chain::Stack(&link);
         let inner = Source { core: self.core, scope: self.scope, chain: &chain };
         for dep in &d.dependencies {
