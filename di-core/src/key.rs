@@ -128,11 +128,6 @@ impl ServiceKey {
     }
 
     /// Equality between two erased keys: same type and equal values.
-    /// Whether this key equals `other`, a key of any type.
-    pub(crate) fn eq_any(&self, other: &dyn Any) -> bool {
-        self.0.eq_dyn(other)
-    }
-
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         self.0.eq_dyn(other.0.as_any())
     }

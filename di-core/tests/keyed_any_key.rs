@@ -388,3 +388,71 @@ fn declared_keyed_dependency_is_satisfied_by_an_any_key_registration() -> TestRe
     assert_eq!(provider.get_keyed::<Svc, _>(&"k")?.0, "k");
     Ok(())
 }
+
+/// A key whose `Eq` blocks, the first time it is asked, until the test lets it go.
+#[derive(Clone, Debug)]
+struct SlowKey {
+    id: u32,
+    gate: Option<Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>>,
+}
+
+impl PartialEq for SlowKey {
+    fn eq(&self, other: &Self) -> bool {
+        for key in [self, other] {
+            let waiting = key.gate.as_ref().and_then(|g| g.lock().expect("unpoisoned").take());
+            if let Some(released) = waiting {
+                let _ = released.recv_timeout(std::time::Duration::from_secs(10));
+            }
+        }
+        self.id == other.id
+    }
+}
+
+impl Eq for SlowKey {}
+
+impl std::hash::Hash for SlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+/// The per-key cache runs no user code under a lock other resolutions need: while one resolve
+/// is stuck in a key's `Eq`, others (new keys, so inserts into every shard) go on.
+#[test]
+fn a_key_whose_eq_blocks_does_not_block_other_keys() -> TestResult {
+    use std::time::Duration;
+    let provider = Arc::new(
+        ServiceCollection::new()
+            .add_keyed::<Svc, _>(Lifetime::Singleton, AnyKey, |sp| {
+                let id = sp.key().and_then(|k| k.downcast_ref::<SlowKey>()).map_or(0, |k| k.id);
+                Ok(Arc::new(Svc(format!("svc-{id}"))))
+            })
+            .build()?,
+    );
+    provider.get_keyed::<Svc, _>(&SlowKey { id: 1, gate: None })?;
+
+    let (release, released) = std::sync::mpsc::channel();
+    let gated = SlowKey { id: 1, gate: Some(Arc::new(Mutex::new(Some(released)))) };
+    let stuck = {
+        let provider = provider.clone();
+        std::thread::spawn(move || provider.get_keyed::<Svc, _>(&gated).map(|s| s.0.clone()))
+    };
+    std::thread::sleep(Duration::from_millis(50)); // let it reach the blocking `Eq`
+
+    let (done, finished) = std::sync::mpsc::channel();
+    let others = {
+        let provider = provider.clone();
+        std::thread::spawn(move || {
+            for id in 100..164 {
+                provider.get_keyed::<Svc, _>(&SlowKey { id, gate: None }).expect("resolves");
+            }
+            done.send(()).expect("the test waits");
+        })
+    };
+    let went_on = finished.recv_timeout(Duration::from_secs(5)).is_ok();
+    release.send(()).ok();
+    assert!(went_on, "64 other keys resolved while one key's `Eq` was blocked");
+    others.join().expect("no panic");
+    assert_eq!(stuck.join().expect("no panic")?, "svc-1", "the blocked resolve found the cached instance");
+    Ok(())
+}
