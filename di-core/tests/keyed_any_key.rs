@@ -440,15 +440,12 @@ fn a_key_whose_eq_blocks_does_not_block_other_keys() -> TestResult {
     std::thread::sleep(Duration::from_millis(50)); // let it reach the blocking `Eq`
 
     let (done, finished) = std::sync::mpsc::channel();
-    let others = {
-        let provider = provider.clone();
-        std::thread::spawn(move || {
-            for id in 100..164 {
-                provider.get_keyed::<Svc, _>(&SlowKey { id, gate: None }).expect("resolves");
-            }
-            done.send(()).expect("the test waits");
-        })
-    };
+    let others = std::thread::spawn(move || {
+        for id in 100..164 {
+            provider.get_keyed::<Svc, _>(&SlowKey { id, gate: None }).expect("resolves");
+        }
+        done.send(()).expect("the test waits");
+    });
     let went_on = finished.recv_timeout(Duration::from_secs(5)).is_ok();
     release.send(()).ok();
     assert!(went_on, "64 other keys resolved while one key's `Eq` was blocked");
