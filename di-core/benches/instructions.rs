@@ -10,44 +10,15 @@
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 
-use di_core::{ServiceCollection, ServiceProvider};
+use di_core::ServiceProvider;
 use gungraun::{library_benchmark, library_benchmark_group, main};
+use support::{Config, Repo, RequestContext};
 
-struct Config {
-    retries: u32,
-}
-struct Repo {
-    config: Arc<Config>,
-}
-struct RequestContext {
-    id: u64,
-}
+mod support;
 
-/// A distinct service type per `N`, to grow the type index as well as the slot table.
-struct Filler<const N: usize>;
-
-macro_rules! fill {
-    ($s:ident; $($n:literal)*) => { $( $s.add_singleton_instance(Filler::<$n>); )* };
-}
-
-/// A provider with `total` registrations: the three services under test, then filler (distinct
-/// unkeyed types, then keyed instances).
+/// The shared provider of `total` registrations, with every path below run once.
 fn provider(total: usize) -> Arc<ServiceProvider> {
-    let mut services = ServiceCollection::new();
-    services
-        .add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 })))
-        .add_transient::<Repo>(|sp| Ok(Arc::new(Repo { config: sp.get()? })))
-        .add_scoped::<RequestContext>(|_| Ok(Arc::new(RequestContext { id: 7 })));
-    if total > 100 {
-        fill!(services; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29
-            30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49);
-    }
-    let mut key = 0u64;
-    while services.len() < total {
-        services.add_keyed_singleton_instance(key, key);
-        key += 1;
-    }
-    let provider = services.build().expect("valid collection");
+    let provider = support::provider(total);
     // Warm up: the singleton is created, and every path below has run once.
     provider.get::<Config>().expect("singleton");
     provider.get::<Repo>().expect("transient");

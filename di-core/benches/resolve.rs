@@ -12,57 +12,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_main};
-use di_core::{ServiceCollection, ServiceProvider};
+use support::{Config, Repo, RequestContext, provider};
 
-struct Config {
-    retries: u32,
-}
-struct Repo {
-    config: Arc<Config>,
-}
-struct RequestContext {
-    id: u64,
-}
-
-/// A distinct service type per `N`, to grow the type index as well as the slot table.
-struct Filler<const N: usize>;
-
-macro_rules! fill_units {
-    ($s:ident, $h:literal, $t:literal; $($u:literal)*) => {
-        $( $s.add_singleton_instance(Filler::<{ $h * 100 + $t * 10 + $u }>); )*
-    };
-}
-macro_rules! fill_tens {
-    ($s:ident, $h:literal; $($t:literal)*) => {
-        $( fill_units!($s, $h, $t; 0 1 2 3 4 5 6 7 8 9); )*
-    };
-}
-macro_rules! fill_hundreds {
-    ($s:ident; $($h:literal)*) => {
-        $( fill_tens!($s, $h; 0 1 2 3 4 5 6 7 8 9); )*
-    };
-}
-
-/// A provider with `total` registrations: the services under test, then filler. With 10,000,
-/// the filler is 1,000 distinct unkeyed types plus keyed registrations.
-fn provider(total: usize) -> Arc<ServiceProvider> {
-    let mut services = ServiceCollection::new();
-    services
-        .add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 })))
-        .add_transient::<Repo>(|sp| Ok(Arc::new(Repo { config: sp.get()? })))
-        .add_scoped::<RequestContext>(|_| Ok(Arc::new(RequestContext { id: 7 })));
-    if total > 1_000 {
-        fill_hundreds!(services; 0 1 2 3 4 5 6 7 8 9);
-    }
-    let mut key = 0u64;
-    while services.len() < total {
-        services.add_keyed_singleton_instance(key, key);
-        key += 1;
-    }
-    let provider = services.build().expect("valid collection");
-    provider.get::<Config>().expect("warm the singleton");
-    provider
-}
+mod support;
 
 fn baseline(c: &mut Criterion) {
     let mut group = c.benchmark_group("baseline");

@@ -121,7 +121,7 @@ impl Descriptor {
     /// to run. User-supplied instances never get here: the container did not create them.
     #[inline]
     pub(crate) fn disposer_for(&self, instance: &dyn Any) -> Option<Disposer> {
-        if self.sync_hook.is_none() && self.async_hook.is_none() {
+        if !self.has_hooks() {
             return None;
         }
         Some(Disposer {

@@ -367,6 +367,8 @@ async fn bug5_a_cancelled_dispose_leaves_the_remaining_hooks_to_the_next_one() -
         let log = l.clone();
         async move {
             log.lock().unwrap().push("second started");
+            // The scenario itself: a hook still running when its `dispose()` is dropped (paused
+            // clock: the hour never passes; the 10 ms timeout below fires first).
             tokio::time::sleep(Duration::from_secs(3600)).await;
             log.lock().unwrap().push("second finished");
             Ok(())

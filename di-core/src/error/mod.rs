@@ -5,6 +5,10 @@ use std::fmt;
 
 use crate::lifetime::Lifetime;
 
+mod dispose;
+
+pub use self::dispose::{DisposeError, DisposeFailure};
+
 /// A boxed error from user code (a factory or a disposal hook), as
 /// [`ResolveError::Factory`] and [`DisposeFailure::Failed`] carry it in `source`.
 ///
@@ -485,130 +489,6 @@ impl ValidationError {
         match self {
             Self::MissingDependency { path, .. } | Self::Cycle { path, .. } | Self::CapturedScoped { path, .. } => path,
         }
-    }
-}
-
-/// One disposal hook that did not complete.
-///
-/// # Examples
-///
-/// ```
-/// # use std::sync::Arc;
-/// use di_core::{DisposeFailure, ServiceCollection};
-///
-/// struct Conn;
-/// let mut services = ServiceCollection::new();
-/// services
-///     .add_singleton::<Conn>(|_| Ok(Arc::new(Conn)))
-///     .on_dispose(|_| Err(anyhow::anyhow!("socket already closed")));
-/// let provider = services.build()?;
-/// provider.get::<Conn>()?;
-/// let err = provider.dispose_sync().unwrap_err();
-/// assert!(matches!(err.failures()[0], DisposeFailure::Failed { .. }));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DisposeFailure {
-    /// The hook returned an error.
-    #[error("disposing `{service}` failed: {source}")]
-    Failed {
-        /// The service being disposed.
-        service: &'static str,
-        /// What the hook returned.
-        #[source]
-        source: BoxError,
-    },
-    /// The hook panicked.
-    #[error("disposing `{service}` panicked with message {message:?}")]
-    Panicked {
-        /// The service being disposed.
-        service: &'static str,
-        /// The panic payload, if it was a string.
-        message: String,
-    },
-    /// The hook was running when the `dispose()` future running it was dropped (a timeout, say):
-    /// it was started and may not have finished. Reported by the next disposal.
-    #[error("disposing `{service}` was interrupted: the `dispose()` future running its hook was dropped")]
-    Interrupted {
-        /// The service being disposed.
-        service: &'static str,
-    },
-    /// The service has only an async hook and was disposed synchronously.
-    #[error("`{service}` only has an async disposal hook; dispose the container with `dispose().await`")]
-    AsyncOnly {
-        /// The service being disposed.
-        service: &'static str,
-    },
-}
-
-/// Every disposal hook that failed while a scope or provider was disposed.
-///
-/// One failing hook never stops the others: each hook runs, and the failures come back together,
-/// in the order the hooks ran (reverse creation order).
-///
-/// # Examples
-///
-/// ```
-/// use di_core::ServiceCollection;
-///
-/// let provider = ServiceCollection::new().build()?;
-/// assert!(provider.dispose_sync().is_ok());
-/// # Ok::<(), di_core::BuildError>(())
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[error("{} disposal hook{} failed: {}", failures.len(), if failures.len() == 1 { "" } else { "s" }, render_failures(failures))]
-pub struct DisposeError {
-    failures: Vec<DisposeFailure>,
-}
-
-fn render_failures(failures: &[DisposeFailure]) -> String {
-    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-}
-
-impl DisposeError {
-    pub(crate) fn from_failures(failures: Vec<DisposeFailure>) -> Result<(), Self> {
-        if failures.is_empty() { Ok(()) } else { Err(Self { failures }) }
-    }
-
-    /// The failures, in the order the hooks ran.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use di_core::ServiceCollection;
-    /// # struct Conn;
-    /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
-    /// # let provider = services.build()?;
-    /// # provider.get::<Conn>()?;
-    /// let err = provider.dispose_sync().unwrap_err();
-    /// assert_eq!(err.failures().len(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn failures(&self) -> &[DisposeFailure] {
-        &self.failures
-    }
-
-    /// Takes the failures out.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use di_core::ServiceCollection;
-    /// # struct Conn;
-    /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
-    /// # let provider = services.build()?;
-    /// # provider.get::<Conn>()?;
-    /// let failures = provider.dispose_sync().unwrap_err().into_failures();
-    /// assert_eq!(failures.len(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_failures(self) -> Vec<DisposeFailure> {
-        self.failures
     }
 }
 
