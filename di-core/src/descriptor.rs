@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::dispose::{AsyncHook, BoxFuture, Disposer, SyncHook};
+use crate::error::BoxError;
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::resolve::Resolver;
@@ -12,10 +13,16 @@ use crate::resolve::Resolver;
 /// A created instance, type-erased: an `Arc<dyn Any>` holding the service's `Arc<T>`.
 pub(crate) type Instance = Arc<dyn Any + Send + Sync>;
 
+/// Erases a service's `Arc<T>` into an [`Instance`].
+#[inline]
+pub(crate) fn erase<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Instance {
+    Arc::new(value)
+}
+
 /// A sync factory returning the service as its own type.
-pub(crate) type TypedFactory<T> = Arc<dyn Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync>;
-pub(crate) type ErasedFactory = Arc<dyn Fn(&Resolver<'_>) -> anyhow::Result<Instance> + Send + Sync>;
-pub(crate) type AsyncFactory = Arc<dyn Fn(Resolver<'static>) -> BoxFuture<anyhow::Result<Instance>> + Send + Sync>;
+pub(crate) type TypedFactory<T> = Arc<dyn Fn(&Resolver<'_>) -> Result<Arc<T>, BoxError> + Send + Sync>;
+pub(crate) type ErasedFactory = Arc<dyn Fn(&Resolver<'_>) -> Result<Instance, BoxError> + Send + Sync>;
+pub(crate) type AsyncFactory = Arc<dyn Fn(Resolver<'static>) -> BoxFuture<Result<Instance, BoxError>> + Send + Sync>;
 
 /// A sync factory, callable two ways: typed, for transients (the caller gets the `Arc<T>` with
 /// no type-erased wrapper around it), and erased, for the instances a cell or scope caches.
@@ -28,11 +35,11 @@ pub(crate) struct SyncFactory {
 
 impl SyncFactory {
     pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(
-        f: impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync + 'static,
+        f: impl Fn(&Resolver<'_>) -> Result<Arc<T>, BoxError> + Send + Sync + 'static,
     ) -> Self {
         let typed: TypedFactory<T> = Arc::new(f);
-        let erase = typed.clone();
-        Self { erased: Arc::new(move |r| Ok(Arc::new(erase(r)?) as Instance)), typed: Arc::new(typed) }
+        let call = typed.clone();
+        Self { erased: Arc::new(move |r| call(r).map(erase)), typed: Arc::new(typed) }
     }
 
     /// The factory as `T`'s; `None` only if `T` is not the registration's service type.
@@ -59,6 +66,16 @@ impl Factory {
     pub(crate) fn is_async(&self) -> bool {
         matches!(self, Self::Async(_))
     }
+
+    /// How it is described in messages and `Debug` output.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Sync(_) => "factory",
+            Self::Async(_) => "async factory",
+            Self::Instance(_) => "instance",
+            Self::Provider | Self::Scopes => "built in",
+        }
+    }
 }
 
 /// Turns the created instance (its `Arc<T>`, as `&dyn Any`) into its disposal hooks.
@@ -67,7 +84,7 @@ pub(crate) type MakeAsyncHook = Arc<dyn Fn(&dyn Any) -> AsyncHook + Send + Sync>
 
 /// How a declared dependency is consumed; decides whether a missing registration is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DependencyKind {
+pub enum DependencyKind {
     /// `Arc<T>`: required.
     One,
     /// `Option<Arc<T>>`: may be missing.
@@ -100,8 +117,8 @@ impl fmt::Debug for Dependency {
 pub(crate) struct Descriptor {
     pub(crate) service: TypeId,
     pub(crate) name: &'static str,
-    /// The implementation type, when known (for `try_add_enumerable`).
-    pub(crate) implementation: Option<TypeId>,
+    /// The implementation type, or the factory closure's type (for `try_add_enumerable`).
+    pub(crate) implementation: TypeId,
     pub(crate) key: Option<ServiceKey>,
     pub(crate) lifetime: Lifetime,
     pub(crate) factory: Factory,
@@ -134,15 +151,9 @@ impl Descriptor {
 
 impl fmt::Debug for Descriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.factory {
-            Factory::Sync(_) => "factory",
-            Factory::Async(_) => "async factory",
-            Factory::Instance(_) => "instance",
-            Factory::Provider | Factory::Scopes => "built in",
-        };
-        write!(f, "{} service `{}` ({kind})", self.lifetime, self.name)?;
+        write!(f, "{} service `{}` ({})", self.lifetime, self.name, self.factory.kind())?;
         if let Some(key) = &self.key {
-            write!(f, " with key {key:?}")?;
+            write!(f, " with key {}", key.label())?;
         }
         Ok(())
     }

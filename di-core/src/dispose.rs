@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use futures_util::FutureExt;
 
-use crate::error::{DisposeFailure, panic_message};
+use crate::error::{BoxError, DisposeFailure, panic_message};
 
 /// A boxed, sendable future, as factories and async hooks return.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -14,19 +14,20 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// Synchronous clean-up the container runs when the scope that created the instance ends.
 ///
 /// Register it with [`Registration::disposable`](crate::Registration::disposable), or pass any
-/// closure to [`Registration::on_dispose`](crate::Registration::on_dispose).
+/// closure to [`Registration::on_dispose`](crate::Registration::on_dispose). The error, of any
+/// type, is kept whole as the source of [`DisposeFailure::Failed`].
 ///
 /// # Examples
 ///
 /// ```
 /// # use std::sync::Arc;
 /// use std::sync::atomic::{AtomicBool, Ordering};
-/// use di_core::{Dispose, ServiceCollection};
+/// use di_core::{BoxError, Dispose, ServiceCollection};
 ///
 /// #[derive(Default)]
 /// struct Pool { closed: AtomicBool }
 /// impl Dispose for Pool {
-///     fn dispose(&self) -> anyhow::Result<()> {
+///     fn dispose(&self) -> Result<(), BoxError> {
 ///         self.closed.store(true, Ordering::SeqCst);
 ///         Ok(())
 ///     }
@@ -42,7 +43,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// ```
 pub trait Dispose: Send + Sync {
     /// Releases what the instance holds. Called at most once per instance.
-    fn dispose(&self) -> anyhow::Result<()>;
+    fn dispose(&self) -> Result<(), BoxError>;
 }
 
 /// Asynchronous clean-up the container awaits when the scope that created the instance ends.
@@ -56,11 +57,11 @@ pub trait Dispose: Send + Sync {
 ///
 /// ```
 /// # use std::sync::Arc;
-/// use di_core::{AsyncDispose, ServiceCollection};
+/// use di_core::{AsyncDispose, BoxError, ServiceCollection};
 ///
 /// struct Channel;
 /// impl AsyncDispose for Channel {
-///     async fn dispose_async(&self) -> anyhow::Result<()> {
+///     async fn dispose_async(&self) -> Result<(), BoxError> {
 ///         Ok(()) // flush and close the channel here
 ///     }
 /// }
@@ -72,11 +73,11 @@ pub trait Dispose: Send + Sync {
 /// ```
 pub trait AsyncDispose: Send + Sync {
     /// Releases what the instance holds. Awaited at most once per instance.
-    fn dispose_async(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn dispose_async(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
-pub(crate) type SyncHook = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
-pub(crate) type AsyncHook = Box<dyn FnOnce() -> BoxFuture<anyhow::Result<()>> + Send>;
+pub(crate) type SyncHook = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
+pub(crate) type AsyncHook = Box<dyn FnOnce() -> BoxFuture<Result<(), BoxError>> + Send>;
 
 /// The hooks of one created instance, ready to run.
 pub(crate) struct Disposer {
@@ -100,7 +101,7 @@ impl Disposer {
         };
         match catch_unwind(AssertUnwindSafe(hook)) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e.into() }),
+            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e }),
             Err(p) => Err(DisposeFailure::Panicked { service, message: panic_message(&*p) }),
         }
     }
@@ -117,7 +118,7 @@ impl Disposer {
         };
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e.into() }),
+            Ok(Err(e)) => Err(DisposeFailure::Failed { service, source: e }),
             Err(p) => Err(DisposeFailure::Panicked { service, message: panic_message(&*p) }),
         }
     }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHasher;
 
+use crate::error::KeyLabel;
+
 /// Hash of (service type, key type, key value). The same function runs at build time on the
 /// stored key and at resolve time on the borrowed key, so a lookup never allocates.
 pub(crate) fn keyed_hash<K: Hash + 'static>(service: TypeId, key: &K) -> u64 {
@@ -22,12 +24,12 @@ trait KeyValue: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn eq_dyn(&self, other: &dyn Any) -> bool;
     fn hash_for(&self, service: TypeId) -> u64;
-    fn describe(&self) -> String;
+    fn label(&self) -> KeyLabel;
 }
 
 struct Typed<K>(K);
 
-impl<K: Eq + Hash + Send + Sync + 'static> KeyValue for Typed<K> {
+impl<K: Key> KeyValue for Typed<K> {
     fn as_any(&self) -> &dyn Any {
         &self.0
     }
@@ -37,45 +39,47 @@ impl<K: Eq + Hash + Send + Sync + 'static> KeyValue for Typed<K> {
     fn hash_for(&self, service: TypeId) -> u64 {
         keyed_hash(service, &self.0)
     }
-    fn describe(&self) -> String {
-        describe_key(&self.0)
+    fn label(&self) -> KeyLabel {
+        KeyLabel::of(&self.0)
     }
 }
 
-/// Renders a key for error messages: the value for common key types, the type name otherwise.
-pub(crate) fn describe_key<K: 'static>(key: &K) -> String {
-    let any = key as &dyn Any;
-    if let Some(s) = any.downcast_ref::<&'static str>() {
-        format!("{s:?}")
-    } else if let Some(s) = any.downcast_ref::<String>() {
-        format!("{s:?}")
-    } else if let Some(n) = any.downcast_ref::<u32>() {
-        n.to_string()
-    } else if let Some(n) = any.downcast_ref::<u64>() {
-        n.to_string()
-    } else if let Some(n) = any.downcast_ref::<i32>() {
-        n.to_string()
-    } else if let Some(n) = any.downcast_ref::<i64>() {
-        n.to_string()
-    } else if let Some(n) = any.downcast_ref::<usize>() {
-        n.to_string()
-    } else if any.is::<AnyKey>() {
-        "`AnyKey`".to_owned()
-    } else {
-        format!("of type `{}`", std::any::type_name::<K>())
-    }
-}
+/// What a service key must be: any `Eq + Hash + Clone + Debug + Send + Sync + 'static` value,
+/// such as a `&'static str`, a `String`, an integer or an enum of your own. `Debug` is what
+/// messages about keys show, next to the key's type.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use di_core::ServiceCollection;
+///
+/// #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// enum Region { Eu, Us }
+///
+/// let mut services = ServiceCollection::new();
+/// services.keyed(Region::Eu).add_singleton::<String>(|_| Ok(Arc::new("eu-west-1".into())));
+/// let provider = services.build()?;
+/// assert_eq!(*provider.keyed(&Region::Eu).get::<String>()?, "eu-west-1");
+/// let err = provider.keyed(&Region::Us).get::<String>().unwrap_err();
+/// assert!(err.to_string().contains("with key Us (rust_out::Region)"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Key: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static {}
+
+impl<K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static> Key for K {}
 
 /// The key that stands for every key, as MS.DI's `KeyedService.AnyKey`.
 ///
-/// - Registered under `AnyKey` (with [`add_keyed`](crate::ServiceCollection::add_keyed) and
-///   friends, or [`add_keyed_any`](crate::ServiceCollection::add_keyed_any), whose factory receives
-///   the requested key), a service is the fallback for single keyed resolves of its type: a
-///   [`get_keyed`](crate::ServiceProvider::get_keyed) with a key that has no registration of its
-///   own is served by the `AnyKey` registration, for that key. Its lifetime then applies per key: a
-///   singleton is created once per key, a scoped service once per scope and key.
-/// - Asked for, `get_all_keyed::<T, _>(&AnyKey)` lists every keyed registration of `T` (not the
-///   `AnyKey` one), in registration order; a single `get_keyed::<T, _>(&AnyKey)` is an error.
+/// - Registered under `AnyKey` (`services.keyed(AnyKey).add_singleton(...)`, or any other
+///   source), a service is the fallback for single keyed resolves of its type: a
+///   [`keyed`](crate::ServiceProvider::keyed) lookup with a key that has no registration of its
+///   own is served by the `AnyKey` registration, for that key, and its factory receives that key
+///   ([`Resolver::key`](crate::Resolver::key)). Its lifetime then applies per key: a singleton is
+///   created once per key, a scoped service once per scope and key.
+/// - Asked for, `keyed(&AnyKey).resolve::<Vec<Arc<T>>>()` lists every keyed registration of `T`
+///   (not the `AnyKey` one), in registration order; a single `keyed(&AnyKey).get::<T>()` is an
+///   error.
 ///
 /// # Examples
 ///
@@ -83,14 +87,14 @@ pub(crate) fn describe_key<K: 'static>(key: &K) -> String {
 /// use std::sync::Arc;
 /// use di_core::{AnyKey, ServiceCollection};
 ///
-/// let provider = ServiceCollection::new()
-///     .add_keyed_singleton_instance("eu", String::from("eu-west-1"))
-///     .add_keyed_singleton::<String, _>(AnyKey, |_| Ok(Arc::new(String::from("default"))))
-///     .build()?;
-/// assert_eq!(*provider.get_keyed::<String, _>(&"eu")?, "eu-west-1");
-/// assert_eq!(*provider.get_keyed::<String, _>(&"us")?, "default"); // the fallback
-/// assert_eq!(provider.get_all_keyed::<String, _>(&AnyKey)?.len(), 1); // "eu" only
-/// assert!(provider.get_keyed::<String, _>(&AnyKey).is_err());
+/// let mut services = ServiceCollection::new();
+/// services.keyed("eu").add_singleton::<String>(|_| Ok(Arc::new("eu-west-1".into())));
+/// services.keyed(AnyKey).add_singleton::<String>(|sp| Ok(Arc::new(format!("{:?}", sp.key::<&str>()))));
+/// let provider = services.build()?;
+/// assert_eq!(*provider.keyed(&"eu").get::<String>()?, "eu-west-1");
+/// assert_eq!(*provider.keyed(&"us").get::<String>()?, r#"Some("us")"#); // the fallback, given the key
+/// assert_eq!(provider.keyed(&AnyKey).resolve::<Vec<Arc<String>>>()?.len(), 1); // "eu" only
+/// assert!(provider.keyed(&AnyKey).get::<String>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,7 +105,7 @@ pub struct AnyKey;
 pub(crate) struct ServiceKey(Arc<dyn KeyValue>);
 
 impl ServiceKey {
-    pub(crate) fn new<K: Eq + Hash + Send + Sync + 'static>(key: K) -> Self {
+    pub(crate) fn new<K: Key>(key: K) -> Self {
         Self(Arc::new(Typed(key)))
     }
 
@@ -123,8 +127,8 @@ impl ServiceKey {
         self.matches(&AnyKey)
     }
 
-    pub(crate) fn describe(&self) -> String {
-        self.0.describe()
+    pub(crate) fn label(&self) -> KeyLabel {
+        self.0.label()
     }
 
     /// Equality between two erased keys: same type and equal values.
@@ -135,6 +139,6 @@ impl ServiceKey {
 
 impl fmt::Debug for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.describe())
+        write!(f, "{}", self.0.label())
     }
 }

@@ -20,15 +20,15 @@ mod validate;
 pub mod error;
 
 #[doc(inline)]
-pub use self::collection::{IntoArc, Registration, ServiceCollection};
+pub use self::collection::{IntoArc, Iter, KeyedServices, Registration, ServiceCollection, ServiceInfo, Source};
 #[doc(inline)]
 pub use self::dispose::{AsyncDispose, Dispose};
 #[doc(inline)]
-pub use self::error::{BuildError, DisposeError, DisposeFailure, ResolutionPath, ResolveError, ValidationError};
+pub use self::error::{BoxError, BuildError, DisposeError, DisposeFailure, ResolutionPath, ResolveError, ValidationError};
 #[doc(inline)]
 pub use self::inject::{Dependencies, FromProvider, Provides};
 #[doc(inline)]
-pub use self::key::AnyKey;
+pub use self::key::{AnyKey, Key};
 #[doc(inline)]
 pub use self::lifetime::Lifetime;
 #[doc(inline)]
@@ -36,7 +36,7 @@ pub use self::options::ProviderOptions;
 #[doc(inline)]
 pub use self::provider::ServiceProvider;
 #[doc(inline)]
-pub use self::resolve::Resolver;
+pub use self::resolve::{KeyedLookup, Resolvable, Resolver};
 #[doc(inline)]
 pub use self::scope::{Scope, ScopeFactory};
 
@@ -47,6 +47,8 @@ pub use di_core_derive::Injectable;
 
 #[doc(hidden)] // used by the code `di-core-derive` generates; not public API
 pub mod __private {
-    pub use anyhow::Result;
+    pub use std::result::Result;
     pub use std::sync::Arc;
+
+    pub use crate::error::BoxError;
 }

@@ -161,7 +161,7 @@ impl Core {
 
     pub(crate) fn create_scope(core: &Arc<Self>) -> Result<Scope, ResolveError> {
         if core.is_disposed() {
-            return Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" });
+            return Err(ResolveError::Disposed { service: "di_core::Scope", scope: crate::error::DisposedScope::Root });
         }
         Ok(Scope::new(core.clone()))
     }
@@ -203,7 +203,7 @@ impl Core {
     pub(crate) fn fallback<T, K>(&self, key: &K) -> Option<(u32, Arc<VirtualSlot>)>
     where
         T: ?Sized + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: crate::key::Key,
     {
         self.find_keyed::<T, AnyKey>(&AnyKey)
             .map(|e| (e.last, self.per_key.virtual_slot(e.last, TypeId::of::<T>(), key)))
@@ -238,7 +238,7 @@ fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
     Descriptor {
         service: TypeId::of::<T>(),
         name: type_name::<T>(),
-        implementation: None,
+        implementation: TypeId::of::<T>(),
         key: None,
         lifetime,
         factory,

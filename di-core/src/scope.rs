@@ -70,14 +70,14 @@ impl ScopeState {
         self.disposed.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn what(&self) -> &'static str {
-        if self.is_root { "service provider" } else { "scope" }
+    pub(crate) fn disposed_scope(&self) -> crate::error::DisposedScope {
+        if self.is_root { crate::error::DisposedScope::Root } else { crate::error::DisposedScope::Scope }
     }
 
     #[cold]
     #[inline(never)]
     pub(crate) fn disposed_error(&self, service: &'static str) -> ResolveError {
-        ResolveError::Disposed { service, what: self.what() }
+        ResolveError::Disposed { service, scope: self.disposed_scope() }
     }
 
     /// Claims `slot` for `me`, under the same lock disposal takes: a disposed scope never
@@ -300,16 +300,15 @@ impl Drop for ScopeListener<'_> {
 
 /// A scope: scoped services resolved through it are created once and live until it ends.
 ///
-/// A scope derefs to a [`ServiceProvider`], so everything you can resolve from the root you can
-/// resolve from a scope. It ends when you call [`dispose`](Self::dispose) (awaiting async hooks),
-/// [`dispose_sync`](ServiceProvider::dispose_sync), or drop it: the hooks of the instances it
-/// created run in reverse creation order, exactly once. Dropping cannot await, so async-only
-/// hooks are then skipped and reported through `tracing` as a warning; call `dispose().await`
-/// when a scope holds async resources.
+/// Resolve through its [`provider`](Self::provider), which resolves everything the root does.
+/// The scope ends when you call [`dispose`](Self::dispose) (awaiting async hooks) or drop it:
+/// the hooks of the instances it created run in reverse creation order, exactly once. Dropping
+/// cannot await, so async-only hooks are then skipped and reported through `tracing` as a
+/// warning; call `dispose().await` when a scope holds async resources.
 ///
-/// The `Scope` owns its scope; [`provider`](Self::provider) hands out handles that do not (see
-/// [`ServiceProvider`] for the rule). Scopes are flat: a scope created from a scope is another
-/// child of the root, and ending one never affects the other.
+/// The `Scope` owns its scope; the handles its provider gives out (`Arc<ServiceProvider>`
+/// resolved from it) do not (see [`ServiceProvider`] for the rule). Scopes are flat: a scope
+/// created from a scope is another child of the root, and ending one never affects the other.
 ///
 /// # Examples
 ///
@@ -318,12 +317,15 @@ impl Drop for ScopeListener<'_> {
 /// use di_core::ServiceCollection;
 ///
 /// struct UnitOfWork;
-/// let provider = ServiceCollection::new().add_scoped::<UnitOfWork>(|_| Ok(Arc::new(UnitOfWork))).build()?;
+/// let mut services = ServiceCollection::new();
+/// services.add_scoped::<UnitOfWork>(|_| Ok(Arc::new(UnitOfWork)));
+/// let provider = services.build()?;
 ///
 /// let first = provider.create_scope()?;
 /// let second = provider.create_scope()?;
-/// assert!(Arc::ptr_eq(&first.get::<UnitOfWork>()?, &first.get::<UnitOfWork>()?));
-/// assert!(!Arc::ptr_eq(&first.get::<UnitOfWork>()?, &second.get::<UnitOfWork>()?));
+/// let a = first.provider().get::<UnitOfWork>()?;
+/// assert!(Arc::ptr_eq(&a, &first.provider().get::<UnitOfWork>()?));
+/// assert!(!Arc::ptr_eq(&a, &second.provider().get::<UnitOfWork>()?));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "a scope ends, and disposes what it created, as soon as it is dropped"]
@@ -337,25 +339,26 @@ impl Scope {
         Self { provider: ServiceProvider::owner(core, Arc::new(ScopeState::new(false))) }
     }
 
-    /// A handle to this scope that does not own it, to give to code that wants an
-    /// `Arc<ServiceProvider>`. It resolves while the scope lives; once the scope has ended it
-    /// returns [`ResolveError::Disposed`], and keeping it never keeps the scope or its services
-    /// alive.
+    /// The scope's provider: resolve through it. To keep a handle past this borrow (one that
+    /// does not keep the scope alive), resolve `Arc<ServiceProvider>` from it.
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u8>(|_| Ok(Arc::new(1u8))).build()?;
+    /// use di_core::{ServiceCollection, ServiceProvider};
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<u8>(|_| Ok(Arc::new(1u8)));
+    /// let provider = services.build()?;
     /// let scope = provider.create_scope()?;
-    /// let handle = scope.provider();
-    /// assert_eq!(*handle.get::<u8>()?, 1);
+    /// assert_eq!(*scope.provider().get::<u8>()?, 1);
+    /// let handle: Arc<ServiceProvider> = scope.provider().get()?;
     /// drop(scope);
     /// assert!(handle.get::<u8>().unwrap_err().is_disposed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn provider(&self) -> Arc<ServiceProvider> {
-        Arc::new(self.provider.handle())
+    pub fn provider(&self) -> &ServiceProvider {
+        &self.provider
     }
 
     /// Ends the scope, awaiting every hook (async ones preferred) in reverse creation order.
@@ -371,21 +374,15 @@ impl Scope {
     /// ```
     /// # let provider = di_core::ServiceCollection::new().build()?;
     /// let scope = provider.create_scope()?;
-    /// # let fut = async move {
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # rt.block_on(async move {
     /// scope.dispose().await?;
     /// # Ok::<(), di_core::DisposeError>(())
-    /// # };
+    /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn dispose(&self) -> Result<(), DisposeError> {
         self.provider.dispose().await
-    }
-}
-
-impl std::ops::Deref for Scope {
-    type Target = ServiceProvider;
-    fn deref(&self) -> &ServiceProvider {
-        &self.provider
     }
 }
 
@@ -402,7 +399,7 @@ impl std::ops::Deref for Scope {
 /// let provider = ServiceCollection::new().build()?;
 /// let factory = provider.get::<ScopeFactory>()?;
 /// let scope = factory.create_scope()?;
-/// assert!(Arc::ptr_eq(&factory, &scope.get::<ScopeFactory>()?));
+/// assert!(Arc::ptr_eq(&factory, &scope.provider().get::<ScopeFactory>()?));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -432,7 +429,7 @@ impl ScopeFactory {
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
         match self.core.upgrade() {
             Some(core) => Core::create_scope(&core),
-            None => Err(ResolveError::Disposed { service: "di_core::Scope", what: "service provider" }),
+            None => Err(ResolveError::Disposed { service: "di_core::Scope", scope: crate::error::DisposedScope::Root }),
         }
     }
 }

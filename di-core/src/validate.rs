@@ -200,7 +200,7 @@ impl<'a> Graph<'a> {
                 ValidationError::MissingDependency {
                     service: d.name,
                     dependency: dep.name,
-                    key: dep.key.as_ref().map(crate::key::ServiceKey::describe),
+                    key: dep.key.as_ref().map(crate::key::ServiceKey::label),
                     lifetime: d.lifetime,
                     path: self.path(&route),
                 },

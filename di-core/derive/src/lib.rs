@@ -9,20 +9,18 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{
-    Data, DeriveInput, Expr, Field, Fields, GenericArgument, Path, PathArguments, Token, Type, TypePath,
-    parse_macro_input,
-};
+use syn::{Data, DeriveInput, Expr, Field, Fields, Path, Token, Type, parse_macro_input};
 
 /// Makes a struct constructible by the container: implements `di_core::FromProvider`, which
 /// resolves every field from the provider and declares each as a dependency, so `build()`
 /// validates the graph before anything runs.
 ///
-/// Field types: `Arc<T>` (required), `Option<Arc<T>>` (optional), `Vec<Arc<T>>` (every
-/// registration), `Arc<ServiceProvider>`; `#[inject(key = EXPR)]` resolves a keyed registration;
-/// `#[inject(default)]` fills the field with `Default::default()`. On the struct,
-/// `#[injectable(provides(dyn Trait, ...))]` implements `di_core::Provides` so the type can be
-/// registered as each trait with `add_singleton_as` / `add_scoped_as` / `add_transient_as`.
+/// Each field is resolved by its type, as `Resolver::resolve` does: `Arc<T>` (required),
+/// `Option<Arc<T>>` (optional), `Vec<Arc<T>>` (every registration), `Arc<ServiceProvider>`;
+/// `#[inject(key = EXPR)]` resolves a keyed registration; `#[inject(default)]` fills the field
+/// with `Default::default()`. On the struct, `#[injectable(provides(dyn Trait, ...))]`
+/// implements `di_core::Provides` so the type can be registered as each trait with
+/// `Source::implemented_by`.
 ///
 /// # Examples
 ///
@@ -45,17 +43,10 @@ pub fn derive_injectable(input: TokenStream) -> TokenStream {
 
 /// How a field is filled.
 enum Source {
-    /// `Arc<T>`, `Option<Arc<T>>` or `Vec<Arc<T>>`, with an optional key.
-    Inject { kind: Kind, service: Box<Type>, key: Option<Box<Expr>> },
+    /// Resolved by its type (`di_core::Resolvable`), with an optional key.
+    Inject { key: Option<Box<Expr>> },
     /// `#[inject(default)]`.
     Default,
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    One,
-    Optional,
-    All,
 }
 
 /// Options on the struct: `#[injectable(provides(..), crate = path)]`.
@@ -90,7 +81,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         match field_source(field) {
             Ok(source) => {
                 inits.push(init(krate, field, &source));
-                declarations.extend(declare(&source));
+                declarations.extend(declare(field, &source));
             }
             // Every bad field is reported, not just the first.
             Err(e) => match &mut errors {
@@ -123,7 +114,9 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     Ok(quote! {
         #[automatically_derived]
         impl #impl_generics #krate::FromProvider for #name #ty_generics #where_clause {
-            fn from_provider(__di_provider: &#krate::Resolver<'_>) -> #krate::__private::Result<Self> {
+            fn from_provider(
+                __di_provider: &#krate::Resolver<'_>,
+            ) -> #krate::__private::Result<Self, #krate::__private::BoxError> {
                 ::core::result::Result::Ok(#construct)
             }
 
@@ -196,41 +189,9 @@ fn field_source(field: &Field) -> syn::Result<Source> {
         }
         return Ok(Source::Default);
     }
-    let (kind, service) = classify(&field.ty).ok_or_else(|| {
-        syn::Error::new(
-            field.ty.span(),
-            "this field cannot be injected: use `Arc<T>` (required), `Option<Arc<T>>` (optional), \
-             `Vec<Arc<T>>` (every registration), or mark it `#[inject(default)]` to fill it with `Default::default()`",
-        )
-    })?;
-    Ok(Source::Inject { kind, service: Box::new(service), key })
-}
-
-/// `Arc<T>`, `Option<Arc<T>>` or `Vec<Arc<T>>`, recognised by the last path segment.
-fn classify(ty: &Type) -> Option<(Kind, Type)> {
-    if let Some(inner) = generic_arg(ty, "Arc") {
-        return Some((Kind::One, inner.clone()));
-    }
-    for (wrapper, kind) in [("Option", Kind::Optional), ("Vec", Kind::All)] {
-        if let Some(inner) = generic_arg(ty, wrapper).and_then(|arc| generic_arg(arc, "Arc")) {
-            return Some((kind, inner.clone()));
-        }
-    }
-    None
-}
-
-/// The single type argument of `ty` if `ty` is a path whose last segment is `name<T>`.
-fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
-    let Type::Path(TypePath { qself: None, path }) = ty else { return None };
-    let last = path.segments.last()?;
-    if last.ident != name {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
-    match args.args.iter().collect::<Vec<_>>().as_slice() {
-        [GenericArgument::Type(inner)] => Some(inner),
-        _ => None,
-    }
+    // The field's type is checked by the `Resolvable` bound: a type that cannot be resolved
+    // is reported at the field, with what to write instead.
+    Ok(Source::Inject { key })
 }
 
 fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
@@ -240,21 +201,13 @@ fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
             let ty = &field.ty;
             quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
         }
-        Source::Inject { kind, service, key: None } => {
-            let method = match kind {
-                Kind::One => quote!(get),
-                Kind::Optional => quote!(get_optional),
-                Kind::All => quote!(get_all),
-            };
-            quote_spanned!(field.ty.span()=> #krate::Resolver::#method::<#service>(__di_provider)?)
+        Source::Inject { key: None } => {
+            let ty = &field.ty;
+            quote_spanned!(ty.span()=> #krate::Resolver::resolve::<#ty>(__di_provider)?)
         }
-        Source::Inject { kind, service, key: Some(key) } => {
-            let method = match kind {
-                Kind::One => quote!(get_keyed),
-                Kind::Optional => quote!(get_keyed_optional),
-                Kind::All => quote!(get_all_keyed),
-            };
-            quote_spanned!(field.ty.span()=> #krate::Resolver::#method::<#service, _>(__di_provider, &(#key))?)
+        Source::Inject { key: Some(key) } => {
+            let ty = &field.ty;
+            quote_spanned!(ty.span()=> #krate::Resolver::keyed(__di_provider, &(#key)).resolve::<#ty>()?)
         }
     };
     match &field.ident {
@@ -263,14 +216,11 @@ fn init(krate: &Path, field: &Field, source: &Source) -> TokenStream2 {
     }
 }
 
-fn declare(source: &Source) -> Option<TokenStream2> {
-    let Source::Inject { kind, service, key } = source else { return None };
-    Some(match (kind, key) {
-        (Kind::One, None) => quote!(__di_deps.one::<#service>();),
-        (Kind::Optional, None) => quote!(__di_deps.optional::<#service>();),
-        (Kind::All, None) => quote!(__di_deps.all::<#service>();),
-        (Kind::One, Some(key)) => quote!(__di_deps.keyed::<#service, _>(#key);),
-        (Kind::Optional, Some(key)) => quote!(__di_deps.keyed_optional::<#service, _>(#key);),
-        (Kind::All, Some(key)) => quote!(__di_deps.keyed_all::<#service, _>(#key);),
+fn declare(field: &Field, source: &Source) -> Option<TokenStream2> {
+    let Source::Inject { key } = source else { return None };
+    let ty = &field.ty;
+    Some(match key {
+        None => quote_spanned!(ty.span()=> __di_deps.add::<#ty>();),
+        Some(key) => quote_spanned!(ty.span()=> __di_deps.add_keyed::<#ty, _>(#key);),
     })
 }

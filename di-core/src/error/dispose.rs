@@ -25,7 +25,7 @@ use super::BoxError;
 #[non_exhaustive]
 pub enum DisposeFailure {
     /// The hook returned an error.
-    #[error("disposing `{service}` failed: {source}")]
+    #[error("disposing `{service}` failed")]
     Failed {
         /// The service being disposed.
         service: &'static str,
@@ -76,8 +76,21 @@ pub struct DisposeError {
     failures: Vec<DisposeFailure>,
 }
 
+/// Each failure with its causes: a `DisposeError` has no `source()` (it holds several
+/// failures), so this is the one place they are printed.
 fn render_failures(failures: &[DisposeFailure]) -> String {
-    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    let mut out = Vec::with_capacity(failures.len());
+    for failure in failures {
+        let mut text = failure.to_string();
+        let mut cause = std::error::Error::source(failure);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        out.push(text);
+    }
+    out.join("; ")
 }
 
 impl DisposeError {

@@ -6,8 +6,10 @@ use std::fmt;
 use crate::lifetime::Lifetime;
 
 mod dispose;
+mod messages;
 
 pub use self::dispose::{DisposeError, DisposeFailure};
+use self::messages::{Captured, Cycle, RequiredBy, WithKey};
 
 /// A boxed error from user code (a factory or a disposal hook), as
 /// [`ResolveError::Factory`] and [`DisposeFailure::Failed`] carry it in `source`.
@@ -85,24 +87,84 @@ impl fmt::Display for ResolutionPath {
     }
 }
 
-/// Renders ` (required by `a` -> `b`)`, or nothing for an empty path.
-struct RequiredBy<'a>(&'a ResolutionPath);
+/// What a [`ResolveError::Disposed`] found disposed.
+///
+/// # Examples
+///
+/// ```
+/// use di_core::error::DisposedScope;
+/// assert_eq!(DisposedScope::Scope.to_string(), "scope");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisposedScope {
+    /// The root provider (and so every scope of it).
+    Root,
+    /// The scope the resolve went through.
+    Scope,
+}
 
-impl fmt::Display for RequiredBy<'_> {
+impl fmt::Display for DisposedScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { Ok(()) } else { write!(f, " (required by {})", self.0) }
+        f.write_str(match self {
+            Self::Root => "service provider",
+            Self::Scope => "scope",
+        })
     }
 }
 
-/// Renders ` with key "k"`, or nothing for an unkeyed service.
-struct WithKey<'a>(&'a Option<String>);
+/// A service key as errors report it: its value (`Debug`) and its type, so a `String` key and
+/// a `&str` registration, which never match, read differently.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// let mut services = di_core::ServiceCollection::new();
+/// services.keyed("eu").add_singleton::<u8>(|_| Ok(Arc::new(1)));
+/// let provider = services.build()?;
+/// let err = provider.keyed(&String::from("eu")).get::<u8>().unwrap_err();
+/// let di_core::ResolveError::NotRegistered { key: Some(key), .. } = &err else { panic!("{err}") };
+/// assert_eq!((key.value(), key.type_name()), ("\"eu\"", "alloc::string::String"));
+/// assert_eq!(key.to_string(), "\"eu\" (alloc::string::String)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLabel {
+    value: String,
+    type_name: &'static str,
+}
 
-impl fmt::Display for WithKey<'_> {
+impl KeyLabel {
+    pub(crate) fn of<K: fmt::Debug + 'static>(key: &K) -> Self {
+        Self { value: format!("{key:?}"), type_name: std::any::type_name::<K>() }
+    }
+
+    /// The key's value, as its `Debug` output.
+    ///
+    /// # Examples
+    ///
+    /// See [`KeyLabel`].
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The key's type name.
+    ///
+    /// # Examples
+    ///
+    /// See [`KeyLabel`].
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
+impl fmt::Display for KeyLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(k) => write!(f, " with key {k}"),
-            None => Ok(()),
+        if self.type_name == std::any::type_name::<crate::AnyKey>() {
+            return f.write_str("`AnyKey`");
         }
+        write!(f, "{} ({})", self.value, self.type_name)
     }
 }
 
@@ -138,7 +200,7 @@ pub enum ResolveError {
         /// The type that was requested.
         service: &'static str,
         /// The key, rendered, for keyed lookups.
-        key: Option<String>,
+        key: Option<KeyLabel>,
         /// The services whose factories asked for it, outermost first.
         path: ResolutionPath,
     },
@@ -146,7 +208,7 @@ pub enum ResolveError {
     /// A single service was requested with the key [`AnyKey`](crate::AnyKey): it matches every
     /// key, so there is no one service to return.
     #[error(
-        "`AnyKey` cannot resolve a single service `{service}`{}; use `get_all_keyed::<T, _>(&AnyKey)` for every keyed registration",
+        "`AnyKey` cannot resolve a single service `{service}`{}; use `keyed(&AnyKey).resolve::<Vec<Arc<_>>>()` for every keyed registration",
         RequiredBy(path)
     )]
     AnyKeySingle {
@@ -157,9 +219,7 @@ pub enum ResolveError {
     },
 
     /// Resolving the type requires itself.
-    #[error(
-        "dependency cycle detected for `{service}`: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
-    )]
+    #[error("{}", Cycle(service, path))]
     Cycle {
         /// The service that closed the cycle.
         service: &'static str,
@@ -180,10 +240,7 @@ pub enum ResolveError {
     },
 
     /// A singleton depends on a scoped service and would keep it alive past its scope.
-    #[error(
-        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` from a scope created per unit of work with `create_scope()`",
-        RequiredBy(path)
-    )]
+    #[error("{}", Captured(singleton, scoped, path))]
     CapturedScoped {
         /// The nearest singleton on the path.
         singleton: &'static str,
@@ -229,12 +286,12 @@ pub enum ResolveError {
     },
 
     /// The provider or scope was disposed.
-    #[error("cannot resolve `{service}`: the {what} has been disposed; resolve from a live provider or scope")]
+    #[error("cannot resolve `{service}`: the {scope} has been disposed; resolve from a live provider or scope")]
     Disposed {
         /// The service that was requested.
         service: &'static str,
-        /// `"service provider"` or `"scope"`.
-        what: &'static str,
+        /// What was disposed: the root provider or the scope resolved from.
+        scope: DisposedScope,
     },
 }
 
@@ -367,15 +424,6 @@ fn render_problems(problems: &[ValidationError]) -> String {
     s
 }
 
-/// Renders the registration call a hint suggests: `add_scoped`, `add_keyed_singleton`, ...
-struct AddCall<'a>(&'a Option<String>, Lifetime);
-
-impl fmt::Display for AddCall<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keyed = if self.0.is_some() { "keyed_" } else { "" };
-        write!(f, "add_{keyed}{}", self.1)
-    }
-}
 
 /// One problem found by build-time validation of declared dependencies.
 ///
@@ -411,7 +459,7 @@ pub enum ValidationError {
         "no service registered for `{dependency}`{}{}; register it with `{}` before `build()`",
         WithKey(key),
         RequiredBy(path),
-        AddCall(key, *lifetime)
+        messages::AddCall(key.is_some(), *lifetime)
     )]
     MissingDependency {
         /// The registration that declared the dependency.
@@ -419,7 +467,7 @@ pub enum ValidationError {
         /// The missing dependency.
         dependency: &'static str,
         /// The key, rendered, for keyed dependencies.
-        key: Option<String>,
+        key: Option<KeyLabel>,
         /// The lifetime of the declaring registration: registering the dependency with it is
         /// always legal, so the hint suggests it.
         lifetime: Lifetime,
@@ -428,9 +476,7 @@ pub enum ValidationError {
     },
 
     /// A dependency cycle, self-cycles included.
-    #[error(
-        "dependency cycle detected for `{service}`: {path}; break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
-    )]
+    #[error("{}", Cycle(service, path))]
     Cycle {
         /// The service that closes the cycle (the repeated one).
         service: &'static str,
@@ -440,10 +486,7 @@ pub enum ValidationError {
     },
 
     /// A singleton depends, directly or through transients, on a scoped service.
-    #[error(
-        "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` from a scope created per unit of work with `create_scope()`",
-        RequiredBy(path)
-    )]
+    #[error("{}", Captured(singleton, scoped, path))]
     CapturedScoped {
         /// The nearest singleton above the scoped service.
         singleton: &'static str,
@@ -451,6 +494,21 @@ pub enum ValidationError {
         scoped: &'static str,
         /// From the registration being validated down to the one that asks for the scoped
         /// service (which is not repeated).
+        path: ResolutionPath,
+    },
+
+    /// An instance made beforehand ([`Source::instance`](crate::Source::instance)) registered
+    /// with another lifetime than singleton: the container cannot create it per scope or per
+    /// resolve.
+    #[error(
+        "`{service}` is registered as a {lifetime} instance; an instance is shared, so register it with `Lifetime::Singleton`, or give it a factory"
+    )]
+    InstanceNotSingleton {
+        /// The service registered with an instance.
+        service: &'static str,
+        /// The lifetime it was registered with.
+        lifetime: Lifetime,
+        /// The registration alone.
         path: ResolutionPath,
     },
 }
@@ -487,13 +545,25 @@ impl ValidationError {
     /// ```
     pub fn path(&self) -> &ResolutionPath {
         match self {
-            Self::MissingDependency { path, .. } | Self::Cycle { path, .. } | Self::CapturedScoped { path, .. } => path,
+            Self::MissingDependency { path, .. }
+            | Self::Cycle { path, .. }
+            | Self::CapturedScoped { path, .. }
+            | Self::InstanceNotSingleton { path, .. } => path,
         }
     }
 }
 
 /// Extracts a panic payload's message the way tokio's `JoinError` does.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text of a panic payload (`&str` or `String`), for reporting a caught panic; used by
+/// `di-hosting` for hosted services too.
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+/// assert_eq!(di_core::error::panic_message(&*payload), "boom 1");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -1,37 +1,17 @@
 //! `ServiceProvider`: the handle every lookup goes through, and the one rule for who owns what.
-//! The async lookups are in [`lookups_async`].
-
-mod lookups_async;
 
 use std::any::type_name;
-use std::hash::Hash;
 use std::sync::{Arc, Weak};
 
-use crate::error::{BuildError, DisposeError, ResolveError};
+use crate::error::{BuildError, DisposeError, DisposedScope, ResolveError};
+use crate::key::Key;
 use crate::options::ProviderOptions;
 use crate::registry::Core;
-use crate::resolve::Source;
 use crate::resolve::chain::Chain;
+use crate::resolve::lookup::{Held, KeyedLookup, Parts};
+use crate::resolve::{Resolvable, Source};
 use crate::scope::{Scope, ScopeState};
 
-/// A borrowed or upgraded `Arc`.
-pub(crate) enum Held<'a, T> {
-    Borrowed(&'a Arc<T>),
-    Owned(Arc<T>),
-}
-
-impl<T> std::ops::Deref for Held<'_, T> {
-    type Target = Arc<T>;
-    #[inline]
-    fn deref(&self) -> &Arc<T> {
-        match self {
-            Self::Borrowed(a) => a,
-            Self::Owned(a) => a,
-        }
-    }
-}
-
-/// The chain of a lookup on a plain handle: it is nested in nothing.
 pub(super) static TOP_LEVEL: Chain<'static> = Chain::Empty;
 
 #[derive(Debug)]
@@ -139,46 +119,29 @@ impl ServiceProvider {
         }
     }
 
-    /// A non-owning handle to what this one refers to.
-    pub(crate) fn handle(&self) -> Self {
-        match &self.handle {
-            Handle::Owner { core, scope } => Self::handle_of(core, scope),
-            Handle::Weak { core, scope, is_root } => {
-                Self { handle: Handle::Weak { core: core.clone(), scope: scope.clone(), is_root: *is_root } }
-            }
-        }
-    }
-
     /// The registry and scope, borrowed from an owner or upgraded from a weak handle.
     #[inline(always)]
-    pub(super) fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>), ResolveError> {
+    pub(crate) fn parts(&self, service: &'static str) -> Result<Parts<'_>, ResolveError> {
         match &self.handle {
-            Handle::Owner { core, scope } => Ok((Held::Borrowed(core), Held::Borrowed(scope))),
+            Handle::Owner { core, scope } => {
+                Ok(Parts { core: Held::Borrowed(core), scope: Held::Borrowed(scope), chain: Chain::Empty })
+            }
             Handle::Weak { core, scope, is_root } => {
-                let gone = |what| ResolveError::Disposed { service, what };
-                let core = core.upgrade().ok_or_else(|| gone("service provider"))?;
-                let scope = scope.upgrade().ok_or_else(|| gone(if *is_root { "service provider" } else { "scope" }))?;
-                Ok((Held::Owned(core), Held::Owned(scope)))
+                let gone = |scope| ResolveError::Disposed { service, scope };
+                let core = core.upgrade().ok_or_else(|| gone(DisposedScope::Root))?;
+                let scope =
+                    scope.upgrade().ok_or_else(|| gone(if *is_root { DisposedScope::Root } else { DisposedScope::Scope }))?;
+                Ok(Parts { core: Held::Owned(core), scope: Held::Owned(scope), chain: Chain::Empty })
             }
         }
-    }
-
-    /// Runs `f` on this handle's source; the cold path of every sync lookup.
-    #[inline(never)]
-    fn with<R>(
-        &self,
-        service: &'static str,
-        f: impl FnOnce(&Source<'_, 'static>) -> Result<R, ResolveError>,
-    ) -> Result<R, ResolveError> {
-        let (core, scope) = self.parts(service)?;
-        f(&Source { core: &core, scope: &scope, chain: &TOP_LEVEL })
     }
 }
 
 // ===== impl ServiceProvider: lookups =====
 
 impl ServiceProvider {
-    /// Resolves the last registration of `T`.
+    /// Resolves the last registration of `T`: the shorthand for
+    /// [`resolve::<Arc<T>>()`](Self::resolve).
     ///
     /// # Errors
     ///
@@ -188,7 +151,10 @@ impl ServiceProvider {
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new().add_singleton_instance(7u32).build()?;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Singleton, Source::instance(7u32));
+    /// let provider = services.build()?;
     /// assert_eq!(*provider.get::<u32>()?, 7);
     /// assert!(provider.get::<u64>().is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -196,177 +162,126 @@ impl ServiceProvider {
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         // The cached-singleton path, inline: a hash lookup and an atomic load, no lock.
-        if let Handle::Owner { core, scope } = &self.handle
-            && !scope.is_disposed()
-            && !core.is_disposed()
-            && let Some(unkeyed) = core.unkeyed::<T>()
-            && let Some(instance) = unkeyed.cell.get()
-        {
-            return Ok(crate::resolve::downcast(instance));
-        }
         if let Handle::Owner { core, scope } = &self.handle {
+            if !scope.is_disposed()
+                && !core.is_disposed()
+                && let Some(unkeyed) = core.unkeyed::<T>()
+                && let Some(instance) = unkeyed.cell.get()
+            {
+                return Ok(crate::resolve::downcast(instance));
+            }
             return Source { core, scope, chain: &TOP_LEVEL }.get();
         }
-        self.with(type_name::<T>(), |s| s.get())
+        self.resolve::<Arc<T>>()
     }
 
-    /// Resolves `T`, or `Ok(None)` when it has no registration. A registration that fails to
-    /// produce the service is still an error: absent and broken are different things.
+    /// Async [`get`](Self::get): awaits async factories, the service's own or its dependencies'.
     ///
     /// # Errors
     ///
-    /// As [`get`](Self::get), except for [`ResolveError::NotRegistered`] of `T` itself.
+    /// As [`get`](Self::get).
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// struct Pool;
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool)) }));
+    /// let provider = services.build()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let pool = rt.block_on(provider.get_async::<Pool>())?;
+    /// assert!(Arc::ptr_eq(&pool, &provider.get::<Pool>()?)); // created: sync lookups find it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
+        self.resolve_async::<Arc<T>>().await
+    }
+
+    /// Resolves `R`, whose type says what comes back (see [`Resolvable`]): `Arc<T>` (the last
+    /// registration), `Option<Arc<T>>` (`None` when `T` has no registration; a registration that
+    /// fails is still an error: absent and broken differ) or `Vec<Arc<T>>` (every registration,
+    /// in order).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get); the first error of any registration for `Vec<Arc<T>>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Singleton, Source::instance(1u8));
+    /// services.add(Lifetime::Singleton, Source::instance(2u8));
+    /// let provider = services.build()?;
+    /// assert_eq!(provider.resolve::<Vec<Arc<u8>>>()?.len(), 2);
+    /// assert!(provider.resolve::<Option<Arc<u16>>>()?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolve<R: Resolvable>(&self) -> Result<R, ResolveError> {
+        let parts = self.parts(R::service().1)?;
+        R::resolve(&parts.source())
+    }
+
+    /// Async [`resolve`](Self::resolve).
+    ///
+    /// # Errors
+    ///
+    /// As [`resolve`](Self::resolve).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
     /// let provider = di_core::ServiceCollection::new().build()?;
-    /// assert!(provider.get_optional::<u32>()?.is_none());
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// assert!(rt.block_on(provider.resolve_async::<Vec<Arc<u8>>>())?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_optional<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        self.with(type_name::<T>(), |s| s.get_optional())
+    pub async fn resolve_async<R: Resolvable>(&self) -> Result<R, ResolveError> {
+        let parts = self.parts(R::service().1)?;
+        R::resolve_async(&parts.source()).await
     }
 
-    /// Resolves every registration of `T`, in registration order; empty when there is none.
-    /// Each registration has its own instance (and its own cache slot for singletons and scoped
-    /// services), so the last element is the instance [`get`](Self::get) returns.
-    ///
-    /// # Errors
-    ///
-    /// The first error any registration fails with.
+    /// The lookups under `key`, for registrations made with
+    /// [`ServiceCollection::keyed`](crate::ServiceCollection::keyed).
     ///
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new()
-    ///     .add_singleton_instance(1u32)
-    ///     .add_singleton_instance(2u32)
-    ///     .build()?;
-    /// let all: Vec<u32> = provider.get_all::<u32>()?.iter().map(|v| **v).collect();
-    /// assert_eq!(all, [1, 2]);
-    /// assert!(provider.get_all::<u8>()?.is_empty());
+    /// use std::sync::Arc;
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.keyed("cold").add_singleton::<String>(|_| Ok(Arc::new("s3://archive".into())));
+    /// let provider = services.build()?;
+    /// assert_eq!(*provider.keyed(&"cold").get::<String>()?, "s3://archive");
+    /// assert!(provider.get::<String>().is_err()); // keyed registrations are not unkeyed ones
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        self.with(type_name::<T>(), |s| s.get_all())
+    pub fn keyed<'a, K: Key>(&'a self, key: &'a K) -> KeyedLookup<'a, K> {
+        KeyedLookup::provider(self, key)
     }
 
-    /// Resolves the last registration of `T` under `key`. Unkeyed registrations never answer a
-    /// keyed lookup, and keyed ones never answer [`get`](Self::get). When `key` has no
-    /// registration of its own, the registration of `T` under [`AnyKey`](crate::AnyKey) (if any) serves it,
-    /// with one instance per key for a singleton. The key is cloned only the first time the
-    /// fallback serves it.
-    ///
-    /// # Errors
-    ///
-    /// [`ResolveError::NotRegistered`] (naming the key) if there is no such registration;
-    /// [`ResolveError::AnyKeySingle`] if `key` is [`AnyKey`](crate::AnyKey); otherwise as [`get`](Self::get).
+    /// Whether `T` has a registration (unkeyed): what `IServiceProviderIsService` answers in
+    /// .NET. `false` once the provider is disposed.
     ///
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new()
-    ///     .add_keyed_singleton_instance("eu", String::from("eu-west-1"))
-    ///     .build()?;
-    /// assert_eq!(*provider.get_keyed::<String, _>(&"eu")?, "eu-west-1");
-    /// assert_eq!(
-    ///     provider.get_keyed::<String, _>(&"us").unwrap_err().to_string(),
-    ///     "no service registered for `alloc::string::String` with key \"us\"; \
-    ///      register it on the `ServiceCollection` before `build()`"
-    /// );
+    /// use std::sync::Arc;
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.add_scoped::<String>(|_| Ok(Arc::new(String::new())));
+    /// let provider = services.build()?;
+    /// assert!(provider.contains::<String>()); // scoped: present, even if the root cannot create it
+    /// assert!(!provider.contains::<u8>());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_keyed<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        self.with(type_name::<T>(), |s| s.get_keyed(key))
-    }
-
-    /// Resolves `T` under `key`, or `Ok(None)` when there is no such registration.
-    ///
-    /// # Errors
-    ///
-    /// As [`get_keyed`](Self::get_keyed), except for `NotRegistered` of `T` itself.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let provider = di_core::ServiceCollection::new().build()?;
-    /// assert!(provider.get_keyed_optional::<String, _>(&"eu")?.is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_keyed_optional<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        self.with(type_name::<T>(), |s| s.get_keyed_optional(key))
-    }
-
-    /// Resolves every registration of `T` under `key`, in registration order, never the
-    /// [`AnyKey`](crate::AnyKey) fallback. With `key` = [`AnyKey`](crate::AnyKey): every keyed registration of `T` except the
-    /// `AnyKey` one, in registration order across keys, each the instance a single resolve of
-    /// its key returns when it is the last of that key.
-    ///
-    /// # Errors
-    ///
-    /// The first error any registration fails with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let provider = di_core::ServiceCollection::new()
-    ///     .add_keyed_singleton_instance("a", 1u8)
-    ///     .add_keyed_singleton_instance("a", 2u8)
-    ///     .add_keyed_singleton_instance("b", 3u8)
-    ///     .build()?;
-    /// assert_eq!(provider.get_all_keyed::<u8, _>(&"a")?.len(), 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_all_keyed<T, K>(&self, key: &K) -> Result<Vec<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
-    {
-        self.with(type_name::<T>(), |s| s.get_all_keyed(key))
-    }
-
-    /// Whether `T` has an unkeyed registration (built-ins included).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use di_core::{ServiceCollection, ServiceProvider};
-    /// let provider = ServiceCollection::new().add_singleton_instance(1u8).build()?;
-    /// assert!(provider.is_service::<u8>());
-    /// assert!(provider.is_service::<ServiceProvider>());
-    /// assert!(!provider.is_service::<u16>());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_service<T: ?Sized + 'static>(&self) -> bool {
-        self.with(type_name::<T>(), |s| Ok(s.is_service::<T>())).unwrap_or(false)
-    }
-
-    /// Whether `T` has a registration under `key`, or one under [`AnyKey`](crate::AnyKey) that serves it. With
-    /// `key` = [`AnyKey`](crate::AnyKey): whether [`get_all_keyed`](Self::get_all_keyed) would list anything.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let provider = di_core::ServiceCollection::new().add_keyed_singleton_instance("a", 1u8).build()?;
-    /// assert!(provider.is_keyed_service::<u8, _>(&"a"));
-    /// assert!(!provider.is_keyed_service::<u8, _>(&"b"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_keyed_service<T: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&self, key: &K) -> bool {
-        self.with(type_name::<T>(), |s| Ok(s.is_keyed_service::<T, K>(key))).unwrap_or(false)
+    pub fn contains<T: ?Sized + 'static>(&self) -> bool {
+        self.parts(type_name::<T>()).is_ok_and(|p| p.source().is_service::<T>())
     }
 }
-
-// ===== impl ServiceProvider: scopes and disposal =====
 
 impl ServiceProvider {
     /// Creates a scope. Works on the root and on a scope alike: scopes are flat, so a scope of a
@@ -389,8 +304,8 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
-        let (core, _) = self.parts("di_core::Scope")?;
-        Core::create_scope(&core)
+        let parts = self.parts("di_core::Scope")?;
+        Core::create_scope(&parts.core)
     }
 
     /// Disposes what this provider created, awaiting async hooks (preferred over sync ones), in
@@ -416,7 +331,7 @@ impl ServiceProvider {
     /// ```
     pub async fn dispose(&self) -> Result<(), DisposeError> {
         match self.parts("di_core::ServiceProvider") {
-            Ok((_, scope)) => scope.dispose_async().await,
+            Ok(parts) => parts.scope.dispose_async().await,
             Err(_) => Ok(()), // what it referred to is gone, and was disposed when it went
         }
     }
@@ -439,7 +354,7 @@ impl ServiceProvider {
     /// ```
     pub fn dispose_sync(&self) -> Result<(), DisposeError> {
         match self.parts("di_core::ServiceProvider") {
-            Ok((_, scope)) => scope.dispose_sync(),
+            Ok(parts) => parts.scope.dispose_sync(),
             Err(_) => Ok(()),
         }
     }
@@ -456,7 +371,7 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_disposed(&self) -> bool {
-        self.parts("di_core::ServiceProvider").map_or(true, |(core, scope)| scope.is_disposed() || core.is_disposed())
+        self.parts("di_core::ServiceProvider").map_or(true, |p| p.scope.is_disposed() || p.core.is_disposed())
     }
 
     /// Whether this handle is the root provider (not a scope).

@@ -1,13 +1,15 @@
 //! [`Resolver`]: what a factory resolves its dependencies through.
 
-use std::any::{Any, type_name};
-use std::hash::Hash;
+use std::any::type_name;
 use std::sync::{Arc, Weak};
 
 use super::chain::{Chain, Link};
+use super::lookup::{Held, KeyedLookup, Parts};
+use super::request::Resolvable;
 use super::source::Source;
-use crate::error::ResolveError;
-use crate::provider::{Held, ServiceProvider};
+use crate::error::{DisposedScope, ResolveError};
+use crate::key::Key;
+use crate::provider::ServiceProvider;
 use crate::registry::Core;
 use crate::scope::ScopeState;
 
@@ -21,27 +23,27 @@ use crate::scope::ScopeState;
 /// does not keep the container alive (kept past the creation, it resolves as a plain handle
 /// would: the creation it belonged to is over). Cloning it keeps the chain.
 ///
-/// The lookups are [`ServiceProvider`]'s: [`get`](Self::get), [`get_optional`](Self::get_optional),
-/// [`get_all`](Self::get_all), their keyed and async forms. To keep a handle for later (to create
-/// a scope per unit of work, say), resolve `Arc<ServiceProvider>`: a resolver is for the creation.
+/// The lookups are [`ServiceProvider`]'s: [`get`](Self::get), [`resolve`](Self::resolve), their
+/// async forms, and [`keyed`](Self::keyed). To keep a handle for later (to create a scope per
+/// unit of work, say), resolve `Arc<ServiceProvider>`: a resolver is for the creation.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::sync::Arc;
-/// use di_core::{Resolver, ServiceCollection};
+/// use di_core::{BoxError, Resolver, ServiceCollection};
 ///
 /// struct Config { url: String }
 /// struct Client { config: Arc<Config> }
 ///
-/// fn client(sp: &Resolver<'_>) -> anyhow::Result<Arc<Client>> {
+/// fn client(sp: &Resolver<'_>) -> Result<Arc<Client>, BoxError> {
 ///     Ok(Arc::new(Client { config: sp.get()? }))
 /// }
 ///
-/// let provider = ServiceCollection::new()
-///     .add_singleton::<Config>(|_| Ok(Arc::new(Config { url: "db://local".into() })))
-///     .add_transient::<Client>(client)
-///     .build()?;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Config>(|_| Ok(Arc::new(Config { url: "db://local".into() })));
+/// services.add_transient::<Client>(client);
+/// let provider = services.build()?;
 /// assert_eq!(provider.get::<Client>()?.config.url, "db://local");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -93,54 +95,45 @@ impl<'a> Resolver<'a> {
     }
 
     #[inline]
-    fn parts(&self, service: &'static str) -> Result<(Held<'_, Core>, Held<'_, ScopeState>, Chain<'_>), ResolveError> {
+    pub(crate) fn parts(&self, service: &'static str) -> Result<Parts<'_>, ResolveError> {
         match &self.kind {
             Kind::Borrowed { core, scope, link } => {
-                Ok((Held::Borrowed(core), Held::Borrowed(scope), Chain::Stack(link)))
+                Ok(Parts { core: Held::Borrowed(core), scope: Held::Borrowed(scope), chain: Chain::Stack(link) })
             }
             Kind::Owned { core, scope, chain } => {
-                let gone = || ResolveError::Disposed { service, what: "service provider" };
+                let gone = || ResolveError::Disposed { service, scope: DisposedScope::Root };
                 let core = core.upgrade().ok_or_else(gone)?;
                 let scope = scope.upgrade().ok_or_else(gone)?;
-                Ok((Held::Owned(core), Held::Owned(scope), chain.current().clone()))
+                Ok(Parts { core: Held::Owned(core), scope: Held::Owned(scope), chain: chain.current().clone() })
             }
         }
     }
 
-    #[inline]
-    fn with<R>(
-        &self,
-        service: &'static str,
-        f: impl FnOnce(&Source<'_, '_>) -> Result<R, ResolveError>,
-    ) -> Result<R, ResolveError> {
-        let (core, scope, chain) = self.parts(service)?;
-        f(&Source { core: &core, scope: &scope, chain: &chain })
-    }
-
-    /// The key this instance is being created for, when the registration is keyed with
-    /// [`AnyKey`](crate::AnyKey) and so serves many keys; `None` otherwise.
+    /// The key this instance is being created for, if it is keyed with a `K`: the key of the
+    /// registration, or, for an [`AnyKey`](crate::AnyKey) registration serving many keys, the
+    /// key it was resolved with. So one factory can serve several keys.
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// use di_core::{AnyKey, Lifetime, ServiceCollection};
+    /// use di_core::{AnyKey, ServiceCollection};
     /// struct Queue(String);
-    /// let provider = ServiceCollection::new()
-    ///     .add_keyed::<Queue, _>(Lifetime::Singleton, AnyKey, |sp| {
-    ///         let name = sp.key().and_then(|k| k.downcast_ref::<&str>()).copied().unwrap_or("default");
-    ///         Ok(Arc::new(Queue(name.to_owned())))
-    ///     })
-    ///     .build()?;
-    /// assert_eq!(provider.get_keyed::<Queue, _>(&"orders")?.0, "orders");
+    /// let mut services = ServiceCollection::new();
+    /// services.keyed(AnyKey).add_singleton::<Queue>(|sp| {
+    ///     let name = sp.key::<&str>().copied().unwrap_or("default");
+    ///     Ok(Arc::new(Queue(name.to_owned())))
+    /// });
+    /// let provider = services.build()?;
+    /// assert_eq!(provider.keyed(&"orders").get::<Queue>()?.0, "orders");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn key(&self) -> Option<&dyn Any> {
+    pub fn key<K: 'static>(&self) -> Option<&K> {
         let node = match &self.kind {
             Kind::Borrowed { link, .. } => &link.node,
             Kind::Owned { chain, .. } => chain.innermost()?,
         };
-        node.key.as_ref().map(crate::key::ServiceKey::as_any)
+        node.key.as_ref()?.as_any().downcast_ref()
     }
 
     /// A handle to the scope this service is created in (the root, for a singleton), to keep:
@@ -152,9 +145,9 @@ impl<'a> Resolver<'a> {
     /// # use std::sync::Arc;
     /// use di_core::{ServiceCollection, ServiceProvider};
     /// struct Worker { provider: Arc<ServiceProvider> }
-    /// let provider = ServiceCollection::new()
-    ///     .add_singleton::<Worker>(|sp| Ok(Arc::new(Worker { provider: sp.provider()? })))
-    ///     .build()?;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Worker>(|sp| Ok(Arc::new(Worker { provider: sp.provider()? })));
+    /// let provider = services.build()?;
     /// assert!(provider.get::<Worker>()?.provider.is_root());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -163,12 +156,10 @@ impl<'a> Resolver<'a> {
     ///
     /// [`ResolveError::Disposed`] if the container is gone.
     pub fn provider(&self) -> Result<Arc<ServiceProvider>, ResolveError> {
-        let (core, scope, _) = self.parts(type_name::<ServiceProvider>())?;
-        Ok(Arc::new(ServiceProvider::handle_of(&core, &scope)))
+        let parts = self.parts(type_name::<ServiceProvider>())?;
+        Ok(Arc::new(ServiceProvider::handle_of(&parts.core, &parts.scope)))
     }
-}
 
-impl<'a> Resolver<'a> {
     /// Resolves the last registration of `T`, as [`ServiceProvider::get`] does, within this
     /// creation.
     ///
@@ -183,11 +174,10 @@ impl<'a> Resolver<'a> {
     /// # use di_core::ServiceCollection;
     /// struct Db;
     /// struct Repo(Arc<Db>);
-    /// let provider = ServiceCollection::new()
-    ///     .add_singleton::<Db>(|_| Ok(Arc::new(Db)))
-    ///     .add_transient::<Repo>(|sp| Ok(Arc::new(Repo(sp.get()?))))
-    ///     .build()?;
-    /// # provider.get::<Repo>()?;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+    /// services.add_transient::<Repo>(|sp| Ok(Arc::new(Repo(sp.get()?))));
+    /// # services.build()?.get::<Repo>()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
@@ -203,15 +193,42 @@ impl<'a> Resolver<'a> {
             }
             return Source { core, scope, chain: &Chain::Stack(link) }.get();
         }
-        self.with(type_name::<T>(), |s| s.get())
+        self.resolve::<Arc<T>>()
     }
 
-    /// Resolves `T`, or `Ok(None)` when it has no registration, as
-    /// [`ServiceProvider::get_optional`] does.
+    /// Async [`get`](Self::get): awaits async factories (its own or its dependencies').
     ///
     /// # Errors
     ///
-    /// As [`get`](Self::get), except for [`ResolveError::NotRegistered`] of `T` itself.
+    /// As [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// struct Pool;
+    /// struct Repo(Arc<Pool>);
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool)) }));
+    /// services.add(Lifetime::Transient, Source::from_async_fn(|sp| async move {
+    ///     Ok(Arc::new(Repo(sp.get_async().await?)))
+    /// }));
+    /// # let provider = services.build()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # rt.block_on(provider.get_async::<Repo>())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
+        self.resolve_async::<Arc<T>>().await
+    }
+
+    /// Resolves `R`: `Arc<T>`, `Option<Arc<T>>` or `Vec<Arc<T>>` (see [`Resolvable`]), within
+    /// this creation.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceProvider::resolve`].
     ///
     /// # Examples
     ///
@@ -220,45 +237,43 @@ impl<'a> Resolver<'a> {
     /// # use di_core::ServiceCollection;
     /// struct Metrics;
     /// struct Handler(Option<Arc<Metrics>>);
-    /// let provider = ServiceCollection::new()
-    ///     .add_transient::<Handler>(|sp| Ok(Arc::new(Handler(sp.get_optional()?))))
-    ///     .build()?;
-    /// assert!(provider.get::<Handler>()?.0.is_none());
+    /// let mut services = ServiceCollection::new();
+    /// services.add_transient::<Handler>(|sp| Ok(Arc::new(Handler(sp.resolve()?))));
+    /// assert!(services.build()?.get::<Handler>()?.0.is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_optional<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        self.with(type_name::<T>(), |s| s.get_optional())
+    pub fn resolve<R: Resolvable>(&self) -> Result<R, ResolveError> {
+        let parts = self.parts(R::service().1)?;
+        R::resolve(&parts.source())
     }
 
-    /// Resolves every registration of `T`, as [`ServiceProvider::get_all`] does.
+    /// Async [`resolve`](Self::resolve).
     ///
     /// # Errors
     ///
-    /// The first error any registration fails with.
+    /// As [`resolve`](Self::resolve).
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use di_core::ServiceCollection;
-    /// struct Checks(Vec<Arc<u8>>);
-    /// let provider = ServiceCollection::new()
-    ///     .add_singleton_instance(1u8)
-    ///     .add_singleton_instance(2u8)
-    ///     .add_transient::<Checks>(|sp| Ok(Arc::new(Checks(sp.get_all()?))))
-    ///     .build()?;
-    /// assert_eq!(provider.get::<Checks>()?.0.len(), 2);
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// struct Plugins(usize);
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Transient, Source::from_async_fn(|sp| async move {
+    ///     Ok(Arc::new(Plugins(sp.resolve_async::<Vec<Arc<u8>>>().await?.len())))
+    /// }));
+    /// # let provider = services.build()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # assert_eq!(rt.block_on(provider.get_async::<Plugins>())?.0, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        self.with(type_name::<T>(), |s| s.get_all())
+    pub async fn resolve_async<R: Resolvable>(&self) -> Result<R, ResolveError> {
+        let parts = self.parts(R::service().1)?;
+        R::resolve_async(&parts.source()).await
     }
 
-    /// Resolves `T` under `key`, as [`ServiceProvider::get_keyed`] does.
-    ///
-    /// # Errors
-    ///
-    /// As [`ServiceProvider::get_keyed`].
+    /// The lookups under `key`, within this creation.
     ///
     /// # Examples
     ///
@@ -266,250 +281,34 @@ impl<'a> Resolver<'a> {
     /// # use std::sync::Arc;
     /// # use di_core::ServiceCollection;
     /// struct Cache(Arc<String>);
-    /// let provider = ServiceCollection::new()
-    ///     .add_keyed_singleton_instance("hot", String::from("redis://hot"))
-    ///     .add_transient::<Cache>(|sp| Ok(Arc::new(Cache(sp.get_keyed(&"hot")?))))
-    ///     .build()?;
-    /// assert_eq!(*provider.get::<Cache>()?.0, "redis://hot");
+    /// let mut services = ServiceCollection::new();
+    /// services.keyed("hot").add_singleton::<String>(|_| Ok(Arc::new("redis://hot".into())));
+    /// services.add_transient::<Cache>(|sp| Ok(Arc::new(Cache(sp.keyed(&"hot").get()?))));
+    /// assert_eq!(*services.build()?.get::<Cache>()?.0, "redis://hot");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_keyed<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
+    pub fn keyed<'k, K: Key>(&'k self, key: &'k K) -> KeyedLookup<'k, K>
     where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        'a: 'k,
     {
-        self.with(type_name::<T>(), |s| s.get_keyed(key))
+        KeyedLookup::resolver(self, key)
     }
 
-    /// Resolves `T` under `key`, or `Ok(None)`, as [`ServiceProvider::get_keyed_optional`] does.
-    ///
-    /// # Errors
-    ///
-    /// As [`get_keyed`](Self::get_keyed), except for `NotRegistered` of `T` itself.
+    /// Whether `T` has a registration (unkeyed).
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::sync::Arc;
     /// # use di_core::ServiceCollection;
-    /// struct Cache(Option<Arc<String>>);
-    /// let provider = ServiceCollection::new()
-    ///     .add_transient::<Cache>(|sp| Ok(Arc::new(Cache(sp.get_keyed_optional(&"cold")?))))
-    ///     .build()?;
-    /// assert!(provider.get::<Cache>()?.0.is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_keyed_optional<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        self.with(type_name::<T>(), |s| s.get_keyed_optional(key))
-    }
-
-    /// Resolves every registration of `T` under `key`, as [`ServiceProvider::get_all_keyed`] does.
-    ///
-    /// # Errors
-    ///
-    /// The first error any registration fails with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use di_core::ServiceCollection;
-    /// struct Shards(usize);
-    /// let provider = ServiceCollection::new()
-    ///     .add_keyed_singleton_instance("eu", 1u8)
-    ///     .add_keyed_singleton_instance("eu", 2u8)
-    ///     .add_transient::<Shards>(|sp| Ok(Arc::new(Shards(sp.get_all_keyed::<u8, _>(&"eu")?.len()))))
-    ///     .build()?;
-    /// assert_eq!(provider.get::<Shards>()?.0, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_all_keyed<T, K>(&self, key: &K) -> Result<Vec<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
-    {
-        self.with(type_name::<T>(), |s| s.get_all_keyed(key))
-    }
-}
-
-// ===== async lookups =====
-
-impl Resolver<'_> {
-    /// Async [`get`](Self::get): awaits async factories (its own or its dependencies').
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
+    /// struct Tracing;
+    /// struct App(bool);
     /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pool: Arc<Pool> = sp.get_async().await?;
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
+    /// services.add_transient::<App>(|sp| Ok(Arc::new(App(sp.contains::<Tracing>()))));
+    /// assert!(!services.build()?.get::<App>()?.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn get_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_async().await
-    }
-
-    /// Async [`get_optional`](Self::get_optional).
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
-    /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pool: Option<Arc<Pool>> = sp.get_optional_async().await?;
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn get_optional_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_optional_async().await
-    }
-
-    /// Async [`get_all`](Self::get_all).
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
-    /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pools: Vec<Arc<Pool>> = sp.get_all_async().await?;
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_all_async().await
-    }
-
-    /// Async [`get_keyed`](Self::get_keyed).
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
-    /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pool: Option<Arc<Pool>> = sp.get_keyed_async(&"eu").await.ok();
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn get_keyed_async<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_keyed_async(key).await
-    }
-
-    /// Async [`get_keyed_optional`](Self::get_keyed_optional).
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
-    /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pool: Option<Arc<Pool>> = sp.get_keyed_optional_async(&"eu").await?;
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn get_keyed_optional_async<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
-    {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_keyed_optional_async(key).await
-    }
-
-    /// Async [`get_all_keyed`](Self::get_all_keyed).
-    ///
-    /// # Errors
-    ///
-    /// As the sync lookup of the same name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection};
-    /// struct Pool;
-    /// struct Repo;
-    /// let mut services = ServiceCollection::new();
-    /// services.add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool)) });
-    /// services.add_async::<Repo, _>(Lifetime::Transient, |sp| async move {
-    ///     let _pools: Vec<Arc<Pool>> = sp.get_all_keyed_async(&"eu").await?;
-    ///     Ok(Arc::new(Repo))
-    /// });
-    /// # let _ = services.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn get_all_keyed_async<T, K>(&self, key: &K) -> Result<Vec<Arc<T>>, ResolveError>
-    where
-        T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
-    {
-        let (core, scope, chain) = self.parts(type_name::<T>())?;
-        Source { core: &core, scope: &scope, chain: &chain }.get_all_keyed_async(key).await
+    pub fn contains<T: ?Sized + 'static>(&self) -> bool {
+        self.parts(type_name::<T>()).is_ok_and(|p| p.source().is_service::<T>())
     }
 }

@@ -16,7 +16,7 @@ use super::per_key::VirtualSlot;
 use super::source::{Source, downcast};
 use super::waits::WaitTicket;
 use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
-use crate::error::{ResolutionPath, ResolveError, panic_message};
+use crate::error::{BoxError, ResolutionPath, ResolveError, panic_message};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::provider::ServiceProvider;
@@ -92,7 +92,9 @@ impl Drop for ScopedGuard<'_> {
 
 impl<'s, 'c> Source<'s, 'c> {
     fn node(&self, t: Target<'_>, d: &Descriptor, creation: Creation) -> Node {
-        Node { id: t.id, service: d.name, lifetime: d.lifetime, creation, key: t.key.cloned() }
+        // The key a factory is given: the one resolved (for an `AnyKey` registration) or its own.
+        let key = t.key.or(d.key.as_ref()).cloned();
+        Node { id: t.id, service: d.name, lifetime: d.lifetime, creation, key }
     }
 
     #[inline]
@@ -163,13 +165,14 @@ impl<'s, 'c> Source<'s, 'c> {
     }
 
     /// Turns a factory's outcome into the resolve's.
-    fn outcome<R>(&self, d: &Descriptor, result: std::thread::Result<anyhow::Result<R>>) -> Result<R, ResolveError> {
+    fn outcome<R>(&self, d: &Descriptor, result: std::thread::Result<Result<R, BoxError>>) -> Result<R, ResolveError> {
         match result {
             Ok(Ok(value)) => Ok(value),
             // A nested resolve failed: it already names the service and the path; pass it on as is.
             Ok(Err(e)) => match e.downcast::<ResolveError>() {
-                Ok(nested) => Err(nested),
-                Err(e) => Err(ResolveError::Factory { service: d.name, path: self.path(), source: e.into() }),
+                Ok(nested) => Err(*nested),
+                // Kept whole: the caller can downcast it to the factory's own error type.
+                Err(source) => Err(ResolveError::Factory { service: d.name, path: self.path(), source }),
             },
             Err(p) => {
                 Err(ResolveError::FactoryPanicked { service: d.name, message: panic_message(&*p), path: self.path() })

@@ -23,12 +23,16 @@
 pub(crate) mod chain;
 mod context;
 mod create;
+pub(crate) mod lookup;
 pub(crate) mod occupancy;
 pub(crate) mod once;
 pub(crate) mod per_key;
+mod request;
 pub(crate) mod scoped;
 mod source;
 pub(crate) mod waits;
 
 pub use self::context::Resolver;
+pub use self::lookup::KeyedLookup;
+pub use self::request::Resolvable;
 pub(crate) use self::source::{Source, downcast};

@@ -14,7 +14,6 @@
 //! only checks that the bucket it searched is still the current one (by pointer) and appends.
 
 use std::any::TypeId;
-use std::hash::Hash;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -62,7 +61,7 @@ impl PerKey {
 
     /// The virtual slot for `key` served by `slot`, a registration of `service`; the key is
     /// cloned only the first time it is seen.
-    pub(crate) fn virtual_slot<K: Clone + Eq + Hash + Send + Sync + 'static>(
+    pub(crate) fn virtual_slot<K: crate::key::Key>(
         &self,
         slot: u32,
         service: TypeId,

@@ -1,21 +1,22 @@
 //! The lookups every handle forwards to: by type, optional, all, keyed; sync and async.
 
 use std::any::type_name;
-use std::hash::Hash;
 use std::sync::Arc;
 
 use super::chain::Chain;
 use super::create::Target;
 use crate::descriptor::Instance;
 use crate::error::{ResolutionPath, ResolveError};
-use crate::key::describe_key;
+use crate::error::KeyLabel;
+use crate::key::Key;
 use crate::registry::{Core, is_any_key};
 use crate::scope::ScopeState;
 
 /// What a resolve goes through: the registry, the scope it happens in, and the creations it is
 /// nested in.
 #[derive(Clone, Copy)]
-pub(crate) struct Source<'s, 'c> {
+#[allow(missing_debug_implementations, reason = "internal: public only so the sealed `Request` trait can name it")]
+pub struct Source<'s, 'c> {
     pub(crate) core: &'s Arc<Core>,
     pub(crate) scope: &'s Arc<ScopeState>,
     pub(crate) chain: &'s Chain<'c>,
@@ -46,7 +47,7 @@ impl<'s, 'c> Source<'s, 'c> {
     }
 
     #[cold]
-    fn not_registered<T: ?Sized>(&self, key: Option<String>) -> ResolveError {
+    fn not_registered<T: ?Sized>(&self, key: Option<KeyLabel>) -> ResolveError {
         ResolveError::NotRegistered { service: type_name::<T>(), key, path: self.path() }
     }
 
@@ -85,15 +86,15 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) fn get_keyed<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
-        self.get_keyed_optional(key)?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
+        self.get_keyed_optional(key)?.ok_or_else(|| self.not_registered::<T>(Some(KeyLabel::of(key))))
     }
 
     pub(crate) fn get_keyed_optional<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
         self.live(type_name::<T>())?;
         if !is_any_key::<K>()
@@ -111,7 +112,7 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) fn get_all_keyed<T, K>(&self, key: &K) -> Result<Vec<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
         self.live(type_name::<T>())?;
         let slots = self.core.all_keyed::<T, K>(key).unwrap_or_default();
@@ -122,7 +123,7 @@ impl<'s, 'c> Source<'s, 'c> {
         self.live(type_name::<T>()).is_ok() && self.core.has_unkeyed::<T>()
     }
 
-    pub(crate) fn is_keyed_service<T: ?Sized + 'static, K: Eq + Hash + Send + Sync + 'static>(&self, key: &K) -> bool {
+    pub(crate) fn is_keyed_service<T: ?Sized + 'static, K: Key>(&self, key: &K) -> bool {
         use crate::key::AnyKey;
         self.live(type_name::<T>()).is_ok()
             && if is_any_key::<K>() {
@@ -173,15 +174,15 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) async fn get_keyed_async<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
-        self.get_keyed_optional_async(key).await?.ok_or_else(|| self.not_registered::<T>(Some(describe_key(key))))
+        self.get_keyed_optional_async(key).await?.ok_or_else(|| self.not_registered::<T>(Some(KeyLabel::of(key))))
     }
 
     pub(crate) async fn get_keyed_optional_async<T, K>(&self, key: &K) -> Result<Option<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
         self.live(type_name::<T>())?;
         if !is_any_key::<K>()
@@ -199,7 +200,7 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) async fn get_all_keyed_async<T, K>(&self, key: &K) -> Result<Vec<Arc<T>>, ResolveError>
     where
         T: ?Sized + Send + Sync + 'static,
-        K: Eq + Hash + Send + Sync + 'static,
+        K: Key,
     {
         self.live(type_name::<T>())?;
         let slots = self.core.all_keyed::<T, K>(key).unwrap_or_default();

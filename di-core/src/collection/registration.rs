@@ -1,0 +1,215 @@
+//! [`Registration`]: the entry just added, to attach disposal hooks and declare dependencies.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use super::ServiceCollection;
+use crate::descriptor::Descriptor;
+use crate::dispose::{AsyncDispose, Dispose};
+use crate::error::BoxError;
+use crate::inject::Dependencies;
+use crate::resolve::Resolvable;
+use crate::key::Key;
+
+/// The registration just added: attach disposal hooks, or declare what its factory resolves so
+/// [`build`](ServiceCollection::build) can check it. Each method returns the registration, so
+/// calls chain.
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// use di_core::ServiceCollection;
+/// struct Db;
+/// struct Repo;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Db>(|_| Ok(Arc::new(Db))).on_dispose(|_db| Ok(()));
+/// services
+///     .add_scoped::<Repo>(|sp| {
+///         sp.get::<Db>()?;
+///         Ok(Arc::new(Repo))
+///     })
+///     .depends_on::<Arc<Db>>();
+/// assert_eq!(services.len(), 2);
+/// ```
+pub struct Registration<'a, T: ?Sized> {
+    pub(super) services: &'a mut ServiceCollection,
+    pub(super) index: usize,
+    pub(super) _service: std::marker::PhantomData<fn() -> Box<T>>,
+}
+
+impl<T: ?Sized> std::fmt::Debug for Registration<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Registration").field(&self.services.descriptors[self.index]).finish()
+    }
+}
+
+/// The `Arc<T>` a hook maker is handed as `&dyn Any`.
+fn typed<T: ?Sized + 'static>(instance: &dyn Any) -> Arc<T> {
+    instance.downcast_ref::<Arc<T>>().expect("di-core hands hooks the instance of their own registration").clone()
+}
+
+impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
+    fn descriptor(&mut self) -> &mut Descriptor {
+        &mut self.services.descriptors[self.index]
+    }
+
+    /// Runs `hook` when the scope that created the instance ends (the root, for singletons),
+    /// in reverse creation order, exactly once. Never runs for instances made beforehand
+    /// ([`Source::instance`](crate::Source::instance)), nor for transients resolved from the
+    /// root (the root would have to keep them until the application ends).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use di_core::ServiceCollection;
+    /// struct Conn;
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = log.clone();
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(move |_| {
+    ///     seen.lock().unwrap().push("closed");
+    ///     Ok(())
+    /// });
+    /// let provider = services.build()?;
+    /// let scope = provider.create_scope()?;
+    /// scope.provider().get::<Conn>()?;
+    /// drop(scope);
+    /// assert_eq!(*log.lock().unwrap(), ["closed"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_dispose(&mut self, hook: impl Fn(&T) -> Result<(), BoxError> + Send + Sync + 'static) -> &mut Self {
+        let hook = Arc::new(hook);
+        self.descriptor().sync_hook = Some(Arc::new(move |instance: &dyn Any| {
+            let service = typed::<T>(instance);
+            let hook = hook.clone();
+            Box::new(move || hook(&service))
+        }));
+        self
+    }
+
+    /// Awaits `hook` when the scope that created the instance is disposed with `dispose().await`.
+    /// When a sync hook is also attached, the async path prefers this one and the sync path
+    /// (`dispose_sync`, dropping a scope) runs the sync one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Channel;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Channel>(|_| Ok(Arc::new(Channel))).on_dispose_async(|_channel| async { Ok(()) });
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn on_dispose_async<Fut>(&mut self, hook: impl Fn(Arc<T>) -> Fut + Send + Sync + 'static) -> &mut Self
+    where
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let hook = Arc::new(hook);
+        self.descriptor().async_hook = Some(Arc::new(move |instance: &dyn Any| {
+            let service = typed::<T>(instance);
+            let hook = hook.clone();
+            Box::new(move || Box::pin(hook(service)))
+        }));
+        self
+    }
+
+    /// Uses the service's [`Dispose`] implementation as its sync hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::{BoxError, Dispose, ServiceCollection};
+    /// struct Pool;
+    /// impl Dispose for Pool { fn dispose(&self) -> Result<(), BoxError> { Ok(()) } }
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Pool>(|_| Ok(Arc::new(Pool))).disposable();
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn disposable(&mut self) -> &mut Self
+    where
+        T: Dispose,
+    {
+        self.on_dispose(T::dispose)
+    }
+
+    /// Uses the service's [`AsyncDispose`] implementation as its async hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::{AsyncDispose, BoxError, ServiceCollection};
+    /// struct Pool;
+    /// impl AsyncDispose for Pool { async fn dispose_async(&self) -> Result<(), BoxError> { Ok(()) } }
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Pool>(|_| Ok(Arc::new(Pool))).async_disposable();
+    /// # assert_eq!(services.len(), 1);
+    /// ```
+    pub fn async_disposable(&mut self) -> &mut Self
+    where
+        T: AsyncDispose + Sized,
+    {
+        self.on_dispose_async(|service: Arc<T>| async move { service.dispose_async().await })
+    }
+
+    /// Declares that the factory resolves `R` (`Arc<D>`, `Option<Arc<D>>` or `Vec<Arc<D>>`,
+    /// as with [`resolve`](crate::ServiceProvider::resolve)), so
+    /// [`build`](ServiceCollection::build) checks that a required `D` exists, that it is not
+    /// part of a cycle, and that a singleton does not capture a scoped `D`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Db;
+    /// struct Metrics;
+    /// struct Repo;
+    /// let mut services = ServiceCollection::new();
+    /// services
+    ///     .add_singleton::<Repo>(|sp| {
+    ///         sp.get::<Db>()?;
+    ///         sp.resolve::<Option<Arc<Metrics>>>()?;
+    ///         Ok(Arc::new(Repo))
+    ///     })
+    ///     .depends_on::<Arc<Db>>()
+    ///     .depends_on::<Option<Arc<Metrics>>>();
+    /// assert!(services.build().is_err()); // `Db` is missing: caught before any resolve
+    /// ```
+    pub fn depends_on<R: Resolvable>(&mut self) -> &mut Self {
+        let mut deps = Dependencies::default();
+        deps.add::<R>();
+        self.descriptor().dependencies.extend(deps.list);
+        self
+    }
+
+    /// Declares that the factory resolves `R` under `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Cache;
+    /// struct Repo;
+    /// let mut services = ServiceCollection::new();
+    /// services
+    ///     .add_singleton::<Repo>(|sp| {
+    ///         sp.keyed(&"redis").get::<Cache>()?;
+    ///         Ok(Arc::new(Repo))
+    ///     })
+    ///     .depends_on_keyed::<Arc<Cache>, _>("redis");
+    /// assert!(services.build().is_err()); // no `Cache` under "redis"
+    /// ```
+    pub fn depends_on_keyed<R: Resolvable, K: Key>(&mut self, key: K) -> &mut Self {
+        let mut deps = Dependencies::default();
+        deps.add_keyed::<R, K>(key);
+        self.descriptor().dependencies.extend(deps.list);
+        self
+    }
+}
