@@ -186,7 +186,39 @@ impl<T: ?Sized + Send + Sync + 'static> Source<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn implemented_by<I: FromProvider + Provides<T>>() -> Self {
-        let factory = SyncFactory::new(|r: &Resolver<'_>| Ok(Arc::new(I::from_provider(r)?).provide()));
+        Self::implemented_by_with::<I>(I::provide)
+    }
+
+    /// [`implemented_by`](Self::implemented_by) with the conversion spelled out: `upcast` turns
+    /// the `Arc<I>` into an `Arc<T>`, usually `|i| i` (the compiler coerces it to the trait
+    /// object). What generic code uses, where `I: Provides<T>` cannot be required.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::{BoxError, FromProvider, Lifetime, Resolver, ServiceCollection, Source};
+    ///
+    /// trait Job: Send + Sync { fn name(&self) -> &'static str; }
+    ///
+    /// fn add_job<J: Job + FromProvider>(services: &mut ServiceCollection) {
+    ///     services.try_add_enumerable(Lifetime::Singleton, Source::<dyn Job>::implemented_by_with::<J>(|j| j));
+    /// }
+    ///
+    /// struct Cleanup;
+    /// impl Job for Cleanup { fn name(&self) -> &'static str { "cleanup" } }
+    /// impl FromProvider for Cleanup {
+    ///     fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> { Ok(Cleanup) }
+    /// }
+    ///
+    /// let mut services = ServiceCollection::new();
+    /// add_job::<Cleanup>(&mut services);
+    /// add_job::<Cleanup>(&mut services); // the same implementation: added once
+    /// assert_eq!(services.build()?.resolve::<Vec<Arc<dyn Job>>>()?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn implemented_by_with<I: FromProvider>(upcast: fn(Arc<I>) -> Arc<T>) -> Self {
+        let factory = SyncFactory::new(move |r: &Resolver<'_>| Ok(upcast(Arc::new(I::from_provider(r)?))));
         let mut deps = Dependencies::default();
         I::dependencies(&mut deps);
         Self::new(Factory::Sync(factory), TypeId::of::<I>(), deps.list)
@@ -213,6 +245,6 @@ impl<T: FromProvider> Source<T> {
     /// assert!(services.build().is_err()); // `Db` is missing: caught before anything runs
     /// ```
     pub fn injected() -> Self {
-        Self::implemented_by::<T>()
+        Self::implemented_by_with::<T>(|t| t)
     }
 }
