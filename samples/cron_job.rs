@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use di_core::Injectable;
+use di_core::{Injectable, Lifetime, Source};
 use di_hosting::{BackgroundWorkExt, CancellationToken, CronJob, CronOptions, Host, MisfirePolicy, StopReport};
 
 /// A singleton: the "table" the job cleans, shared by every firing.
@@ -74,13 +74,13 @@ async fn main() -> anyhow::Result<StopReport> {
     let schedule = std::env::var("CRON_SCHEDULE").unwrap_or_else(|_| "*/2 * * * * *".to_owned());
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
     let services = builder.services();
-    services.add_singleton_type::<Sessions>();
-    services.add_scoped_type::<CleanupBatch>().on_dispose(|batch| {
+    services.add(Lifetime::Singleton, Source::<Sessions>::injected());
+    services.add(Lifetime::Scoped, Source::<CleanupBatch>::injected()).on_dispose(|batch| {
         let removed = batch.removed.lock().unwrap_or_else(PoisonError::into_inner);
         tracing::info!(removed = ?*removed, "firing scope disposed: batch committed");
         Ok(())
     });
-    services.add_scoped_type::<Cleanup>();
+    services.add(Lifetime::Scoped, Source::<Cleanup>::injected());
     services.add_cron_job::<Cleanup>(
         &schedule,
         CronOptions::default().misfire(MisfirePolicy::Skip).name("cron_job::Cleanup"),

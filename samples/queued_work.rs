@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::Injectable;
+use di_core::{Injectable, Lifetime, Source};
 use di_hosting::{
     BackgroundService, BackgroundTaskQueue, BackgroundWorkExt, CancellationToken, Host, HostingServiceCollectionExt,
     QueueOptions, StopReport, WorkItem, WorkMetrics,
@@ -131,17 +131,18 @@ async fn main() -> anyhow::Result<StopReport> {
 
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
     let services = builder.services();
-    services.add_singleton_instance(QueueSettings::from_env()?).add_singleton_instance(SessionIds::default());
+    services.add(Lifetime::Singleton, Source::instance(QueueSettings::from_env()?));
+    services.add(Lifetime::Singleton, Source::instance(SessionIds::default()));
     services
         .add_scoped::<MailSession>(|sp| {
             Ok(Arc::new(MailSession { id: sp.get::<SessionIds>()?.0.fetch_add(1, Ordering::SeqCst) + 1 }))
         })
-        .depends_on::<SessionIds>()
+        .depends_on::<Arc<SessionIds>>()
         .on_dispose(|session| {
             tracing::info!(session = session.id, "mail session closed");
             Ok(())
         });
-    services.add_scoped_as::<dyn Mailer, SmtpMailer>();
+    services.add(Lifetime::Scoped, Source::<dyn Mailer>::implemented_by::<SmtpMailer>());
     services.add_queued_work(QueueOptions::default().capacity(3).concurrency(2).name("queued_work::mail-queue"))?;
     // Registered after the queue, so it is stopped before it: the producer is done enqueueing
     // by the time the queue closes and drains.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::Injectable;
+use di_core::{Injectable, Lifetime, Source};
 use di_hosting::{BackgroundWorkExt, CancellationToken, Host, StopReport, TimedOptions, TimedTask};
 
 /// Settings read once at start-up.
@@ -91,9 +91,10 @@ async fn main() -> anyhow::Result<StopReport> {
     let options = TimedOptions::every(settings.period).name("timed_service::Processor");
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
     let services = builder.services();
-    services.add_singleton_instance(settings).add_singleton_instance(ScopeIds::default());
+    services.add(Lifetime::Singleton, Source::instance(settings));
+    services.add(Lifetime::Singleton, Source::instance(ScopeIds::default()));
     // A factory-made singleton is disposed when the host ends (an instance never is).
-    services.add_singleton_type::<Executions>().on_dispose(|executions| {
+    services.add(Lifetime::Singleton, Source::<Executions>::injected()).on_dispose(|executions| {
         tracing::info!(ticks = executions.count.load(Ordering::SeqCst), "executions counter disposed");
         Ok(())
     });
@@ -101,12 +102,12 @@ async fn main() -> anyhow::Result<StopReport> {
         .add_scoped::<TickScope>(|sp| {
             Ok(Arc::new(TickScope { id: sp.get::<ScopeIds>()?.0.fetch_add(1, Ordering::SeqCst) + 1 }))
         })
-        .depends_on::<ScopeIds>()
+        .depends_on::<Arc<ScopeIds>>()
         .on_dispose(|scope| {
             tracing::info!(scope = scope.id, "tick scope disposed");
             Ok(())
         });
-    services.add_scoped_as::<dyn ScopedProcessingService, Processor>();
+    services.add(Lifetime::Scoped, Source::<dyn ScopedProcessingService>::implemented_by::<Processor>());
     services.add_timed_service::<dyn ScopedProcessingService>(options)?;
     let host = builder.build()?;
 

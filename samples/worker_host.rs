@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::{Dependencies, FromProvider, Resolver, ServiceProvider};
+use di_core::{BoxError, Dependencies, FromProvider, Lifetime, Provides, Resolver, ServiceProvider, Source};
 use di_hosting::{BackgroundService, CancellationToken, Host, HostingServiceCollectionExt, StopReport};
 use rusqlite::{Connection, params};
 
@@ -93,12 +93,18 @@ struct TickRepository {
 }
 
 impl FromProvider for TickRepository {
-    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
         let scope = sp.get::<ScopeCounter>()?.0.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Self { database: sp.get()?, scope })
     }
     fn dependencies(deps: &mut Dependencies) {
-        deps.one::<Database>().one::<ScopeCounter>();
+        deps.add::<Arc<Database>>().add::<Arc<ScopeCounter>>();
+    }
+}
+
+impl Provides<dyn ScopedProcessor> for TickRepository {
+    fn provide(self: Arc<Self>) -> Arc<dyn ScopedProcessor> {
+        self
     }
 }
 
@@ -119,11 +125,11 @@ struct Worker {
 }
 
 impl FromProvider for Worker {
-    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
         Ok(Self { provider: sp.get::<ServiceProvider>()?, settings: sp.get()? })
     }
     fn dependencies(deps: &mut Dependencies) {
-        deps.one::<WorkerSettings>();
+        deps.add::<Arc<WorkerSettings>>();
     }
 }
 
@@ -141,7 +147,7 @@ impl BackgroundService for Worker {
             // A scope per unit of work: the processor (and anything scoped it uses) lives
             // exactly as long as this tick.
             let scope = self.provider.create_scope()?;
-            let processor = scope.get::<dyn ScopedProcessor>()?;
+            let processor = scope.provider().get::<dyn ScopedProcessor>()?;
             if !self.settings.work.is_zero() {
                 tracing::info!(tick, work = ?self.settings.work, "simulating slow work");
                 tokio::time::sleep(self.settings.work).await;
@@ -172,18 +178,15 @@ async fn main() -> anyhow::Result<StopReport> {
                 .add_singleton::<Database>(|sp| {
                     Ok(Arc::new(Database::open(sp.get::<WorkerSettings>()?.database.as_deref())?))
                 })
-                .depends_on::<WorkerSettings>()
+                .depends_on::<Arc<WorkerSettings>>()
                 // Instances are never disposed; a factory-made singleton is, when the host ends.
                 .on_dispose(|db| {
                     tracing::info!(rows = db.rows()?, "database closed");
                     Ok(())
                 });
-            services.add_singleton_instance(settings).add_singleton_instance(ScopeCounter::default());
-            services
-                .add_scoped::<dyn ScopedProcessor>(|sp| {
-                    Ok(Arc::new(TickRepository::from_provider(sp)?) as Arc<dyn ScopedProcessor>)
-                })
-                .depends_on_all_of::<TickRepository>();
+            services.add(Lifetime::Singleton, Source::instance(settings));
+            services.add(Lifetime::Singleton, Source::instance(ScopeCounter::default()));
+            services.add(Lifetime::Scoped, Source::<dyn ScopedProcessor>::implemented_by::<TickRepository>());
             services.add_background_service::<Worker>();
         })
         .build()?;

@@ -1,15 +1,17 @@
 //! The adapter that runs a [`BackgroundService`] as a [`HostedService`]: `execute` on its own
 //! task with its own token, panics contained, failures handled by the host's policy.
 
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use di_core::{ResolveError, Resolver};
+use di_core::error::panic_message;
+use di_core::{BoxError, Dependencies, FromProvider, ResolveError, Resolver};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::error::{Phase, ServiceFailure, panic_message};
+use crate::error::{Phase, ServiceFailure};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{BackgroundServiceFailure, HostOptions};
@@ -41,9 +43,9 @@ struct HostContext {
 impl HostContext {
     fn resolve(provider: &Resolver<'_>) -> Result<Self, ResolveError> {
         Ok(Self {
-            lifetime: provider.get_optional::<ApplicationLifetime>()?.unwrap_or_default(),
-            policy: provider.get_optional::<HostOptions>()?.unwrap_or_default().background_service_failure,
-            failures: provider.get_optional::<BackgroundFailures>()?.unwrap_or_default(),
+            lifetime: provider.resolve::<Option<Arc<ApplicationLifetime>>>()?.unwrap_or_default(),
+            policy: provider.resolve::<Option<Arc<HostOptions>>>()?.unwrap_or_default().background_service_failure,
+            failures: provider.resolve::<Option<Arc<BackgroundFailures>>>()?.unwrap_or_default(),
         })
     }
 }
@@ -95,6 +97,40 @@ impl HostedService for BackgroundHost {
 
     fn name(&self) -> &'static str {
         self.service.name()
+    }
+}
+
+/// A `T` built by constructor injection and run by a [`BackgroundHost`]: what
+/// `add_background_service::<T>` registers. It declares `T`'s dependencies, and its type is what
+/// `try_add_enumerable` compares, so the same `T` is registered once.
+pub(crate) struct InjectedBackground<T> {
+    host: BackgroundHost,
+    service: PhantomData<fn() -> T>,
+}
+
+impl<T: BackgroundService + FromProvider> FromProvider for InjectedBackground<T> {
+    fn from_provider(provider: &Resolver<'_>) -> Result<Self, BoxError> {
+        let service: Arc<dyn BackgroundService> = Arc::new(T::from_provider(provider)?);
+        Ok(Self { host: BackgroundHost::new(service, provider)?, service: PhantomData })
+    }
+
+    fn dependencies(deps: &mut Dependencies) {
+        T::dependencies(deps);
+    }
+}
+
+#[async_trait]
+impl<T: BackgroundService + FromProvider> HostedService for InjectedBackground<T> {
+    async fn start(&self, cancel: CancellationToken) -> anyhow::Result<()> {
+        self.host.start(cancel).await
+    }
+
+    async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
+        self.host.stop(cancel).await
+    }
+
+    fn name(&self) -> &'static str {
+        self.host.name()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use di_core::{ProviderOptions, ServiceCollection};
+use di_core::{Lifetime, ProviderOptions, ServiceCollection, Source};
 
 use crate::background::BackgroundFailures;
 use crate::error::HostError;
@@ -17,12 +17,13 @@ use crate::options::{BackgroundServiceFailure, HostOptions};
 ///
 /// ```
 /// use std::time::Duration;
+/// use di_core::{Lifetime, Source};
 /// use di_hosting::Host;
 ///
 /// let host = Host::builder()
 ///     .shutdown_timeout(Duration::from_secs(10))
 ///     .configure_services(|services| {
-///         services.add_singleton_instance(String::from("config"));
+///         services.add(Lifetime::Singleton, Source::instance(String::from("config")));
 ///     })
 ///     .build()?;
 /// assert_eq!(*host.provider().get::<String>()?, "config");
@@ -55,8 +56,9 @@ impl HostBuilder {
     /// # Examples
     ///
     /// ```
+    /// use di_core::{Lifetime, Source};
     /// let mut builder = di_hosting::HostBuilder::new();
-    /// builder.services().add_singleton_instance(7u8);
+    /// builder.services().add(Lifetime::Singleton, Source::instance(7u8));
     /// assert_eq!(*builder.build()?.provider().get::<u8>()?, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -69,6 +71,7 @@ impl HostBuilder {
     /// # Examples
     ///
     /// ```
+    /// use di_core::{Lifetime, Source};
     /// use di_hosting::{HostBuilder, HostingServiceCollectionExt};
     /// # struct Cache;
     /// # #[async_trait::async_trait]
@@ -78,7 +81,8 @@ impl HostBuilder {
     /// # }
     /// let host = HostBuilder::new()
     ///     .configure_services(|s| {
-    ///         s.add_singleton_instance(1u8).add_hosted_service_with(|_| Ok(Cache));
+    ///         s.add(Lifetime::Singleton, Source::instance(1u8));
+    ///         s.add_hosted_service_with(|_| Ok(Cache));
     ///     })
     ///     .build()?;
     /// # Ok::<(), di_hosting::HostError>(())
@@ -202,10 +206,9 @@ impl HostBuilder {
         let Self { mut services, options, provider_options } = self;
         let lifetime = Arc::new(ApplicationLifetime::new());
         let failures = Arc::new(BackgroundFailures::default());
-        services
-            .add_singleton_instance::<ApplicationLifetime>(lifetime.clone())
-            .add_singleton_instance::<HostOptions>(options.clone())
-            .add_singleton_instance::<BackgroundFailures>(failures.clone());
+        services.add(Lifetime::Singleton, Source::<ApplicationLifetime>::instance(lifetime.clone()));
+        services.add(Lifetime::Singleton, Source::<HostOptions>::instance(options.clone()));
+        services.add(Lifetime::Singleton, Source::<BackgroundFailures>::instance(failures.clone()));
         let provider = services.build_with(provider_options)?;
         Ok(Host::new(provider, lifetime, options, failures))
     }

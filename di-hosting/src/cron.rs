@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Local, TimeZone, Utc};
-use di_core::Resolver;
+use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -396,7 +396,7 @@ impl<T: ?Sized + CronJob> CronService<T> {
         name: &'static str,
         schedule: CronSchedule,
         options: CronOptions,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ResolveError> {
         let metrics = Arc::new(WorkMetrics::default());
         let worker = Worker::new(provider, name, options.on_failure, options.max_concurrent_runs, metrics)?;
         Ok(Self { worker: Arc::new(worker), schedule, options, job: PhantomData })

@@ -1,7 +1,6 @@
 //! What went wrong while hosting: `HostError` (start-up), `ServiceFailure` (one service, one
 //! phase) and `StopReport` (the outcome of a stop or a run, with its exit code).
 
-use std::any::Any;
 use std::fmt;
 use std::process::{ExitCode, Termination};
 use std::time::Duration;
@@ -354,16 +353,5 @@ impl Termination for StopReport {
             tracing::error!(report = %self, "host stopped with errors");
         }
         ExitCode::from(self.exit_code())
-    }
-}
-
-/// The text of a caught panic payload, as tokio's `JoinError` renders it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
     }
 }

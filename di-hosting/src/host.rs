@@ -21,8 +21,9 @@ use crate::shutdown::{Deadline, Signals};
 /// [`ApplicationLifetime::stop_application`], stops them in reverse order within the shutdown
 /// timeout, and disposes the container.
 ///
-/// Hosted services are what the container returns for `get_all::<dyn HostedService>()`: register
-/// them with [`HostingServiceCollectionExt`](crate::HostingServiceCollectionExt).
+/// Hosted services are what the container returns for
+/// `resolve::<Vec<Arc<dyn HostedService>>>()`: register them with
+/// [`HostingServiceCollectionExt`](crate::HostingServiceCollectionExt).
 ///
 /// # Examples
 ///
@@ -199,7 +200,7 @@ impl Host {
     }
 
     async fn start_services(&self) -> Result<Vec<Arc<dyn HostedService>>, HostError> {
-        let services = self.provider.get_all::<dyn HostedService>().map_err(HostError::Resolve)?;
+        let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
         let all: Vec<usize> = (0..services.len()).collect();
         // Stopping the application while starting cancels the start token at once.
         let deadline = Deadline::new(self.options.startup_timeout, self.lifetime.stopping().clone());

@@ -3,9 +3,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use di_core::error::panic_message;
 use tokio_util::sync::CancellationToken;
-
-use crate::error::panic_message;
 
 /// The application's lifetime events, resolvable from the host's container as
 /// `Arc<ApplicationLifetime>`.

@@ -4,11 +4,12 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use di_core::error::panic_message;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, join_all};
 use tracing::Instrument as _;
 
-use crate::error::{Phase, ServiceFailure, panic_message};
+use crate::error::{Phase, ServiceFailure};
 use crate::hosted_service::HostedService;
 use crate::shutdown::Deadline;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use di_core::{Resolver, ServiceProvider};
+use di_core::{ResolveError, Resolver, ServiceProvider};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
@@ -445,7 +445,7 @@ impl std::fmt::Debug for dyn BackgroundTaskQueue {
 }
 
 impl QueuedWorkService {
-    pub(crate) fn new(provider: &Resolver<'_>, options: &QueueOptions) -> anyhow::Result<Self> {
+    pub(crate) fn new(provider: &Resolver<'_>, options: &QueueOptions) -> Result<Self, ResolveError> {
         let metrics = provider.get::<WorkMetrics>()?;
         let worker = Worker::new(provider, options.name, options.on_failure, options.concurrency, metrics)?;
         let queue = provider.get::<dyn BackgroundTaskQueue>()?;

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use di_core::{FromProvider, Lifetime, Resolver, ServiceCollection};
+use di_core::{FromProvider, Lifetime, Resolver, ServiceCollection, Source};
 
-use crate::background::BackgroundHost;
+use crate::background::{BackgroundHost, InjectedBackground};
 use crate::hosted_service::{BackgroundService, HostedService};
 
 mod sealed {
@@ -17,19 +17,20 @@ mod sealed {
 /// only for `ServiceCollection`.
 ///
 /// Every method registers a singleton `dyn HostedService`, which is what the
-/// [`Host`](crate::Host) resolves (with `get_all`) and runs, in registration order. Adding the
-/// same type `T` twice with `add_hosted_service` or `add_background_service` registers it once;
-/// the `*_with` factory overloads add a service on every call.
+/// [`Host`](crate::Host) resolves (as `Vec<Arc<dyn HostedService>>`) and runs, in registration
+/// order. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
+/// registers it once; the `*_with` factory overloads add a service on every call.
 ///
 /// # Examples
 ///
 /// ```
-/// use di_core::{FromProvider, Resolver, ServiceCollection};
+/// use std::sync::Arc;
+/// use di_core::{BoxError, FromProvider, Resolver, ServiceCollection};
 /// use di_hosting::{BackgroundService, CancellationToken, HostedService, HostingServiceCollectionExt};
 ///
 /// struct Tick;
 /// impl FromProvider for Tick {
-///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Tick) }
+///     fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> { Ok(Tick) }
 /// }
 ///
 /// #[async_trait::async_trait]
@@ -42,9 +43,9 @@ mod sealed {
 ///
 /// let mut services = ServiceCollection::new();
 /// services.add_background_service::<Tick>().add_background_service::<Tick>();
-/// assert_eq!(services.build()?.get_all::<dyn HostedService>()?.len(), 1);
+/// assert_eq!(services.build()?.resolve::<Vec<Arc<dyn HostedService>>>()?.len(), 1);
 /// services.add_background_service_with(|_| Ok(Tick));
-/// assert_eq!(services.build()?.get_all::<dyn HostedService>()?.len(), 2);
+/// assert_eq!(services.build()?.resolve::<Vec<Arc<dyn HostedService>>>()?.len(), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait HostingServiceCollectionExt: sealed::Sealed {
@@ -54,12 +55,12 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use di_core::{FromProvider, Resolver, ServiceCollection};
+    /// use di_core::{BoxError, FromProvider, Resolver, ServiceCollection};
     /// use di_hosting::{CancellationToken, HostedService, HostingServiceCollectionExt};
     ///
     /// struct Cache;
     /// impl FromProvider for Cache {
-    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Cache) }
+    ///     fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> { Ok(Cache) }
     /// }
     /// #[async_trait::async_trait]
     /// impl HostedService for Cache {
@@ -78,7 +79,7 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use di_core::ServiceCollection;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
     /// use di_hosting::{CancellationToken, HostedService, HostingServiceCollectionExt};
     ///
     /// struct Port(u16);
@@ -90,9 +91,8 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// }
     ///
     /// let mut services = ServiceCollection::new();
-    /// services
-    ///     .add_singleton_instance(Port(8080))
-    ///     .add_hosted_service_with(|sp| Ok(Listener { port: sp.get::<Port>()?.0 }));
+    /// services.add(Lifetime::Singleton, Source::instance(Port(8080)));
+    /// services.add_hosted_service_with(|sp| Ok(Listener { port: sp.get::<Port>()?.0 }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn add_hosted_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
@@ -106,12 +106,12 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use di_core::{FromProvider, Resolver, ServiceCollection};
+    /// use di_core::{BoxError, FromProvider, Resolver, ServiceCollection};
     /// use di_hosting::{BackgroundService, CancellationToken, HostingServiceCollectionExt};
     ///
     /// struct Poller;
     /// impl FromProvider for Poller {
-    ///     fn from_provider(_: &Resolver<'_>) -> anyhow::Result<Self> { Ok(Poller) }
+    ///     fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> { Ok(Poller) }
     /// }
     /// #[async_trait::async_trait]
     /// impl BackgroundService for Poller {
@@ -156,10 +156,7 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
 
 impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> &mut ServiceCollection {
-        let factory = |sp: &Resolver<'_>| Ok(Arc::new(T::from_provider(sp)?) as Arc<dyn HostedService>);
-        if let Some(mut registration) = self.try_add_enumerable::<dyn HostedService, T>(Lifetime::Singleton, factory) {
-            registration.depends_on_all_of::<T>();
-        }
+        self.try_add_enumerable(Lifetime::Singleton, Source::<dyn HostedService>::implemented_by_with::<T>(|t| t));
         self
     }
 
@@ -168,16 +165,13 @@ impl HostingServiceCollectionExt for ServiceCollection {
         T: HostedService,
         F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
-        self.add_singleton::<dyn HostedService>(move |sp| Ok(Arc::new(factory(sp)?) as Arc<dyn HostedService>));
+        self.add_singleton::<dyn HostedService>(move |sp| Ok(Arc::new(factory(sp)?)));
         self
     }
 
     fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> &mut ServiceCollection {
-        if let Some(mut registration) =
-            self.try_add_enumerable::<dyn HostedService, T>(Lifetime::Singleton, background_factory(T::from_provider))
-        {
-            registration.depends_on_all_of::<T>();
-        }
+        let source = Source::<dyn HostedService>::implemented_by_with::<InjectedBackground<T>>(|t| t);
+        self.try_add_enumerable(Lifetime::Singleton, source);
         self
     }
 
@@ -186,16 +180,10 @@ impl HostingServiceCollectionExt for ServiceCollection {
         T: BackgroundService,
         F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
-        self.add_singleton::<dyn HostedService>(background_factory(factory));
+        self.add_singleton::<dyn HostedService>(move |sp| {
+            let service: Arc<dyn BackgroundService> = Arc::new(factory(sp)?);
+            Ok(Arc::new(BackgroundHost::new(service, sp)?))
+        });
         self
-    }
-}
-
-fn background_factory<T: BackgroundService>(
-    factory: impl Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
-) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<dyn HostedService>> + Send + Sync + 'static {
-    move |sp| {
-        let service: Arc<dyn BackgroundService> = Arc::new(factory(sp)?);
-        Ok(Arc::new(BackgroundHost::new(service, sp)?) as Arc<dyn HostedService>)
     }
 }

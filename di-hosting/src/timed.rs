@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::Resolver;
+use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -242,7 +242,11 @@ pub(crate) struct TimedService<T: ?Sized> {
 }
 
 impl<T: ?Sized + TimedTask> TimedService<T> {
-    pub(crate) fn new(provider: &Resolver<'_>, name: &'static str, options: TimedOptions) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        provider: &Resolver<'_>,
+        name: &'static str,
+        options: TimedOptions,
+    ) -> Result<Self, ResolveError> {
         let metrics = Arc::new(WorkMetrics::default());
         let worker = Worker::new(provider, name, options.on_failure, options.max_concurrent_ticks, metrics)?;
         Ok(Self { worker: Arc::new(worker), options, handler: PhantomData })

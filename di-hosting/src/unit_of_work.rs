@@ -6,7 +6,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use di_core::{Resolver, ScopeFactory, ServiceProvider};
+use di_core::error::panic_message;
+use di_core::{ResolveError, Resolver, ScopeFactory, ServiceProvider};
 use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -14,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::error::panic_message;
 use crate::{ApplicationLifetime, ScheduleError};
 
 /// What a timed, queued or cron service does when a unit of work fails or panics.
@@ -123,14 +123,19 @@ where
     F: FnOnce(Arc<ServiceProvider>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let scope = match scopes.create_scope() {
-        Ok(scope) => scope,
+    // The body gets a handle to the scope, not its owner: the scope ends here, whatever the body
+    // keeps.
+    let created = scopes.create_scope().and_then(|scope| {
+        let services = scope.provider().get::<ServiceProvider>()?;
+        Ok((scope, services))
+    });
+    let (scope, services) = match created {
+        Ok(created) => created,
         Err(error) => {
             tracing::error!(service, %error, "{what} could not run: no scope");
             return false;
         }
     };
-    let services = scope.provider();
     let result = AssertUnwindSafe(async move { body(services).await }).catch_unwind().await;
     let disposed = scope.dispose().await;
     let succeeded = match result {
@@ -178,12 +183,12 @@ impl Worker {
         on_failure: FailurePolicy,
         max_concurrent: usize,
         metrics: Arc<WorkMetrics>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ResolveError> {
         Ok(Self {
             name,
             on_failure,
             scopes: provider.get::<ScopeFactory>()?,
-            lifetime: provider.get_optional::<ApplicationLifetime>()?,
+            lifetime: provider.resolve::<Option<Arc<ApplicationLifetime>>>()?,
             stopping: CancellationToken::new(),
             tracker: TaskTracker::new(),
             permits: Arc::new(Semaphore::new(max_concurrent)),
@@ -201,7 +206,7 @@ impl Worker {
             return Err(ScheduleError::AlreadyStarted { service: self.name }.into());
         }
         let probe = self.scopes.create_scope()?;
-        if !probe.is_service::<H>() {
+        if !probe.provider().contains::<H>() {
             let handler = std::any::type_name::<H>();
             return Err(ScheduleError::HandlerNotRegistered { service: self.name, handler }.into());
         }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use di_core::ServiceCollection;
+use di_core::{Lifetime, ServiceCollection, Source};
 
 use crate::cron::{self, CronService};
 use crate::queue::QueuedWorkService;
@@ -63,7 +63,7 @@ use crate::{
 ///     .add_cron_job::<Nightly>("0 0 3 * * *", CronOptions::default())?
 ///     .add_queued_work(QueueOptions::default())?;
 /// let provider = services.build()?;
-/// assert_eq!(provider.get_all::<dyn HostedService>()?.len(), 3);
+/// assert_eq!(provider.resolve::<Vec<std::sync::Arc<dyn HostedService>>>()?.len(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait BackgroundWorkExt {
@@ -179,11 +179,14 @@ impl BackgroundWorkExt for ServiceCollection {
 
     fn add_queued_work(&mut self, options: QueueOptions) -> Result<&mut Self, ScheduleError> {
         options.validate()?;
-        if self.contains::<WorkMetrics>() {
+        if self.iter().any(|s| s.is::<WorkMetrics>() && !s.is_keyed()) {
             return Err(ScheduleError::QueueAlreadyAdded);
         }
         let capacity = options.capacity_value();
-        self.try_add_singleton::<dyn BackgroundTaskQueue>(move |_| Ok(Arc::new(BoundedTaskQueue::new(capacity))));
+        self.try_add(
+            Lifetime::Singleton,
+            Source::<dyn BackgroundTaskQueue>::from_fn(move |_| Ok(Arc::new(BoundedTaskQueue::new(capacity)))),
+        );
         self.add_singleton::<WorkMetrics>(|_| Ok(Arc::new(WorkMetrics::default())));
         self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(QueuedWorkService::new(provider, &options)?))

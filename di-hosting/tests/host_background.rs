@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use common::{Behaviour, Log, Recorder};
+use di_core::{BoxError, Dependencies, FromProvider, Resolver};
 use di_hosting::{
-    ApplicationLifetime, BackgroundService, BackgroundServiceFailure, CancellationToken, Host, HostOptions,
-    HostingServiceCollectionExt, Phase,
+    ApplicationLifetime, BackgroundService, BackgroundServiceFailure, CancellationToken, Host, HostError, HostOptions,
+    HostedService, HostingServiceCollectionExt, Phase,
 };
 use tokio::time::{Instant, sleep};
 
@@ -265,4 +266,76 @@ async fn stop_application_from_inside_a_service_stops_the_host() {
     assert_eq!(began.elapsed(), Duration::from_secs(2), "the host stopped when the service asked");
     assert!(report.is_success(), "a requested stop is a clean stop: {report}");
     assert!(lifetime.stopped().is_cancelled(), "stopped fired");
+}
+
+/// [`Stopper`] built by constructor injection, for `add_background_service::<T>()`.
+struct InjectedStopper {
+    lifetime: Arc<ApplicationLifetime>,
+}
+
+impl FromProvider for InjectedStopper {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
+        Ok(Self { lifetime: sp.get()? })
+    }
+    fn dependencies(deps: &mut Dependencies) {
+        deps.add::<Arc<ApplicationLifetime>>();
+    }
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for InjectedStopper {
+    async fn execute(&self, _stopping: CancellationToken) -> anyhow::Result<()> {
+        sleep(Duration::from_secs(2)).await;
+        self.lifetime.stop_application();
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_background_type_added_twice_runs_once_with_its_dependencies_injected() {
+    let host = Host::builder()
+        .configure_options(|o| o.suppress_status_messages = true)
+        .configure_services(|s| {
+            s.add_background_service::<InjectedStopper>().add_background_service::<InjectedStopper>();
+        })
+        .build()
+        .expect("builds: ApplicationLifetime is registered by the host");
+    assert_eq!(host.provider().resolve::<Vec<Arc<dyn HostedService>>>().expect("resolves").len(), 1, "registered once");
+    let began = Instant::now();
+    let report = host.run_until(std::future::pending::<()>()).await.expect("runs");
+    assert_eq!(began.elapsed(), Duration::from_secs(2), "the injected lifetime stopped the host");
+    assert!(report.is_success(), "{report}");
+}
+
+struct Missing;
+
+/// A background service whose declared dependency nobody registers.
+struct Orphan;
+
+impl FromProvider for Orphan {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
+        sp.get::<Missing>()?;
+        Ok(Self)
+    }
+    fn dependencies(deps: &mut Dependencies) {
+        deps.add::<Arc<Missing>>();
+    }
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for Orphan {
+    async fn execute(&self, _stopping: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_background_type_with_a_missing_dependency_fails_the_build() {
+    let err = Host::builder()
+        .configure_services(|s| {
+            s.add_background_service::<Orphan>();
+        })
+        .build()
+        .expect_err("the declared dependency is validated at build");
+    assert!(matches!(err, HostError::Build(_)), "a build error, got {err:?}");
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Behaviour, Log, Recorder, host_with, record_lifetime, strings};
-use di_core::{FromProvider, Resolver};
+use di_core::{BoxError, FromProvider, Lifetime, Resolver, Source};
 use di_hosting::{
     ApplicationLifetime, CancellationToken, Host, HostError, HostedService, HostingServiceCollectionExt, Phase,
 };
@@ -231,11 +231,11 @@ struct Counted {
 }
 
 impl FromProvider for Counted {
-    fn from_provider(sp: &Resolver<'_>) -> anyhow::Result<Self> {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
         Ok(Self { lifetime: sp.get()?, starts: sp.get()? })
     }
     fn dependencies(deps: &mut di_core::Dependencies) {
-        deps.one::<ApplicationLifetime>().one::<AtomicUsize>();
+        deps.add::<Arc<ApplicationLifetime>>().add::<Arc<AtomicUsize>>();
     }
 }
 
@@ -256,12 +256,16 @@ async fn the_same_type_added_twice_starts_once_and_gets_its_dependencies_injecte
     let starts = Arc::new(AtomicUsize::new(0));
     let host = Host::builder()
         .configure_services(|s| {
-            s.add_singleton_instance::<AtomicUsize>(starts.clone());
+            s.add(Lifetime::Singleton, Source::<AtomicUsize>::instance(starts.clone()));
             s.add_hosted_service::<Counted>().add_hosted_service::<Counted>();
         })
         .build()
         .expect("builds: ApplicationLifetime is registered by the host (H80)");
-    assert_eq!(host.provider().get_all::<dyn HostedService>().expect("resolves").len(), 1, "registered once (H1)");
+    assert_eq!(
+        host.provider().resolve::<Vec<Arc<dyn HostedService>>>().expect("resolves").len(),
+        1,
+        "registered once (H1)"
+    );
     host.start().await.expect("start succeeds");
     assert_eq!(starts.load(Ordering::SeqCst), 1, "started once (H1, H58)");
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::{ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ServiceCollection, ServiceProvider, Source};
 use di_hosting::{
     ApplicationLifetime, BackgroundWorkExt, CancellationToken, FailurePolicy, MissedTickPolicy, ScheduleError,
     TimedOptions, TimedTask,
@@ -89,9 +89,9 @@ fn harness(options: TimedOptions, steps: fn(usize) -> Step, lifetime: Option<App
     let disposed = Arc::new(AtomicUsize::new(0));
     let instances = Arc::new(AtomicUsize::new(0));
     let mut services = ServiceCollection::new();
-    services.add_singleton_instance::<Script>(Arc::clone(&script));
+    services.add(Lifetime::Singleton, Source::<Script>::instance(Arc::clone(&script)));
     if let Some(lifetime) = lifetime {
-        services.add_singleton_instance::<ApplicationLifetime>(lifetime);
+        services.add(Lifetime::Singleton, Source::<ApplicationLifetime>::instance(lifetime));
     }
     let counter = Arc::clone(&disposed);
     services

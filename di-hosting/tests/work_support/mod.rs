@@ -82,7 +82,7 @@ pub fn timeout_after(after: Duration) -> CancellationToken {
 
 /// Starts every hosted service in registration order, as the host does.
 pub async fn start_all(provider: &ServiceProvider) -> Vec<Arc<dyn HostedService>> {
-    let services = provider.get_all::<dyn HostedService>().expect("hosted services resolve");
+    let services = provider.resolve::<Vec<Arc<dyn HostedService>>>().expect("hosted services resolve");
     for service in &services {
         service.start(CancellationToken::new()).await.expect("hosted service starts");
     }
