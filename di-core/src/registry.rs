@@ -10,7 +10,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
-use crate::error::{BuildError, ResolveError};
+use crate::error::{BuildError, ResolutionPath, ResolveError, ValidationError};
 use crate::key::{AnyKey, ServiceKey, keyed_hash};
 use crate::lifetime::Lifetime;
 use crate::options::ProviderOptions;
@@ -28,7 +28,7 @@ use crate::type_table::TypeTable;
 pub(crate) struct Entry {
     /// The slot a single resolve uses: the last registration.
     pub(crate) last: u32,
-    /// Every slot, in registration order, for `get_all`.
+    /// Every slot, in registration order, for `resolve::<Vec<Arc<T>>>()`.
     pub(crate) all: Box<[u32]>,
 }
 
@@ -55,7 +55,7 @@ pub(crate) struct Core {
     unkeyed: TypeTable<Unkeyed>,
     keyed: HashTable<KeyedEntry>,
     /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
-    /// `get_all_keyed(&AnyKey)` lists.
+    /// `keyed(&AnyKey).resolve::<Vec<Arc<T>>>()` lists.
     listed: FxHashMap<TypeId, Box<[u32]>>,
     /// The keys `AnyKey` registrations have served.
     pub(crate) per_key: PerKey,
@@ -79,11 +79,22 @@ impl Core {
         ];
         descriptors.splice(0..0, builtins);
 
+        // A shared instance under another lifetime is a registration mistake, not a graph
+        // problem: rejected even when graph validation is off.
+        let mut problems: Vec<ValidationError> = descriptors
+            .iter()
+            .filter(|d| matches!(d.factory, Factory::Instance(_)) && d.lifetime != Lifetime::Singleton)
+            .map(|d| ValidationError::InstanceNotSingleton {
+                service: d.name,
+                lifetime: d.lifetime,
+                path: ResolutionPath::new(vec![d.name]),
+            })
+            .collect();
         if options.validates_on_build() {
-            let problems = crate::validate::validate(&descriptors, options);
-            if !problems.is_empty() {
-                return Err(BuildError::Invalid { problems });
-            }
+            problems.extend(crate::validate::validate(&descriptors, options));
+        }
+        if !problems.is_empty() {
+            return Err(BuildError::Invalid { problems });
         }
 
         let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
@@ -209,7 +220,7 @@ impl Core {
             .map(|e| (e.last, self.per_key.virtual_slot(e.last, TypeId::of::<T>(), key)))
     }
 
-    /// The slots `get_all_keyed` resolves for `key`.
+    /// The slots `keyed(key).resolve::<Vec<Arc<T>>>()` resolves.
     pub(crate) fn all_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&[u32]> {
         if is_any_key::<K>() {
             return self.listed.get(&TypeId::of::<T>()).map(|s| &**s);
@@ -222,7 +233,7 @@ impl Core {
         self.keyed.find(keyed_hash(service, key), |e| e.service == service && e.key.matches(key)).map(|e| &e.entry)
     }
 
-    /// Whether `get_all_keyed::<T>(&AnyKey)` lists anything.
+    /// Whether `keyed(&AnyKey).resolve::<Vec<Arc<T>>>()` lists anything.
     pub(crate) fn lists_keyed<T: ?Sized + 'static>(&self) -> bool {
         self.listed.contains_key(&TypeId::of::<T>())
     }
