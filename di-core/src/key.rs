@@ -62,9 +62,15 @@ impl<K: Key> KeyValue for Typed<K> {
 /// let provider = services.build()?;
 /// assert_eq!(*provider.keyed(&Region::Eu).get::<String>()?, "eu-west-1");
 /// let err = provider.keyed(&Region::Us).get::<String>().unwrap_err();
-/// assert!(err.to_string().contains("with key Us (rust_out::Region)"), "{err}");
+/// let label = format!("with key Us ({})", std::any::type_name::<Region>());
+/// assert!(err.to_string().contains(&label), "{err}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a service key",
+    label = "not `Eq + Hash + Clone + Debug + Send + Sync + 'static`",
+    note = "derive what is missing: `#[derive(Debug, Clone, PartialEq, Eq, Hash)]`"
+)]
 pub trait Key: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static {}
 
 impl<K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static> Key for K {}
