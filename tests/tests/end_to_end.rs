@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use di_core::{Injectable, ServiceProvider};
+use di_core::{Injectable, Lifetime, ServiceProvider, Source};
 use di_hosting::{
     ApplicationLifetime, BackgroundService, BackgroundTaskQueue, BackgroundWorkExt, CancellationToken, Host,
     HostingServiceCollectionExt, Phase, QueueOptions, TimedOptions, TimedTask, WorkItem, WorkMetrics,
@@ -97,19 +97,19 @@ struct Shared {
 fn builder_with_journal(journal: &Arc<Journal>) -> di_hosting::HostBuilder {
     let mut builder = Host::builder();
     let services = builder.services();
-    services.add_singleton_instance::<Journal>(Arc::clone(journal));
+    services.add(Lifetime::Singleton, Source::<Journal>::instance(Arc::clone(journal)));
     let on_unit_disposed = Arc::clone(journal);
     services
         .add_scoped::<UnitOfWork>(|sp| {
             Ok(Arc::new(UnitOfWork { id: sp.get::<Journal>()?.next_id.fetch_add(1, Ordering::SeqCst) + 1 }))
         })
-        .depends_on::<Journal>()
+        .depends_on::<Arc<Journal>>()
         .on_dispose(move |unit| {
             on_unit_disposed.disposed.lock().unwrap_or_else(PoisonError::into_inner).push(unit.id);
             Ok(())
         });
     let on_shared_disposed = Arc::clone(journal);
-    services.add_singleton_type::<Shared>().on_dispose(move |_| {
+    services.add(Lifetime::Singleton, Source::<Shared>::injected()).on_dispose(move |_| {
         on_shared_disposed.shared_disposed.fetch_add(1, Ordering::SeqCst);
         Ok(())
     });
@@ -172,7 +172,7 @@ impl ScopedProcessingService for Processor {}
 async fn a_timed_service_ticks_every_period_each_tick_in_its_own_disposed_scope() -> anyhow::Result<()> {
     let journal = Journal::new();
     let mut builder = builder_with_journal(&journal);
-    builder.services().add_scoped_as::<dyn ScopedProcessingService, Processor>();
+    builder.services().add(Lifetime::Scoped, Source::<dyn ScopedProcessingService>::implemented_by::<Processor>());
     builder.services().add_timed_service::<dyn ScopedProcessingService>(
         TimedOptions::every(Duration::from_secs(10)).name("end_to_end::Processor"),
     )?;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use di_core::{Injectable, Lifetime, ServiceProvider};
+use di_core::{Injectable, Lifetime, ServiceProvider, Source};
 use di_hosting::{BackgroundWorkExt, CancellationToken, FailurePolicy, Host, TimedOptions, TimedTask};
 use tokio::sync::{Notify, RwLock};
 use tokio::task::JoinHandle;
@@ -144,25 +144,32 @@ impl TimedTask for InsertTick {
 async fn run_host(url: String, table: String, journal: &Arc<Journal>) -> anyhow::Result<u8> {
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(2));
     let services = builder.services();
-    services.add_singleton_instance::<Journal>(Arc::clone(journal)).add_singleton_instance(Table(table));
+    services.add(Lifetime::Singleton, Source::<Journal>::instance(Arc::clone(journal)));
+    services.add(Lifetime::Singleton, Source::instance(Table(table)));
     services
-        .add_async::<Database, _>(Lifetime::Singleton, move |sp| {
-            let url = url.clone();
-            async move { Ok(Arc::new(Database::connect(&url, sp.get::<Journal>()?).await?)) }
-        })
-        .on_dispose_async(|database: Arc<Database>| async move { database.close().await });
+        .add(
+            Lifetime::Singleton,
+            Source::<Database>::from_async_fn(move |sp| {
+                let url = url.clone();
+                async move { Ok(Arc::new(Database::connect(&url, sp.get::<Journal>()?).await?)) }
+            }),
+        )
+        .on_dispose_async(|database: Arc<Database>| async move { Ok(database.close().await?) });
     services
-        .add_async::<TickRepository, _>(Lifetime::Scoped, |sp| async move {
-            let journal = sp.get::<Journal>()?;
-            let scope = i64::try_from(journal.next_scope.fetch_add(1, Ordering::SeqCst) + 1)?;
-            let (database, table) = (sp.get_async::<Database>().await?, sp.get::<Table>()?);
-            Ok(Arc::new(TickRepository { database, table, journal, scope }))
-        })
+        .add(
+            Lifetime::Scoped,
+            Source::<TickRepository>::from_async_fn(|sp| async move {
+                let journal = sp.get::<Journal>()?;
+                let scope = i64::try_from(journal.next_scope.fetch_add(1, Ordering::SeqCst) + 1)?;
+                let (database, table) = (sp.get_async::<Database>().await?, sp.get::<Table>()?);
+                Ok(Arc::new(TickRepository { database, table, journal, scope }))
+            }),
+        )
         .on_dispose(|repository| {
             repository.journal.disposed.lock().unwrap_or_else(PoisonError::into_inner).push(repository.scope);
             Ok(())
         });
-    services.add_scoped_type::<InsertTick>();
+    services.add(Lifetime::Scoped, Source::<InsertTick>::injected());
     // StopHost: a failing insert ends the run at once instead of waiting for rows that never come.
     services.add_timed_service::<InsertTick>(
         TimedOptions::every(PERIOD).on_failure(FailurePolicy::StopHost).name("postgres_scoped::InsertTick"),

@@ -1,5 +1,5 @@
 //! Registering a type as a trait it was not declared to provide.
-use di_core::{Injectable, ServiceCollection};
+use di_core::{Injectable, Lifetime, ServiceCollection, Source};
 
 trait EmployeeDb: Send + Sync {}
 
@@ -10,5 +10,5 @@ impl EmployeeDb for Sqlite {}
 
 fn main() {
     let mut services = ServiceCollection::new();
-    services.add_scoped_as::<dyn EmployeeDb, Sqlite>();
+    services.add(Lifetime::Scoped, Source::<dyn EmployeeDb>::implemented_by::<Sqlite>());
 }

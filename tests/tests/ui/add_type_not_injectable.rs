@@ -1,9 +1,9 @@
 //! Constructor injection of a type that is neither derived nor implements `FromProvider`.
-use di_core::ServiceCollection;
+use di_core::{Lifetime, ServiceCollection, Source};
 
 struct Settings;
 
 fn main() {
     let mut services = ServiceCollection::new();
-    services.add_singleton_type::<Settings>();
+    services.add(Lifetime::Singleton, Source::<Settings>::injected());
 }
