@@ -223,9 +223,7 @@ impl<T: ?Sized + Send + Sync + 'static> Source<T> {
         I::dependencies(&mut deps);
         Self::new(Factory::Sync(factory), TypeId::of::<I>(), deps.list)
     }
-}
 
-impl<T: FromProvider> Source<T> {
     /// `T` itself, built by constructor injection ([`FromProvider`], or
     /// `#[derive(Injectable)]`); its declared dependencies are checked by `build()`.
     ///
@@ -244,7 +242,10 @@ impl<T: FromProvider> Source<T> {
     /// services.add(Lifetime::Scoped, Source::<Repo>::injected());
     /// assert!(services.build().is_err()); // `Db` is missing: caught before anything runs
     /// ```
-    pub fn injected() -> Self {
+    pub fn injected() -> Self
+    where
+        T: FromProvider,
+    {
         Self::implemented_by_with::<T>(|t| t)
     }
 }
