@@ -23,7 +23,7 @@ fn provider(total: usize) -> Arc<ServiceProvider> {
     provider.get::<Config>().expect("singleton");
     provider.get::<Repo>().expect("transient");
     let scope = provider.create_scope().expect("scope");
-    scope.get::<RequestContext>().expect("scoped");
+    scope.provider().get::<RequestContext>().expect("scoped");
     drop(scope);
     provider
 }
@@ -51,7 +51,7 @@ fn transient_one_dependency(provider: Arc<ServiceProvider>) -> u32 {
 #[bench::registrations_10000(args = (10_000), setup = provider)]
 fn scope_resolve_teardown(provider: Arc<ServiceProvider>) -> u64 {
     let scope = provider.create_scope().expect("live provider");
-    let id = scope.get::<RequestContext>().map_or(0, |r| r.id);
+    let id = scope.provider().get::<RequestContext>().map_or(0, |r| r.id);
     drop(black_box(scope));
     keep(provider);
     black_box(id)

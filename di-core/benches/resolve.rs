@@ -45,16 +45,16 @@ fn resolve(c: &mut Criterion) {
             b.iter(|| black_box(p.create_scope().expect("live provider")));
         });
         let scope = provider.create_scope().expect("live provider");
-        scope.get::<RequestContext>().expect("created");
+        scope.provider().get::<RequestContext>().expect("created");
         group.bench_with_input(BenchmarkId::new("scoped_cached", total), &scope, |b, s| {
-            b.iter(|| black_box(s.get::<RequestContext>().map(|r| r.id)));
+            b.iter(|| black_box(s.provider().get::<RequestContext>().map(|r| r.id)));
         });
         // The goal's measure: creating the scope and resolving one scoped service. The scope is
         // returned, so its teardown (disposal, freeing) happens outside the timed routine...
         group.bench_with_input(BenchmarkId::new("create_scope_and_scoped_resolve", total), &provider, |b, p| {
             b.iter_with_large_drop(|| {
                 let scope = p.create_scope().expect("live provider");
-                black_box(scope.get::<RequestContext>().map(|r| r.id)).ok();
+                black_box(scope.provider().get::<RequestContext>().map(|r| r.id)).ok();
                 scope
             });
         });
@@ -62,7 +62,7 @@ fn resolve(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("scope_unit_of_work_with_teardown", total), &provider, |b, p| {
             b.iter(|| {
                 let scope = p.create_scope().expect("live provider");
-                black_box(scope.get::<RequestContext>().map(|r| r.id))
+                black_box(scope.provider().get::<RequestContext>().map(|r| r.id))
             });
         });
     }

@@ -24,7 +24,9 @@ pub use self::collection::{IntoArc, Iter, KeyedServices, Registration, ServiceCo
 #[doc(inline)]
 pub use self::dispose::{AsyncDispose, Dispose};
 #[doc(inline)]
-pub use self::error::{BoxError, BuildError, DisposeError, DisposeFailure, ResolutionPath, ResolveError, ValidationError};
+pub use self::error::{
+    BoxError, BuildError, DisposeError, DisposeFailure, ResolutionPath, ResolveError, ValidationError,
+};
 #[doc(inline)]
 pub use self::inject::{Dependencies, FromProvider, Provides};
 #[doc(inline)]

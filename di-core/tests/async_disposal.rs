@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use di_core::{AsyncDispose, DisposeFailure, Lifetime, ResolveError, ServiceCollection};
+use di_core::{AsyncDispose, BoxError, DisposeFailure, Lifetime, ResolveError, ServiceCollection, Source};
 
 mod support;
 
@@ -24,7 +24,7 @@ struct Flushing {
 }
 
 impl AsyncDispose for Flushing {
-    async fn dispose_async(&self) -> anyhow::Result<()> {
+    async fn dispose_async(&self) -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         self.flushed.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -56,7 +56,7 @@ async fn async_scope_dispose_runs_sync_only_hooks_too() -> TestResult {
     services.add_transient::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(logs(&log, "sync only"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Cache>()?;
+    scope.provider().get::<Cache>()?;
     scope.dispose().await?;
     assert_eq!(entries(&log), ["sync only"], "a sync hook runs on the async path");
     Ok(())
@@ -72,10 +72,13 @@ async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResul
         .add_singleton::<Connection>(|_| Ok(Arc::new(Connection)))
         .on_dispose(logs(&log, "connection (sync, created 1st)"));
     services
-        .add_async::<Channel, _>(Lifetime::Singleton, |sp| async move {
-            sp.get_async::<Connection>().await?;
-            Ok(Arc::new(Channel))
-        })
+        .add::<Channel>(
+            Lifetime::Singleton,
+            Source::from_async_fn(|sp| async move {
+                sp.get_async::<Connection>().await?;
+                Ok(Arc::new(Channel))
+            }),
+        )
         .on_dispose_async(move |_| {
             let log = l2.clone();
             async move {
@@ -89,7 +92,7 @@ async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResul
             sp.get::<Channel>()?;
             Ok(Arc::new(Cache))
         })
-        .depends_on::<Channel>()
+        .depends_on::<Arc<Channel>>()
         .on_dispose(logs(&log, "cache (sync, created 3rd)"));
     let provider = services.build()?;
     provider.get_async::<Cache>().await?;
@@ -109,13 +112,13 @@ async fn failing_async_hooks_do_not_stop_the_others_and_are_all_reported() -> Te
     services.add_scoped::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(logs(&log, "cache"));
     services
         .add_scoped::<Connection>(|_| Ok(Arc::new(Connection)))
-        .on_dispose_async(|_| async { Err(anyhow::anyhow!("already closed")) });
+        .on_dispose_async(|_| async { Err("already closed".into()) });
     services.add_scoped::<Channel>(|_| Ok(Arc::new(Channel))).on_dispose_async(|_| async { panic!("flush exploded") });
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Cache>()?;
-    scope.get::<Connection>()?;
-    scope.get::<Channel>()?;
+    scope.provider().get::<Cache>()?;
+    scope.provider().get::<Connection>()?;
+    scope.provider().get::<Channel>()?;
     let err = scope.dispose().await.expect_err("two hooks failed");
     assert_eq!(entries(&log), ["cache"], "the healthy hook still ran, last since it was created first");
     match err.failures() {
@@ -137,8 +140,8 @@ async fn sync_dispose_of_a_scope_with_an_async_only_hook_reports_it() -> TestRes
     services.add_scoped::<Channel>(|_| Ok(Arc::new(Channel))).on_dispose_async(logs_async(&log, "async hook"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Channel>()?;
-    let err = scope.dispose_sync().expect_err("the hook is async only");
+    scope.provider().get::<Channel>()?;
+    let err = scope.provider().dispose_sync().expect_err("the hook is async only");
     assert!(
         matches!(err.failures(), [DisposeFailure::AsyncOnly { service }] if *service == std::any::type_name::<Channel>()),
         "{err:?}"
@@ -171,8 +174,8 @@ fn dropping_a_scope_with_async_only_hooks_warns_instead_of_blocking() -> TestRes
     services.add_scoped::<Cache>(|_| Ok(Arc::new(Cache))).on_dispose(logs(&log, "sync hook"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Channel>()?;
-    scope.get::<Cache>()?;
+    scope.provider().get::<Channel>()?;
+    scope.provider().get::<Cache>()?;
 
     let captured = Captured::default();
     let writer = captured.clone();
@@ -203,10 +206,13 @@ async fn async_instance_created_during_disposal_is_disposed_with_its_async_hook(
     let l = log.clone();
     let mut services = ServiceCollection::new();
     services
-        .add_async::<Channel, _>(Lifetime::Singleton, |sp| async move {
-            sp.provider()?.dispose().await?;
-            Ok(Arc::new(Channel))
-        })
+        .add::<Channel>(
+            Lifetime::Singleton,
+            Source::from_async_fn(|sp| async move {
+                sp.provider()?.dispose().await?;
+                Ok(Arc::new(Channel))
+            }),
+        )
         .on_dispose_async(move |_| {
             let log = l.clone();
             async move {
@@ -234,17 +240,17 @@ async fn each_way_of_ending_a_scope_or_the_root_runs_the_matching_hook() -> Test
     let provider = services.build_with(di_core::ProviderOptions::default().validate_scopes(false))?;
 
     let awaited = provider.create_scope()?;
-    awaited.get::<Connection>()?;
+    awaited.provider().get::<Connection>()?;
     awaited.dispose().await?;
     assert_eq!(entries(&log), ["async"], "a scope's dispose().await prefers the async hook");
 
     let synced = provider.create_scope()?;
-    synced.get::<Connection>()?;
-    synced.dispose_sync()?;
+    synced.provider().get::<Connection>()?;
+    synced.provider().dispose_sync()?;
     assert_eq!(entries(&log), ["async", "sync"], "dispose_sync runs only the sync hook");
 
     let dropped = provider.create_scope()?;
-    dropped.get::<Connection>()?;
+    dropped.provider().get::<Connection>()?;
     drop(dropped);
     assert_eq!(entries(&log), ["async", "sync", "sync"], "dropping runs only the sync hook");
 

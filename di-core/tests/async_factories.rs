@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use di_core::{Lifetime, ResolveError, Resolver, ServiceCollection};
+use di_core::{BoxError, Lifetime, ResolveError, Resolver, ServiceCollection, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -16,13 +16,11 @@ struct Pool {
     attempt: usize,
 }
 
+/// What an async factory of `Pool` returns.
+type PoolFuture = std::pin::Pin<Box<dyn Future<Output = Result<Arc<Pool>, BoxError>> + Send>>;
+
 /// An async factory that takes a (paused-clock) second and records each attempt.
-fn slow_pool(
-    calls: &Arc<AtomicUsize>,
-) -> impl Fn(Resolver<'static>) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Arc<Pool>>> + Send>>
-+ Send
-+ Sync
-+ use<> {
+fn slow_pool(calls: &Arc<AtomicUsize>) -> impl Fn(Resolver<'static>) -> PoolFuture + Send + Sync + use<> {
     let calls = calls.clone();
     move |_| {
         let attempt = calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -36,7 +34,9 @@ fn slow_pool(
 #[tokio::test(start_paused = true)]
 async fn async_singleton_factory_runs_once_for_100_concurrent_awaits() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_async::<Pool, _>(Lifetime::Singleton, slow_pool(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(Lifetime::Singleton, Source::from_async_fn(slow_pool(&calls)));
+    let provider = services.build()?;
     let handles: Vec<_> = (0..100)
         .map(|_| {
             let provider = provider.clone();
@@ -55,17 +55,22 @@ async fn async_singleton_factory_runs_once_for_100_concurrent_awaits() -> TestRe
 #[tokio::test(start_paused = true)]
 async fn async_scoped_factory_runs_once_per_scope_for_concurrent_awaits() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_async::<Pool, _>(Lifetime::Scoped, slow_pool(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(Lifetime::Scoped, Source::from_async_fn(slow_pool(&calls)));
+    let provider = services.build()?;
     let scopes = [Arc::new(provider.create_scope()?), Arc::new(provider.create_scope()?)];
     let handles: Vec<_> = (0..40)
         .map(|i| {
             let scope = scopes[i % 2].clone();
-            tokio::spawn(async move { scope.get_async::<Pool>().await.map(|p| (i % 2, p)) })
+            tokio::spawn(async move { scope.provider().get_async::<Pool>().await.map(|p| (i % 2, p)) })
         })
         .collect();
     for h in handles {
         let (scope, pool) = h.await??;
-        assert!(Arc::ptr_eq(&pool, &scopes[scope].get_async::<Pool>().await?), "scope {scope}: one instance");
+        assert!(
+            Arc::ptr_eq(&pool, &scopes[scope].provider().get_async::<Pool>().await?),
+            "scope {scope}: one instance"
+        );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one creation per scope");
     Ok(())
@@ -74,7 +79,9 @@ async fn async_scoped_factory_runs_once_per_scope_for_concurrent_awaits() -> Tes
 #[tokio::test(start_paused = true)]
 async fn dropped_await_mid_creation_leaves_nothing_behind_and_the_next_resolve_succeeds() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_async::<Pool, _>(Lifetime::Singleton, slow_pool(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(Lifetime::Singleton, Source::from_async_fn(slow_pool(&calls)));
+    let provider = services.build()?;
     let cancelled = tokio::time::timeout(Duration::from_millis(100), provider.get_async::<Pool>()).await;
     assert!(cancelled.is_err(), "the first resolve was cancelled mid-creation");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the factory had started");
@@ -88,7 +95,9 @@ async fn dropped_await_mid_creation_leaves_nothing_behind_and_the_next_resolve_s
 #[tokio::test(start_paused = true)]
 async fn waiter_takes_over_when_the_creating_task_is_cancelled() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_async::<Pool, _>(Lifetime::Singleton, slow_pool(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(Lifetime::Singleton, Source::from_async_fn(slow_pool(&calls)));
+    let provider = services.build()?;
     let creator = tokio::spawn({
         let provider = provider.clone();
         async move { provider.get_async::<Pool>().await.map(drop) }
@@ -112,18 +121,21 @@ async fn waiter_takes_over_when_the_creating_task_is_cancelled() -> TestResult {
 async fn failing_or_panicking_async_factory_is_retried() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_async::<Pool, _>(Lifetime::Singleton, move |_| {
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |_| {
             let attempt = counted.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 match attempt {
-                    1 => Err(anyhow::anyhow!("connection refused")),
+                    1 => Err("connection refused".into()),
                     2 => panic!("driver bug"),
                     _ => Ok(Arc::new(Pool { attempt })),
                 }
             }
-        })
-        .build()?;
+        }),
+    );
+    let provider = services.build()?;
     assert!(matches!(provider.get_async::<Pool>().await, Err(ResolveError::Factory { .. })), "error reported");
     assert!(
         matches!(provider.get_async::<Pool>().await, Err(ResolveError::FactoryPanicked { ref message, .. }) if message == "driver bug"),
@@ -136,13 +148,13 @@ async fn failing_or_panicking_async_factory_is_retried() -> TestResult {
 #[tokio::test]
 async fn sync_lookup_of_an_async_service_is_refused_with_a_hint() -> TestResult {
     struct Repo;
-    let provider = ServiceCollection::new()
-        .add_async::<Pool, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Pool { attempt: 1 })) })
-        .add_singleton::<Repo>(|sp| {
-            sp.get::<Pool>()?;
-            Ok(Arc::new(Repo))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool { attempt: 1 })) }));
+    services.add_singleton::<Repo>(|sp| {
+        sp.get::<Pool>()?;
+        Ok(Arc::new(Repo))
+    });
+    let provider = services.build()?;
     let err = provider.get::<Pool>().err().expect("a sync get cannot run an async factory");
     let ResolveError::AsyncFactory { service, path } = &err else { panic!("expected AsyncFactory, got {err:?}") };
     assert_eq!(*service, std::any::type_name::<Pool>());
@@ -168,17 +180,20 @@ async fn async_factory_can_depend_on_sync_services_and_sync_factories_on_declare
     }
     let mut services = ServiceCollection::new();
     services.add_singleton::<Config>(|_| Ok(Arc::new(Config(7))));
-    services.add_async::<Pool, _>(Lifetime::Singleton, |sp| async move {
-        let config = sp.get_async::<Config>().await?;
-        Ok(Arc::new(Pool { attempt: config.0 as usize }))
-    });
+    services.add::<Pool>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
+            let config = sp.get_async::<Config>().await?;
+            Ok(Arc::new(Pool { attempt: config.0 as usize }))
+        }),
+    );
     services
         .add_scoped::<Client>(|sp| Ok(Arc::new(Client { pool: sp.get()?, config: sp.get()? })))
-        .depends_on::<Pool>()
-        .depends_on::<Config>();
+        .depends_on::<Arc<Pool>>()
+        .depends_on::<Arc<Config>>();
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let client = scope.get_async::<Client>().await?;
+    let client = scope.provider().get_async::<Client>().await?;
     assert_eq!(client.pool.attempt, 7, "the async factory used the sync singleton");
     assert!(Arc::ptr_eq(&client.pool, &provider.get_async::<Pool>().await?), "the declared async dep was shared");
     assert!(Arc::ptr_eq(&client.config, &provider.get::<Config>()?));
@@ -188,34 +203,40 @@ async fn async_factory_can_depend_on_sync_services_and_sync_factories_on_declare
 #[tokio::test]
 async fn async_singleton_factory_receives_the_root() -> TestResult {
     struct Seen(bool);
-    let provider = ServiceCollection::new()
-        .add_async::<Seen, _>(Lifetime::Singleton, |sp| async move { Ok(Arc::new(Seen(sp.provider()?.is_root()))) })
-        .add_async::<bool, _>(Lifetime::Scoped, |sp| async move { Ok(Arc::new(sp.provider()?.is_root())) })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Seen>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move { Ok(Arc::new(Seen(sp.provider()?.is_root()))) }),
+    );
+    services.add::<bool>(
+        Lifetime::Scoped,
+        Source::from_async_fn(|sp| async move { Ok(Arc::new(sp.provider()?.is_root())) }),
+    );
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    assert!(scope.get_async::<Seen>().await?.0, "a singleton is built from the root");
-    assert!(!*scope.get_async::<bool>().await?, "a scoped service from its scope");
+    assert!(scope.provider().get_async::<Seen>().await?.0, "a singleton is built from the root");
+    assert!(!*scope.provider().get_async::<bool>().await?, "a scoped service from its scope");
     Ok(())
 }
 
 #[tokio::test]
 async fn async_lookups_cover_optional_lists_and_keys() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_async::<u32, _>(Lifetime::Transient, |_| async { Ok(Arc::new(1)) })
-        .add_async::<u32, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(2)) })
-        .add_keyed_async::<u32, _, _>(Lifetime::Singleton, "k", |_| async { Ok(Arc::new(10)) })
-        .add_keyed_async::<u32, _, _>(Lifetime::Transient, "k", |_| async { Ok(Arc::new(11)) })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok(Arc::new(1)) }));
+    services.add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(2)) }));
+    services.keyed("k").add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(10)) }));
+    services.keyed("k").add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok(Arc::new(11)) }));
+    let provider = services.build()?;
     assert_eq!(*provider.get_async::<u32>().await?, 2, "last registration");
-    let all: Vec<u32> = provider.get_all_async::<u32>().await?.iter().map(|v| **v).collect();
+    let all: Vec<u32> = provider.resolve_async::<Vec<Arc<u32>>>().await?.iter().map(|v| **v).collect();
     assert_eq!(all, [1, 2], "registration order");
-    assert_eq!(provider.get_optional_async::<u32>().await?.as_deref(), Some(&2));
-    assert!(provider.get_optional_async::<u8>().await?.is_none());
-    assert_eq!(*provider.get_keyed_async::<u32, _>(&"k").await?, 11);
-    let keyed: Vec<u32> = provider.get_all_keyed_async::<u32, _>(&"k").await?.iter().map(|v| **v).collect();
+    assert_eq!(provider.resolve_async::<Option<Arc<u32>>>().await?.as_deref(), Some(&2));
+    assert!(provider.resolve_async::<Option<Arc<u8>>>().await?.is_none());
+    assert_eq!(*provider.keyed(&"k").get_async::<u32>().await?, 11);
+    let keyed: Vec<u32> = provider.keyed(&"k").resolve_async::<Vec<Arc<u32>>>().await?.iter().map(|v| **v).collect();
     assert_eq!(keyed, [10, 11]);
-    assert!(provider.get_keyed_optional_async::<u32, _>(&"none").await?.is_none());
-    assert!(provider.get_keyed_async::<u32, _>(&"none").await.err().is_some_and(|e| e.is_not_registered()));
+    assert!(provider.keyed(&"none").resolve_async::<Option<Arc<u32>>>().await?.is_none());
+    assert!(provider.keyed(&"none").get_async::<u32>().await.err().is_some_and(|e| e.is_not_registered()));
     Ok(())
 }
 
@@ -223,17 +244,23 @@ async fn async_lookups_cover_optional_lists_and_keys() -> TestResult {
 async fn async_cycle_is_reported_not_awaited_forever() -> TestResult {
     struct A;
     struct B;
-    let provider = ServiceCollection::new()
-        .add_async::<A, _>(Lifetime::Singleton, |sp| async move {
+    let mut services = ServiceCollection::new();
+    services.add::<A>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
             sp.get_async::<B>().await?;
             Ok(Arc::new(A))
-        })
-        .add_async::<B, _>(Lifetime::Singleton, |sp| async move {
+        }),
+    );
+    services.add::<B>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
             tokio::time::sleep(Duration::from_millis(1)).await;
             sp.get_async::<A>().await?;
             Ok(Arc::new(B))
-        })
-        .build()?;
+        }),
+    );
+    let provider = services.build()?;
     let err = provider.get_async::<A>().await.err().expect("A -> B -> A");
     let ResolveError::Cycle { path, .. } = &err else { panic!("expected Cycle, got {err:?}") };
     assert_eq!(path.services(), [std::any::type_name::<A>(), std::any::type_name::<B>(), std::any::type_name::<A>()]);
@@ -263,15 +290,18 @@ fn block_on<F: Future>(fut: F) -> F::Output {
 fn async_resolution_needs_no_particular_runtime() -> TestResult {
     let order = Arc::new(Mutex::new(Vec::new()));
     let log = order.clone();
-    let provider = ServiceCollection::new()
-        .add_async::<Pool, _>(Lifetime::Singleton, move |_| {
+    let mut services = ServiceCollection::new();
+    services.add::<Pool>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |_| {
             let log = log.clone();
             async move {
                 log.lock().unwrap().push("created");
                 Ok(Arc::new(Pool { attempt: 1 }))
             }
-        })
-        .build()?;
+        }),
+    );
+    let provider = services.build()?;
     let pool = block_on(provider.get_async::<Pool>())?;
     assert_eq!(pool.attempt, 1);
     block_on(provider.dispose())?;
@@ -287,9 +317,12 @@ async fn a_resolver_kept_past_its_creation_reports_no_false_cycle() -> TestResul
     struct Keeper {
         resolver: Resolver<'static>,
     }
-    let provider = ServiceCollection::new()
-        .add_async::<Keeper, _>(Lifetime::Transient, |sp| async move { Ok(Arc::new(Keeper { resolver: sp })) })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Keeper>(
+        Lifetime::Transient,
+        Source::from_async_fn(|sp| async move { Ok(Arc::new(Keeper { resolver: sp })) }),
+    );
+    let provider = services.build()?;
     let keeper = provider.get_async::<Keeper>().await?;
     let another = keeper.resolver.get_async::<Keeper>().await?;
     assert!(!Arc::ptr_eq(&keeper, &another), "a new transient, not a cycle");

@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use di_core::{Dispose, DisposeFailure, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::error::DisposedScope;
+use di_core::{BoxError, Dispose, DisposeFailure, Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 mod support;
 
@@ -31,11 +32,11 @@ fn scope_disposes_its_scoped_and_transient_services_and_root_its_singletons() ->
     services.add_transient::<Transient>(|_| Ok(Arc::new(Transient))).on_dispose(logs(&log, "transient"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Singleton>()?;
-    scope.get::<Scoped>()?;
-    scope.get::<Transient>()?;
-    scope.get::<Transient>()?;
-    scope.dispose_sync()?;
+    scope.provider().get::<Singleton>()?;
+    scope.provider().get::<Scoped>()?;
+    scope.provider().get::<Transient>()?;
+    scope.provider().get::<Transient>()?;
+    scope.provider().dispose_sync()?;
     assert_eq!(entries(&log), ["transient", "transient", "scoped"], "the scope disposes what it created");
     provider.dispose_sync()?;
     assert_eq!(entries(&log), ["transient", "transient", "scoped", "singleton"], "the root disposes the singleton");
@@ -71,7 +72,7 @@ fn disposal_runs_in_reverse_creation_order_dependencies_last() -> TestResult {
     });
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Outer>()?;
+    scope.provider().get::<Outer>()?;
     drop(scope);
     assert_eq!(entries(&log), ["outer", "dep3", "dep2", "dep1"], "dependents first, then their deps in reverse");
     provider.dispose_sync()?;
@@ -104,11 +105,11 @@ fn root_disposes_singletons_in_reverse_creation_order() -> TestResult {
 fn user_instances_are_never_disposed() -> TestResult {
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
-    services.add_singleton_instance(Named).on_dispose(logs(&log, "instance"));
-    services.add_keyed_singleton_instance("k", Named).on_dispose(logs(&log, "keyed instance"));
+    services.add(Lifetime::Singleton, Source::instance(Named)).on_dispose(logs(&log, "instance"));
+    services.keyed("k").add(Lifetime::Singleton, Source::instance(Named)).on_dispose(logs(&log, "keyed instance"));
     let provider = services.build()?;
     provider.get::<Named>()?;
-    provider.get_keyed::<Named, _>(&"k")?;
+    provider.keyed(&"k").get::<Named>()?;
     provider.dispose_sync()?;
     assert!(entries(&log).is_empty(), "the container did not create them, so it does not dispose them");
     Ok(())
@@ -121,13 +122,13 @@ fn hooks_run_exactly_once_whatever_ends_the_scope() -> TestResult {
     services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(logs(&log, "scoped"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Named>()?;
-    scope.dispose_sync()?;
-    scope.dispose_sync()?;
+    scope.provider().get::<Named>()?;
+    scope.provider().dispose_sync()?;
+    scope.provider().dispose_sync()?;
     drop(scope);
     let dropped = provider.create_scope()?;
-    dropped.get::<Named>()?;
-    dropped.get::<Named>()?;
+    dropped.provider().get::<Named>()?;
+    dropped.provider().get::<Named>()?;
     drop(dropped);
     provider.dispose_sync()?;
     provider.dispose_sync()?;
@@ -139,7 +140,7 @@ fn hooks_run_exactly_once_whatever_ends_the_scope() -> TestResult {
 fn dispose_trait_is_used_as_the_hook() -> TestResult {
     struct Pool(AtomicUsize);
     impl Dispose for Pool {
-        fn dispose(&self) -> anyhow::Result<()> {
+        fn dispose(&self) -> Result<(), BoxError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
@@ -160,14 +161,14 @@ fn failing_and_panicking_hooks_do_not_stop_the_others_and_are_all_reported() -> 
     let log: Log = Arc::default();
     let mut services = ServiceCollection::new();
     services.add_scoped::<Named>(|_| Ok(Arc::new(Named))).on_dispose(logs(&log, "first created"));
-    services.add_scoped::<Fails>(|_| Ok(Arc::new(Fails))).on_dispose(|_| Err(anyhow::anyhow!("socket closed")));
+    services.add_scoped::<Fails>(|_| Ok(Arc::new(Fails))).on_dispose(|_| Err("socket closed".into()));
     services.add_scoped::<Panics>(|_| Ok(Arc::new(Panics))).on_dispose(|_| panic!("hook exploded"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Named>()?;
-    scope.get::<Fails>()?;
-    scope.get::<Panics>()?;
-    let err = scope.dispose_sync().expect_err("two hooks failed");
+    scope.provider().get::<Named>()?;
+    scope.provider().get::<Fails>()?;
+    scope.provider().get::<Panics>()?;
+    let err = scope.provider().dispose_sync().expect_err("two hooks failed");
     assert_eq!(entries(&log), ["first created"], "the healthy hook still ran");
     match err.failures() {
         [DisposeFailure::Panicked { service: p, message }, DisposeFailure::Failed { service: f, source }] => {
@@ -177,7 +178,7 @@ fn failing_and_panicking_hooks_do_not_stop_the_others_and_are_all_reported() -> 
         other => panic!("expected [Panicked, Failed] in the order the hooks ran, got {other:?}"),
     }
     assert!(err.to_string().starts_with("2 disposal hooks failed: "), "{err}");
-    assert!(scope.is_disposed(), "the scope is disposed even though hooks failed");
+    assert!(scope.provider().is_disposed(), "the scope is disposed even though hooks failed");
     Ok(())
 }
 
@@ -210,8 +211,8 @@ fn sync_disposal_runs_the_sync_hook_of_a_service_with_both() -> TestResult {
         .on_dispose_async(logs_async(&log, "async"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Named>()?;
-    scope.dispose_sync()?;
+    scope.provider().get::<Named>()?;
+    scope.provider().dispose_sync()?;
     assert_eq!(entries(&log), ["sync"]);
     Ok(())
 }
@@ -254,14 +255,14 @@ fn instance_created_while_its_scope_is_disposed_is_disposed_at_once_and_refused(
     let provider = services.build()?;
     let scope = provider.create_scope()?;
     let result = thread::scope(|s| {
-        let resolving = s.spawn(|| scope.get::<Named>().map(drop));
+        let resolving = s.spawn(|| scope.provider().get::<Named>().map(drop));
         entered_rx.recv().expect("the factory started");
-        scope.dispose_sync().expect("nothing to dispose yet");
+        scope.provider().dispose_sync().expect("nothing to dispose yet");
         release_tx.send(()).expect("the factory waits");
         resolving.join().expect("resolver thread panicked")
     });
     let err = result.expect_err("the scope ended during creation");
-    assert!(matches!(err, ResolveError::Disposed { what: "scope", .. }), "{err:?}");
+    assert!(matches!(err, ResolveError::Disposed { scope: DisposedScope::Scope, .. }), "{err:?}");
     assert_eq!(entries(&log), ["late instance"], "the late instance was disposed once, immediately");
     Ok(())
 }
@@ -280,8 +281,8 @@ fn dropping_the_root_owner_disposes_once_even_while_handles_and_scopes_live() ->
     let scope = provider.create_scope()?;
     drop(provider);
     assert_eq!(entries(&log), ["holder"], "the owner is gone: singletons disposed, no Arc cycle kept them");
-    let err = scope.get::<HoldsProvider>().expect_err("the root has ended");
-    assert!(matches!(err, ResolveError::Disposed { what: "service provider", .. }), "{err:?}");
+    let err = scope.provider().get::<HoldsProvider>().expect_err("the root has ended");
+    assert!(matches!(err, ResolveError::Disposed { scope: DisposedScope::Root, .. }), "{err:?}");
     assert!(holder.0.get::<HoldsProvider>().unwrap_err().is_disposed(), "the handle a singleton kept, too");
     drop(scope);
     assert_eq!(entries(&log), ["holder"], "disposed exactly once");

@@ -1,9 +1,10 @@
-//! `get_all`: every registration in registration order, each with its own cache slot, the last
-//! one being what a single resolve returns (reference §1.0-5, §1.1 rows 39-40, §1.2 row 63, §1.4).
+//! `resolve::<Vec<Arc<T>>>()`: every registration in registration order, each with its own cache
+//! slot, the last one being what a single resolve returns (reference §1.0-5, §1.1 rows 39-40,
+//! §1.2 row 63, §1.4).
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ProviderOptions, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ProviderOptions, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -19,11 +20,11 @@ impl Plugin for Named {
 }
 
 fn named(lifetime: Lifetime, name: &'static str, services: &mut ServiceCollection) {
-    services.add::<dyn Plugin>(lifetime, move |_| Ok(Arc::new(Named(name)) as Arc<dyn Plugin>));
+    services.add::<dyn Plugin>(lifetime, Source::from_fn(move |_| Ok(Arc::new(Named(name)) as Arc<dyn Plugin>)));
 }
 
 fn names(provider: &ServiceProvider) -> Result<Vec<&'static str>, ResolveError> {
-    Ok(provider.get_all::<dyn Plugin>()?.iter().map(|p| p.name()).collect())
+    Ok(provider.resolve::<Vec<Arc<dyn Plugin>>>()?.iter().map(|p| p.name()).collect())
 }
 
 // Row 84.
@@ -59,10 +60,10 @@ fn factories_and_instances_mix_in_registration_order() -> TestResult {
     let instance: Arc<dyn Plugin> = Arc::new(Named("instance"));
     let mut services = ServiceCollection::new();
     named(Lifetime::Transient, "factory", &mut services);
-    services.add_singleton_instance::<dyn Plugin>(instance.clone());
+    services.add(Lifetime::Singleton, Source::<dyn Plugin>::instance(instance.clone()));
     named(Lifetime::Singleton, "last", &mut services);
     let provider = services.build()?;
-    let all = provider.get_all::<dyn Plugin>()?;
+    let all = provider.resolve::<Vec<Arc<dyn Plugin>>>()?;
     assert_eq!(all.iter().map(|p| p.name()).collect::<Vec<_>>(), ["factory", "instance", "last"]);
     assert!(Arc::ptr_eq(&all[1], &instance), "the instance is served as registered");
     Ok(())
@@ -78,11 +79,14 @@ fn identical_registrations_are_distinct_instances_and_the_last_is_the_single_res
         }
         let provider = services.build()?;
         let scope = provider.create_scope()?;
-        let all = scope.get_all::<dyn Plugin>()?;
+        let all = scope.provider().resolve::<Vec<Arc<dyn Plugin>>>()?;
         assert_eq!(all.len(), 3, "{lifetime}: three registrations, three items");
         assert!(!Arc::ptr_eq(&all[0], &all[1]) && !Arc::ptr_eq(&all[1], &all[2]), "{lifetime}: distinct");
-        assert!(Arc::ptr_eq(&all[2], &scope.get::<dyn Plugin>()?), "{lifetime}: the last is the single resolve");
-        let again = scope.get_all::<dyn Plugin>()?;
+        assert!(
+            Arc::ptr_eq(&all[2], &scope.provider().get::<dyn Plugin>()?),
+            "{lifetime}: the last is the single resolve"
+        );
+        let again = scope.provider().resolve::<Vec<Arc<dyn Plugin>>>()?;
         for (first, second) in all.iter().zip(&again) {
             assert!(Arc::ptr_eq(first, second), "{lifetime}: each registration keeps its own cached instance");
         }
@@ -95,7 +99,7 @@ fn transient_registrations_in_a_list_are_new_on_every_call() -> TestResult {
     let mut services = ServiceCollection::new();
     named(Lifetime::Transient, "t", &mut services);
     let provider = services.build()?;
-    let (a, b) = (provider.get_all::<dyn Plugin>()?, provider.get_all::<dyn Plugin>()?);
+    let (a, b) = (provider.resolve::<Vec<Arc<dyn Plugin>>>()?, provider.resolve::<Vec<Arc<dyn Plugin>>>()?);
     assert!(!Arc::ptr_eq(&a[0], &b[0]), "a transient item is created for each list");
     Ok(())
 }
@@ -110,12 +114,12 @@ fn list_with_a_scoped_item_is_refused_from_the_root_but_a_transient_list_is_not(
     services.add_transient::<u32>(|_| Ok(Arc::new(2)));
     let provider = services.build()?;
     assert!(
-        matches!(provider.get_all::<dyn Plugin>(), Err(ResolveError::ScopedFromRoot { .. })),
+        matches!(provider.resolve::<Vec<Arc<dyn Plugin>>>(), Err(ResolveError::ScopedFromRoot { .. })),
         "a scoped item cannot come from the root"
     );
-    let numbers: Vec<u32> = provider.get_all::<u32>()?.iter().map(|v| **v).collect();
+    let numbers: Vec<u32> = provider.resolve::<Vec<Arc<u32>>>()?.iter().map(|v| **v).collect();
     assert_eq!(numbers, [1, 2], "an all-transient list works, in order");
-    assert_eq!(names(&*provider.create_scope()?)?, ["t1", "scoped"], "from a scope the mixed list works");
+    assert_eq!(names(provider.create_scope()?.provider())?, ["t1", "scoped"], "from a scope the mixed list works");
     Ok(())
 }
 
@@ -128,13 +132,13 @@ fn wide_trees_of_scoped_lists_resolve() -> TestResult {
     let mut services = ServiceCollection::new();
     for _ in 0..20 {
         services.add_scoped::<Leaf>(|_| Ok(Arc::new(Leaf)));
-        services.add_scoped::<Branch>(|sp| Ok(Arc::new(Branch(sp.get_all()?))));
-        services.add_scoped::<Trunk>(|sp| Ok(Arc::new(Trunk(sp.get_all()?))));
+        services.add_scoped::<Branch>(|sp| Ok(Arc::new(Branch(sp.resolve()?))));
+        services.add_scoped::<Trunk>(|sp| Ok(Arc::new(Trunk(sp.resolve()?))));
     }
     let provider = services.build()?;
     for _ in 0..3 {
         let scope = provider.create_scope()?;
-        let trunks = scope.get_all::<Trunk>()?;
+        let trunks = scope.provider().resolve::<Vec<Arc<Trunk>>>()?;
         assert_eq!(trunks.len(), 20);
         assert!(trunks.iter().all(|t| t.0.len() == 20 && t.0.iter().all(|b| b.0.len() == 20)), "20 x 20 x 20");
         assert!(Arc::ptr_eq(&trunks[0].0[0], &trunks[19].0[0]), "scoped branches are shared within the scope");
@@ -147,7 +151,7 @@ fn scoped_from_the_root_is_allowed_in_lists_without_scope_validation() -> TestRe
     let mut services = ServiceCollection::new();
     named(Lifetime::Scoped, "scoped", &mut services);
     let provider = services.build_with(ProviderOptions::default().validate_scopes(false))?;
-    let (a, b) = (provider.get_all::<dyn Plugin>()?, provider.get_all::<dyn Plugin>()?);
+    let (a, b) = (provider.resolve::<Vec<Arc<dyn Plugin>>>()?, provider.resolve::<Vec<Arc<dyn Plugin>>>()?);
     assert!(Arc::ptr_eq(&a[0], &b[0]), "the root caches it like a scope would");
     Ok(())
 }

@@ -19,14 +19,14 @@ struct Graph {
 }
 
 fn graph_provider() -> Result<Arc<ServiceProvider>, di_core::BuildError> {
-    ServiceCollection::new()
-        .add_singleton::<Singleton>(|_| Ok(Arc::new(Singleton)))
-        .add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped)))
-        .add_transient::<Transient>(|_| Ok(Arc::new(Transient)))
-        .add_transient::<Graph>(|sp| {
-            Ok(Arc::new(Graph { singleton: sp.get()?, scoped: sp.get()?, transient: sp.get()? }))
-        })
-        .build()
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Singleton>(|_| Ok(Arc::new(Singleton)));
+    services.add_scoped::<Scoped>(|_| Ok(Arc::new(Scoped)));
+    services.add_transient::<Transient>(|_| Ok(Arc::new(Transient)));
+    services.add_transient::<Graph>(|sp| {
+        Ok(Arc::new(Graph { singleton: sp.get()?, scoped: sp.get()?, transient: sp.get()? }))
+    });
+    services.build()
 }
 
 // Rows 61, 89, 90.
@@ -34,7 +34,7 @@ fn graph_provider() -> Result<Arc<ServiceProvider>, di_core::BuildError> {
 fn factories_in_one_graph_honour_each_lifetime() -> TestResult {
     let provider = graph_provider()?;
     let (one, two) = (provider.create_scope()?, provider.create_scope()?);
-    let (a, b, c) = (one.get::<Graph>()?, one.get::<Graph>()?, two.get::<Graph>()?);
+    let (a, b, c) = (one.provider().get::<Graph>()?, one.provider().get::<Graph>()?, two.provider().get::<Graph>()?);
     assert!(!Arc::ptr_eq(&a, &b), "the transient graph is new each time");
     assert!(Arc::ptr_eq(&a.singleton, &c.singleton), "one singleton for every graph");
     assert!(Arc::ptr_eq(&a.scoped, &b.scoped), "one scoped instance per scope");
@@ -47,14 +47,14 @@ fn factories_in_one_graph_honour_each_lifetime() -> TestResult {
 fn factories_run_lazily_on_first_resolve_only() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Singleton>(move |_| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Ok(Arc::new(Singleton))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Singleton>(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Arc::new(Singleton))
+    });
+    let provider = services.build()?;
     assert_eq!(calls.load(Ordering::SeqCst), 0, "build() runs no factory");
-    assert!(provider.is_service::<Singleton>(), "asking whether it is a service runs none either");
+    assert!(provider.contains::<Singleton>(), "asking whether it is a service runs none either");
     provider.get::<Singleton>()?;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the first resolve runs it");
     Ok(())
@@ -65,22 +65,24 @@ fn factories_run_lazily_on_first_resolve_only() -> TestResult {
 fn factory_may_probe_optional_dependencies() -> TestResult {
     struct Metrics;
     struct Service(Option<Arc<Metrics>>);
-    let without =
-        ServiceCollection::new().add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.get_optional()?)))).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.resolve()?))));
+    let without = services.build()?;
     assert!(without.get::<Service>()?.0.is_none(), "an unregistered optional dependency is None");
-    let with = ServiceCollection::new()
-        .add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.get_optional()?))))
-        .add_singleton::<Metrics>(|_| Ok(Arc::new(Metrics)))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Service>(|sp| Ok(Arc::new(Service(sp.resolve()?))));
+    services.add_singleton::<Metrics>(|_| Ok(Arc::new(Metrics)));
+    let with = services.build()?;
     assert!(with.get::<Service>()?.0.is_some(), "a registered one is resolved");
     Ok(())
 }
 
 #[test]
 fn optional_lookup_still_reports_a_broken_registration() -> TestResult {
-    let provider =
-        ServiceCollection::new().add_singleton::<Singleton>(|_| Err(anyhow::anyhow!("misconfigured"))).build()?;
-    let err = provider.get_optional::<Singleton>().err().expect("registered but broken is an error, not None");
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Singleton>(|_| Err("misconfigured".into()));
+    let provider = services.build()?;
+    let err = provider.resolve::<Option<Arc<Singleton>>>().err().expect("registered but broken is an error, not None");
     assert!(matches!(err, ResolveError::Factory { .. }), "{err:?}");
     Ok(())
 }
@@ -91,17 +93,17 @@ fn dependency_factory_error_names_the_failing_service_and_the_path() -> TestResu
     struct Api;
     struct Repo;
     struct Db;
-    let provider = ServiceCollection::new()
-        .add_transient::<Api>(|sp| {
-            sp.get::<Repo>()?;
-            Ok(Arc::new(Api))
-        })
-        .add_transient::<Repo>(|sp| {
-            sp.get::<Db>()?;
-            Ok(Arc::new(Repo))
-        })
-        .add_singleton::<Db>(|_| Err(anyhow::anyhow!("connection refused")))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<Api>(|sp| {
+        sp.get::<Repo>()?;
+        Ok(Arc::new(Api))
+    });
+    services.add_transient::<Repo>(|sp| {
+        sp.get::<Db>()?;
+        Ok(Arc::new(Repo))
+    });
+    services.add_singleton::<Db>(|_| Err("connection refused".into()));
+    let provider = services.build()?;
     let err = provider.get::<Api>().err().expect("Db fails");
     let ResolveError::Factory { service, path, source } = &err else { panic!("expected Factory, got {err:?}") };
     assert_eq!(*service, std::any::type_name::<Db>(), "the failing factory's service");
@@ -123,10 +125,10 @@ fn dependency_factory_error_names_the_failing_service_and_the_path() -> TestResu
 fn factory_keeping_the_provider_resolves_later_what_it_could_not_resolve_while_built() -> TestResult {
     struct Publisher(Arc<ServiceProvider>);
     struct Subscriber(#[expect(dead_code, reason = "the dependency that closes the loop")] Arc<Publisher>);
-    let provider = ServiceCollection::new()
-        .add_singleton::<Publisher>(|sp| Ok(Arc::new(Publisher(sp.get()?))))
-        .add_singleton::<Subscriber>(|sp| Ok(Arc::new(Subscriber(sp.get()?))))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Publisher>(|sp| Ok(Arc::new(Publisher(sp.get()?))));
+    services.add_singleton::<Subscriber>(|sp| Ok(Arc::new(Subscriber(sp.get()?))));
+    let provider = services.build()?;
     let publisher = provider.get::<Publisher>()?;
     let subscriber = publisher.0.get::<Subscriber>()?;
     assert!(Arc::ptr_eq(&subscriber, &provider.get::<Subscriber>()?), "resolved later, no cycle");
@@ -146,11 +148,11 @@ fn factory_can_build_values_trait_objects_and_shared_arcs() -> TestResult {
     }
     let shared = Arc::new(String::from("shared"));
     let handed_out = shared.clone();
-    let provider = ServiceCollection::new()
-        .add_transient::<dyn Clock>(|_| Ok(Arc::new(Fixed(42)) as Arc<dyn Clock>))
-        .add_transient::<String>(move |_| Ok(handed_out.clone()))
-        .add_transient::<[u8; 3]>(|_| Ok(Arc::new([1, 2, 3])))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<dyn Clock>(|_| Ok(Arc::new(Fixed(42)) as Arc<dyn Clock>));
+    services.add_transient::<String>(move |_| Ok(handed_out.clone()));
+    services.add_transient::<[u8; 3]>(|_| Ok(Arc::new([1, 2, 3])));
+    let provider = services.build()?;
     assert_eq!(provider.get::<dyn Clock>()?.now(), 42);
     assert!(Arc::ptr_eq(&provider.get::<String>()?, &shared), "a factory may hand out an Arc it keeps");
     assert_eq!(*provider.get::<[u8; 3]>()?, [1, 2, 3]);

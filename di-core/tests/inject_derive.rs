@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use di_core::{
     Dependencies, FromProvider, Injectable, Lifetime, ProviderOptions, ResolveError, ServiceCollection,
-    ServiceProvider, ValidationError,
+    ServiceProvider, Source, ValidationError,
 };
 
 struct Config(u32);
@@ -55,14 +55,13 @@ struct Everything {
 
 fn everything_services() -> ServiceCollection {
     let mut services = ServiceCollection::new();
-    services
-        .add_singleton_instance(Config(1))
-        .add_keyed_singleton_instance("cold", Config(2))
-        .add_keyed_singleton_instance("cold", Config(3))
-        .add_singleton::<dyn Check>(|_| Ok(Arc::new(Disk)))
-        .add_singleton::<dyn Check>(|_| Ok(Arc::new(Net)))
-        .add_scoped::<Metrics>(|_| Ok(Arc::new(Metrics)))
-        .add_scoped_type::<Everything>();
+    services.add(Lifetime::Singleton, Source::instance(Config(1)));
+    services.keyed("cold").add(Lifetime::Singleton, Source::instance(Config(2)));
+    services.keyed("cold").add(Lifetime::Singleton, Source::instance(Config(3)));
+    services.add_singleton::<dyn Check>(|_| Ok(Arc::new(Disk)));
+    services.add_singleton::<dyn Check>(|_| Ok(Arc::new(Net)));
+    services.add_scoped::<Metrics>(|_| Ok(Arc::new(Metrics)));
+    services.add(Lifetime::Scoped, Source::<Everything>::injected());
     services
 }
 
@@ -70,7 +69,7 @@ fn everything_services() -> ServiceCollection {
 fn every_field_kind_is_filled() -> Result<(), Box<dyn std::error::Error>> {
     let provider = everything_services().build()?;
     let scope = provider.create_scope()?;
-    let e = scope.get::<Everything>()?;
+    let e = scope.provider().get::<Everything>()?;
     assert_eq!(e.config.0, 1, "Arc<T>");
     assert_eq!(e.primary.name(), "net", "Arc<dyn Trait> is the last registration");
     assert!(e.metrics.is_some(), "Option<Arc<T>> when registered");
@@ -82,7 +81,7 @@ fn every_field_kind_is_filled() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(e.all_cold.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 3], "keyed Vec<Arc<T>>");
     assert_eq!(e.counter.0.load(Ordering::SeqCst), 0, "#[inject(default)]");
     assert!(
-        Arc::ptr_eq(&e.provider.get::<Metrics>()?, &scope.get::<Metrics>()?),
+        Arc::ptr_eq(&e.provider.get::<Metrics>()?, &scope.provider().get::<Metrics>()?),
         "Arc<ServiceProvider> is the resolving scope"
     );
     Ok(())
@@ -108,12 +107,12 @@ struct Holder<T: Send + Sync + 'static> {
 
 #[test]
 fn tuple_unit_and_generic_structs() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(Config(9))
-        .add_transient_type::<Pair>()
-        .add_singleton_type::<Unit>()
-        .add_singleton_type::<Holder<Config>>()
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(Config(9)));
+    services.add(Lifetime::Transient, Source::<Pair>::injected());
+    services.add(Lifetime::Singleton, Source::<Unit>::injected());
+    services.add(Lifetime::Singleton, Source::<Holder<Config>>::injected());
+    let provider = services.build()?;
     let pair = provider.get::<Pair>()?;
     assert_eq!((pair.0.0, pair.1), (9, 0));
     provider.get::<Unit>()?;
@@ -129,20 +128,20 @@ struct NeedsMissing {
 #[test]
 fn build_validates_what_the_derive_declares() {
     let mut services = ServiceCollection::new();
-    services.add_transient_type::<NeedsMissing>();
+    services.add(Lifetime::Transient, Source::<NeedsMissing>::injected());
     let err = services.build().expect_err("`Missing` is not registered");
     assert_eq!(
         err.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["no service registered for `inject_derive::Missing` (required by `inject_derive::NeedsMissing`); \
-          register it with `add_transient` before `build()`"]
+          register it with `services.add_transient` before `build()`"]
     );
 }
 
 #[test]
 fn resolve_errors_pass_through_the_generated_constructor() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new()
-        .add_transient_type::<NeedsMissing>()
-        .build_with(ProviderOptions::default().validate_on_build(false))?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Transient, Source::<NeedsMissing>::injected());
+    let provider = services.build_with(ProviderOptions::default().validate_on_build(false))?;
     let err = provider.get::<NeedsMissing>().expect_err("`Missing` is not registered");
     assert!(matches!(err, ResolveError::NotRegistered { .. }), "the nested error is passed on: {err:?}");
     assert_eq!(
@@ -161,7 +160,8 @@ struct Cache {
 #[test]
 fn captive_through_the_derive_is_found_at_build() {
     let mut services = ServiceCollection::new();
-    services.add_scoped::<Metrics>(|_| Ok(Arc::new(Metrics))).add_singleton_type::<Cache>();
+    services.add_scoped::<Metrics>(|_| Ok(Arc::new(Metrics)));
+    services.add(Lifetime::Singleton, Source::<Cache>::injected());
     let err = services.build().expect_err("a singleton `Cache` captures the scoped `Metrics`");
     assert!(matches!(err.problems(), [ValidationError::CapturedScoped { .. }]), "got {err}");
 }
@@ -194,29 +194,29 @@ impl Health for SqliteEmployeeDb {
 
 #[test]
 fn add_scoped_as_registers_an_implementation_as_a_trait() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(Config(4))
-        .add_scoped_as::<dyn EmployeeDb, SqliteEmployeeDb>()
-        .add_singleton_as::<dyn Health, SqliteEmployeeDb>()
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(Config(4)));
+    services.add(Lifetime::Scoped, Source::<dyn EmployeeDb>::implemented_by::<SqliteEmployeeDb>());
+    services.add(Lifetime::Singleton, Source::<dyn Health>::implemented_by::<SqliteEmployeeDb>());
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let db = scope.get::<dyn EmployeeDb>()?;
+    let db = scope.provider().get::<dyn EmployeeDb>()?;
     assert_eq!(db.lookup(7), "7@4");
-    assert!(Arc::ptr_eq(&db, &scope.get::<dyn EmployeeDb>()?), "scoped: one per scope");
+    assert!(Arc::ptr_eq(&db, &scope.provider().get::<dyn EmployeeDb>()?), "scoped: one per scope");
     assert!(provider.get::<dyn Health>()?.healthy());
     Ok(())
 }
 
 #[test]
 fn add_as_also_registers_a_type_as_itself_and_under_a_key() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(Config(5))
-        .add_transient_as::<SqliteEmployeeDb, SqliteEmployeeDb>()
-        .add_keyed_as::<dyn EmployeeDb, SqliteEmployeeDb, _>(Lifetime::Singleton, "replica")
-        .add_as::<dyn Health, SqliteEmployeeDb>(Lifetime::Transient)
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(Config(5)));
+    services.add(Lifetime::Transient, Source::<SqliteEmployeeDb>::implemented_by::<SqliteEmployeeDb>());
+    services.keyed("replica").add(Lifetime::Singleton, Source::<dyn EmployeeDb>::implemented_by::<SqliteEmployeeDb>());
+    services.add(Lifetime::Transient, Source::<dyn Health>::implemented_by::<SqliteEmployeeDb>());
+    let provider = services.build()?;
     assert_eq!(provider.get::<SqliteEmployeeDb>()?.config.0, 5);
-    assert_eq!(provider.get_keyed::<dyn EmployeeDb, _>(&"replica")?.lookup(1), "1@5");
+    assert_eq!(provider.keyed(&"replica").get::<dyn EmployeeDb>()?.lookup(1), "1@5");
     assert!(provider.get::<dyn EmployeeDb>().is_err(), "the keyed registration is not the unkeyed one");
     assert!(provider.get::<dyn Health>()?.healthy());
     Ok(())
@@ -225,12 +225,12 @@ fn add_as_also_registers_a_type_as_itself_and_under_a_key() -> Result<(), Box<dy
 #[test]
 fn add_as_declares_the_implementation_dependencies() {
     let mut services = ServiceCollection::new();
-    services.add_scoped_as::<dyn EmployeeDb, SqliteEmployeeDb>();
+    services.add(Lifetime::Scoped, Source::<dyn EmployeeDb>::implemented_by::<SqliteEmployeeDb>());
     let err = services.build().expect_err("`Config` is missing");
     assert_eq!(
         err.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["no service registered for `inject_derive::Config` (required by `dyn inject_derive::EmployeeDb`); \
-          register it with `add_scoped` before `build()`"]
+          register it with `services.add_scoped` before `build()`"]
     );
 }
 
@@ -246,10 +246,10 @@ struct ThroughRenamedCrate {
 
 #[test]
 fn crate_option_names_a_re_exported_di_core() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(Config(0))
-        .add_singleton_type::<ThroughRenamedCrate>()
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(Config(0)));
+    services.add(Lifetime::Singleton, Source::<ThroughRenamedCrate>::injected());
+    let provider = services.build()?;
     provider.get::<ThroughRenamedCrate>()?;
     Ok(())
 }

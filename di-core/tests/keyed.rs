@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ResolveError, ScopeFactory, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, ScopeFactory, ServiceCollection, ServiceProvider, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -16,7 +16,7 @@ enum Region {
 struct Endpoint(&'static str);
 
 fn endpoint(lifetime: Lifetime, key: Region, url: &'static str, services: &mut ServiceCollection) {
-    services.add_keyed::<Endpoint, _>(lifetime, key, move |_| Ok(Arc::new(Endpoint(url))));
+    services.keyed(key).add::<Endpoint>(lifetime, Source::from_fn(move |_| Ok(Arc::new(Endpoint(url)))));
 }
 
 // Rows K2, K27, K30.
@@ -26,11 +26,14 @@ fn each_key_resolves_its_own_singleton() -> TestResult {
     endpoint(Lifetime::Singleton, Region::Eu, "eu", &mut services);
     endpoint(Lifetime::Singleton, Region::Us, "us", &mut services);
     let provider = services.build()?;
-    let eu = provider.get_keyed::<Endpoint, _>(&Region::Eu)?;
+    let eu = provider.keyed(&Region::Eu).get::<Endpoint>()?;
     assert_eq!(eu.0, "eu");
-    assert_eq!(provider.get_keyed::<Endpoint, _>(&Region::Us)?.0, "us");
-    assert!(Arc::ptr_eq(&eu, &provider.get_keyed::<Endpoint, _>(&Region::Eu)?), "a keyed singleton is cached");
-    assert!(provider.get_optional::<Endpoint>()?.is_none(), "keyed registrations do not answer unkeyed lookups");
+    assert_eq!(provider.keyed(&Region::Us).get::<Endpoint>()?.0, "us");
+    assert!(Arc::ptr_eq(&eu, &provider.keyed(&Region::Eu).get::<Endpoint>()?), "a keyed singleton is cached");
+    assert!(
+        provider.resolve::<Option<Arc<Endpoint>>>()?.is_none(),
+        "keyed registrations do not answer unkeyed lookups"
+    );
     Ok(())
 }
 
@@ -38,17 +41,16 @@ fn each_key_resolves_its_own_singleton() -> TestResult {
 #[test]
 fn get_all_keyed_lists_that_key_only_in_registration_order() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .add_keyed_singleton_instance("db", 1u32)
-        .add_keyed_singleton_instance("cache", 10u32)
-        .add_keyed_transient::<u32, _>("db", |_| Ok(Arc::new(2)))
-        .add_singleton_instance(100u32)
-        .add_keyed_singleton_instance("db", 3u32);
+    services.keyed("db").add(Lifetime::Singleton, Source::instance(1u32));
+    services.keyed("cache").add(Lifetime::Singleton, Source::instance(10u32));
+    services.keyed("db").add_transient::<u32>(|_| Ok(Arc::new(2)));
+    services.add(Lifetime::Singleton, Source::instance(100u32));
+    services.keyed("db").add(Lifetime::Singleton, Source::instance(3u32));
     let provider = services.build()?;
-    let db: Vec<u32> = provider.get_all_keyed::<u32, _>(&"db")?.iter().map(|v| **v).collect();
+    let db: Vec<u32> = provider.keyed(&"db").resolve::<Vec<Arc<u32>>>()?.iter().map(|v| **v).collect();
     assert_eq!(db, [1, 2, 3], "every \"db\" registration, in order, nothing else");
-    assert_eq!(*provider.get_keyed::<u32, _>(&"db")?, 3, "the single keyed resolve is the last match");
-    assert!(provider.get_all_keyed::<u32, _>(&"none")?.is_empty(), "an unknown key lists nothing");
+    assert_eq!(*provider.keyed(&"db").get::<u32>()?, 3, "the single keyed resolve is the last match");
+    assert!(provider.keyed(&"none").resolve::<Vec<Arc<u32>>>()?.is_empty(), "an unknown key lists nothing");
     Ok(())
 }
 
@@ -57,30 +59,38 @@ fn get_all_keyed_lists_that_key_only_in_registration_order() -> TestResult {
 fn keyed_and_unkeyed_never_share_resolution_or_cache() -> TestResult {
     for lifetime in [Lifetime::Singleton, Lifetime::Scoped] {
         let mut services = ServiceCollection::new();
-        services.add::<Endpoint>(lifetime, |_| Ok(Arc::new(Endpoint("plain"))));
+        services.add::<Endpoint>(lifetime, Source::from_fn(|_| Ok(Arc::new(Endpoint("plain")))));
         endpoint(lifetime, Region::Eu, "eu", &mut services);
         let provider = services.build()?;
         let scope = provider.create_scope()?;
-        let keyed = scope.get_keyed::<Endpoint, _>(&Region::Eu)?;
-        let plain = scope.get::<Endpoint>()?;
+        let keyed = scope.provider().keyed(&Region::Eu).get::<Endpoint>()?;
+        let plain = scope.provider().get::<Endpoint>()?;
         assert_eq!((keyed.0, plain.0), ("eu", "plain"), "{lifetime}: each lookup finds its own registration");
         assert!(!Arc::ptr_eq(&keyed, &plain), "{lifetime}: separate cache slots");
-        assert_eq!(scope.get_all::<Endpoint>()?.len(), 1, "{lifetime}: the unkeyed list has only the unkeyed one");
-        assert_eq!(scope.get_all_keyed::<Endpoint, _>(&Region::Eu)?.len(), 1, "{lifetime}: and vice versa");
+        assert_eq!(
+            scope.provider().resolve::<Vec<Arc<Endpoint>>>()?.len(),
+            1,
+            "{lifetime}: the unkeyed list has only the unkeyed one"
+        );
+        assert_eq!(
+            scope.provider().keyed(&Region::Eu).resolve::<Vec<Arc<Endpoint>>>()?.len(),
+            1,
+            "{lifetime}: and vice versa"
+        );
     }
     Ok(())
 }
 
 #[test]
 fn keys_of_different_types_never_match_even_with_equal_values() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton_instance(1u64, String::from("u64"))
-        .add_keyed_singleton_instance(String::from("one"), String::from("string key"))
-        .build()?;
-    assert_eq!(*provider.get_keyed::<String, _>(&1u64)?, "u64");
-    assert!(provider.get_keyed_optional::<String, _>(&1u32)?.is_none(), "a u32 key is not a u64 key");
-    assert_eq!(*provider.get_keyed::<String, _>(&String::from("one"))?, "string key");
-    assert!(provider.get_keyed_optional::<String, _>(&"one")?.is_none(), "a &str key is not a String key");
+    let mut services = ServiceCollection::new();
+    services.keyed(1u64).add(Lifetime::Singleton, Source::instance(String::from("u64")));
+    services.keyed(String::from("one")).add(Lifetime::Singleton, Source::instance(String::from("string key")));
+    let provider = services.build()?;
+    assert_eq!(*provider.keyed(&1u64).get::<String>()?, "u64");
+    assert!(provider.keyed(&1u32).resolve::<Option<Arc<String>>>()?.is_none(), "a u32 key is not a u64 key");
+    assert_eq!(*provider.keyed(&String::from("one")).get::<String>()?, "string key");
+    assert!(provider.keyed(&"one").resolve::<Option<Arc<String>>>()?.is_none(), "a &str key is not a String key");
     Ok(())
 }
 
@@ -88,9 +98,10 @@ fn keys_of_different_types_never_match_even_with_equal_values() -> TestResult {
 #[test]
 fn keyed_instance_is_served_as_registered() -> TestResult {
     let instance = Arc::new(Endpoint("given"));
-    let provider =
-        ServiceCollection::new().add_keyed_singleton_instance::<Endpoint, _>("k", instance.clone()).build()?;
-    assert!(Arc::ptr_eq(&provider.get_keyed::<Endpoint, _>(&"k")?, &instance));
+    let mut services = ServiceCollection::new();
+    services.keyed("k").add(Lifetime::Singleton, Source::<Endpoint>::instance(instance.clone()));
+    let provider = services.build()?;
+    assert!(Arc::ptr_eq(&provider.keyed(&"k").get::<Endpoint>()?, &instance));
     Ok(())
 }
 
@@ -99,11 +110,11 @@ fn keyed_instance_is_served_as_registered() -> TestResult {
 fn keyed_factory_can_use_its_own_key() -> TestResult {
     let mut services = ServiceCollection::new();
     for region in [Region::Eu, Region::Us] {
-        services.add_keyed_transient::<String, _>(region, move |_| Ok(Arc::new(format!("{region:?}"))));
+        services.keyed(region).add_transient::<String>(move |_| Ok(Arc::new(format!("{region:?}"))));
     }
     let provider = services.build()?;
-    assert_eq!(*provider.get_keyed::<String, _>(&Region::Us)?, "Us");
-    let (a, b) = (provider.get_keyed::<String, _>(&Region::Eu)?, provider.get_keyed::<String, _>(&Region::Eu)?);
+    assert_eq!(*provider.keyed(&Region::Us).get::<String>()?, "Us");
+    let (a, b) = (provider.keyed(&Region::Eu).get::<String>()?, provider.keyed(&Region::Eu).get::<String>()?);
     assert!(!Arc::ptr_eq(&a, &b), "keyed transients are distinct");
     Ok(())
 }
@@ -119,7 +130,7 @@ fn factory_resolves_keyed_dependencies() -> TestResult {
     endpoint(Lifetime::Singleton, Region::Eu, "eu", &mut services);
     endpoint(Lifetime::Singleton, Region::Us, "us", &mut services);
     services.add_singleton::<Replicator>(|sp| {
-        Ok(Arc::new(Replicator { from: sp.get_keyed(&Region::Eu)?, to: sp.get_keyed(&Region::Us)? }))
+        Ok(Arc::new(Replicator { from: sp.keyed(&Region::Eu).get()?, to: sp.keyed(&Region::Us).get()? }))
     });
     let provider = services.build()?;
     let replicator = provider.get::<Replicator>()?;
@@ -134,8 +145,8 @@ fn missing_keyed_dependency_names_the_type_and_the_key() -> TestResult {
     let mut services = ServiceCollection::new();
     endpoint(Lifetime::Singleton, Region::Eu, "eu", &mut services);
     services.add_singleton::<Replicator>(|sp| {
-        sp.get_keyed::<Endpoint, _>(&Region::Eu)?;
-        sp.get_keyed::<Endpoint, _>(&Region::Us)?;
+        sp.keyed(&Region::Eu).get::<Endpoint>()?;
+        sp.keyed(&Region::Us).get::<Endpoint>()?;
         Ok(Arc::new(Replicator))
     });
     let provider = services.build()?;
@@ -144,10 +155,12 @@ fn missing_keyed_dependency_names_the_type_and_the_key() -> TestResult {
         panic!("expected NotRegistered, got {err:?}");
     };
     assert_eq!(*service, std::any::type_name::<Endpoint>());
-    assert_eq!(key.as_deref(), Some("of type `keyed::Region`"), "an enum key is described by its type");
+    let key = key.as_ref().expect("a keyed lookup names its key");
+    assert_eq!((key.value(), key.type_name()), ("Us", "keyed::Region"), "a key is described by its value and type");
+    assert_eq!(key.to_string(), "Us (keyed::Region)");
     assert_eq!(path.services(), [std::any::type_name::<Replicator>()]);
-    let msg = provider.get_keyed::<Endpoint, _>(&"db").err().expect("unregistered key").to_string();
-    assert!(msg.contains("keyed::Endpoint") && msg.contains("with key \"db\""), "names type and key: {msg}");
+    let msg = provider.keyed(&"db").get::<Endpoint>().err().expect("unregistered key").to_string();
+    assert!(msg.contains("keyed::Endpoint") && msg.contains("with key \"db\" (&str)"), "names type and key: {msg}");
     Ok(())
 }
 
@@ -155,15 +168,17 @@ fn missing_keyed_dependency_names_the_type_and_the_key() -> TestResult {
 #[test]
 fn optional_keyed_lookup_tolerates_a_missing_registration() -> TestResult {
     let provider = ServiceCollection::new().build()?;
-    assert!(provider.get_keyed_optional::<Endpoint, _>(&Region::Eu)?.is_none());
+    assert!(provider.keyed(&Region::Eu).resolve::<Option<Arc<Endpoint>>>()?.is_none());
     Ok(())
 }
 
 // Row K25.
 #[test]
 fn unkeyed_registration_does_not_satisfy_a_keyed_lookup() -> TestResult {
-    let provider = ServiceCollection::new().add_singleton_instance(Endpoint("plain")).build()?;
-    let err = provider.get_keyed::<Endpoint, _>(&Region::Eu).err().expect("no keyed registration");
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(Endpoint("plain")));
+    let provider = services.build()?;
+    let err = provider.keyed(&Region::Eu).get::<Endpoint>().err().expect("no keyed registration");
     assert!(err.is_not_registered(), "{err:?}");
     Ok(())
 }
@@ -174,7 +189,7 @@ fn injected_provider_resolves_keyed_services_by_runtime_key() -> TestResult {
     struct Router(Arc<ServiceProvider>);
     impl Router {
         fn route(&self, region: Region) -> Result<Arc<Endpoint>, ResolveError> {
-            self.0.get_keyed(&region)
+            self.0.keyed(&region).get()
         }
     }
     let mut services = ServiceCollection::new();
@@ -183,7 +198,7 @@ fn injected_provider_resolves_keyed_services_by_runtime_key() -> TestResult {
     services.add_singleton::<Router>(|sp| Ok(Arc::new(Router(sp.get()?))));
     let provider = services.build()?;
     let router = provider.get::<Router>()?;
-    assert!(Arc::ptr_eq(&router.route(Region::Eu)?, &provider.get_keyed::<Endpoint, _>(&Region::Eu)?), "singleton");
+    assert!(Arc::ptr_eq(&router.route(Region::Eu)?, &provider.keyed(&Region::Eu).get::<Endpoint>()?), "singleton");
     assert!(!Arc::ptr_eq(&router.route(Region::Us)?, &router.route(Region::Us)?), "transient");
     Ok(())
 }
@@ -192,17 +207,16 @@ fn injected_provider_resolves_keyed_services_by_runtime_key() -> TestResult {
 #[test]
 fn keyed_lifetimes_hold_across_scopes() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .add_keyed_singleton::<u8, _>("s", |_| Ok(Arc::new(1)))
-        .add_keyed_scoped::<u8, _>("c", |_| Ok(Arc::new(2)))
-        .add_keyed_transient::<u8, _>("t", |_| Ok(Arc::new(3)));
+    services.keyed("s").add_singleton::<u8>(|_| Ok(Arc::new(1)));
+    services.keyed("c").add_scoped::<u8>(|_| Ok(Arc::new(2)));
+    services.keyed("t").add_transient::<u8>(|_| Ok(Arc::new(3)));
     let provider = services.build()?;
     let (one, two) = (provider.create_scope()?, provider.create_scope()?);
-    let get = |sp: &ServiceProvider, k: &'static str| sp.get_keyed::<u8, _>(&k);
-    assert!(Arc::ptr_eq(&get(&one, "s")?, &get(&two, "s")?), "keyed singleton shared by scopes");
-    assert!(Arc::ptr_eq(&get(&one, "c")?, &get(&one, "c")?), "keyed scoped cached in its scope");
-    assert!(!Arc::ptr_eq(&get(&one, "c")?, &get(&two, "c")?), "and distinct across scopes");
-    assert!(!Arc::ptr_eq(&get(&one, "t")?, &get(&one, "t")?), "keyed transient always new");
+    let get = |sp: &ServiceProvider, k: &'static str| sp.keyed(&k).get::<u8>();
+    assert!(Arc::ptr_eq(&get(one.provider(), "s")?, &get(two.provider(), "s")?), "keyed singleton shared by scopes");
+    assert!(Arc::ptr_eq(&get(one.provider(), "c")?, &get(one.provider(), "c")?), "keyed scoped cached in its scope");
+    assert!(!Arc::ptr_eq(&get(one.provider(), "c")?, &get(two.provider(), "c")?), "and distinct across scopes");
+    assert!(!Arc::ptr_eq(&get(one.provider(), "t")?, &get(one.provider(), "t")?), "keyed transient always new");
     assert!(
         matches!(get(&provider, "c"), Err(ResolveError::ScopedFromRoot { .. })),
         "keyed scoped from the root is refused like unkeyed"
@@ -213,13 +227,15 @@ fn keyed_lifetimes_hold_across_scopes() -> TestResult {
 // Rows K46, K51.
 #[test]
 fn is_keyed_service_matches_service_type_and_key_only() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_singleton_instance(Region::Eu, Endpoint("eu")).build()?;
-    assert!(provider.is_keyed_service::<Endpoint, _>(&Region::Eu));
-    assert!(!provider.is_keyed_service::<Endpoint, _>(&Region::Us), "another key");
-    assert!(!provider.is_keyed_service::<String, _>(&Region::Eu), "another type");
-    assert!(!provider.is_service::<Endpoint>(), "a keyed registration is not an unkeyed service");
+    let mut services = ServiceCollection::new();
+    services.keyed(Region::Eu).add(Lifetime::Singleton, Source::instance(Endpoint("eu")));
+    let provider = services.build()?;
+    assert!(provider.keyed(&Region::Eu).contains::<Endpoint>());
+    assert!(!provider.keyed(&Region::Us).contains::<Endpoint>(), "another key");
+    assert!(!provider.keyed(&Region::Eu).contains::<String>(), "another type");
+    assert!(!provider.contains::<Endpoint>(), "a keyed registration is not an unkeyed service");
     assert!(
-        !provider.is_keyed_service::<ServiceProvider, _>(&"k") && !provider.is_keyed_service::<ScopeFactory, _>(&"k"),
+        !provider.keyed(&"k").contains::<ServiceProvider>() && !provider.keyed(&"k").contains::<ScopeFactory>(),
         "built-ins are unkeyed services only"
     );
     Ok(())
@@ -229,11 +245,11 @@ fn is_keyed_service_matches_service_type_and_key_only() -> TestResult {
 #[test]
 fn keyed_generic_instantiations_are_distinct_services() -> TestResult {
     struct Queue<T>(std::marker::PhantomData<fn() -> T>);
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton::<Queue<u8>, _>("q", |_| Ok(Arc::new(Queue(std::marker::PhantomData))))
-        .add_keyed_singleton::<Queue<u16>, _>("q", |_| Ok(Arc::new(Queue(std::marker::PhantomData))))
-        .build()?;
-    assert_eq!(provider.get_all_keyed::<Queue<u8>, _>(&"q")?.len(), 1, "one per instantiation");
-    assert!(provider.is_keyed_service::<Queue<u16>, _>(&"q") && !provider.is_keyed_service::<Queue<u32>, _>(&"q"));
+    let mut services = ServiceCollection::new();
+    services.keyed("q").add_singleton::<Queue<u8>>(|_| Ok(Arc::new(Queue(std::marker::PhantomData))));
+    services.keyed("q").add_singleton::<Queue<u16>>(|_| Ok(Arc::new(Queue(std::marker::PhantomData))));
+    let provider = services.build()?;
+    assert_eq!(provider.keyed(&"q").resolve::<Vec<Arc<Queue<u8>>>>()?.len(), 1, "one per instantiation");
+    assert!(provider.keyed(&"q").contains::<Queue<u16>>() && !provider.keyed(&"q").contains::<Queue<u32>>());
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
-use di_core::{AnyKey, Lifetime, ResolveError, Resolver, ServiceCollection};
+use di_core::{AnyKey, BoxError, Lifetime, ResolveError, Resolver, ServiceCollection, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -13,7 +13,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 #[derive(Debug)]
 struct Svc(String);
 
-fn named(name: &str) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<Svc>> + Send + Sync + 'static {
+fn named(name: &str) -> impl Fn(&Resolver<'_>) -> Result<Arc<Svc>, BoxError> + Send + Sync + 'static {
     let name = name.to_owned();
     move |_| Ok(Arc::new(Svc(name.clone())))
 }
@@ -23,16 +23,16 @@ fn names(list: &[Arc<Svc>]) -> Vec<&str> {
 }
 
 /// An `AnyKey` factory that names its instance after the requested `&str` key.
-fn per_key(prefix: &'static str) -> impl Fn(&Resolver<'_>, &dyn std::any::Any) -> anyhow::Result<Arc<Svc>> {
-    move |_, key| match key.downcast_ref::<&str>() {
+fn per_key(prefix: &'static str) -> impl Fn(&Resolver<'_>) -> Result<Arc<Svc>, BoxError> + Send + Sync + 'static {
+    move |sp| match sp.key::<&str>() {
         Some(k) => Ok(Arc::new(Svc(format!("{prefix}{k}")))),
-        None => anyhow::bail!("expected a `&str` key"),
+        None => Err("expected a `&str` key".into()),
     }
 }
 
 fn any_key_message() -> String {
     format!(
-        "`AnyKey` cannot resolve a single service `{}`; use `get_all_keyed::<T, _>(&AnyKey)` for every keyed registration",
+        "`AnyKey` cannot resolve a single service `{}`; use `keyed(&AnyKey).resolve::<Vec<Arc<_>>>()` for every keyed registration",
         std::any::type_name::<Svc>()
     )
 }
@@ -40,38 +40,50 @@ fn any_key_message() -> String {
 // Row K1: the semantics table, for keyed, unkeyed and AnyKey registrations.
 #[test]
 fn combinational_registration_follows_the_semantics_table() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_singleton::<Svc>(named("unkeyed"))
-        .add_keyed_singleton::<Svc, _>("key", named("keyed"))
-        .add_keyed_singleton::<Svc, _>(AnyKey, named("any"))
-        .build()?;
-    // get / get_all: unkeyed only.
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Svc>(named("unkeyed"));
+    services.keyed("key").add_singleton::<Svc>(named("keyed"));
+    services.keyed(AnyKey).add_singleton::<Svc>(named("any"));
+    let provider = services.build()?;
+    // get / resolve::<Vec<_>>: unkeyed only.
     assert_eq!(provider.get::<Svc>()?.0, "unkeyed", "get sees the unkeyed registration only");
-    assert_eq!(names(&provider.get_all::<Svc>()?), ["unkeyed"], "get_all lists the unkeyed registration only");
-    // get_all_keyed(&AnyKey): keyed only, not the AnyKey one.
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&AnyKey)?), ["keyed"], "AnyKey lists keyed registrations only");
-    // get_keyed(&AnyKey): an error.
-    assert_eq!(provider.get_keyed::<Svc, _>(&AnyKey).unwrap_err().to_string(), any_key_message());
-    // get_all_keyed(&key): keyed only; get_keyed(&key): keyed, else the AnyKey fallback.
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&"key")?), ["keyed"], "a key lists its own registrations");
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&"other")?), Vec::<&str>::new(), "fallback is never listed");
-    assert_eq!(provider.get_keyed::<Svc, _>(&"key")?.0, "keyed", "an exact registration wins");
-    assert_eq!(provider.get_keyed::<Svc, _>(&"other")?.0, "any", "the AnyKey registration is the fallback");
+    assert_eq!(names(&provider.resolve::<Vec<Arc<Svc>>>()?), ["unkeyed"], "the list has the unkeyed registration only");
+    // keyed(&AnyKey) list: keyed only, not the AnyKey one.
+    assert_eq!(
+        names(&provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?),
+        ["keyed"],
+        "AnyKey lists keyed registrations only"
+    );
+    // keyed(&AnyKey).get: an error.
+    assert_eq!(provider.keyed(&AnyKey).get::<Svc>().unwrap_err().to_string(), any_key_message());
+    // keyed(&key) list: keyed only; keyed(&key).get: keyed, else the AnyKey fallback.
+    assert_eq!(
+        names(&provider.keyed(&"key").resolve::<Vec<Arc<Svc>>>()?),
+        ["keyed"],
+        "a key lists its own registrations"
+    );
+    assert_eq!(
+        names(&provider.keyed(&"other").resolve::<Vec<Arc<Svc>>>()?),
+        Vec::<&str>::new(),
+        "fallback is never listed"
+    );
+    assert_eq!(provider.keyed(&"key").get::<Svc>()?.0, "keyed", "an exact registration wins");
+    assert_eq!(provider.keyed(&"other").get::<Svc>()?.0, "any", "the AnyKey registration is the fallback");
     Ok(())
 }
 
 // Row K7: AnyKey lists every keyed registration in order, and again the same on a second call.
 #[test]
 fn any_key_lists_every_keyed_registration_in_order_and_stably() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_singleton::<Svc>(named("unkeyed"))
-        .add_keyed_singleton::<Svc, _>("a", named("a1"))
-        .add_keyed_singleton::<Svc, _>("b", named("b1"))
-        .add_keyed_singleton::<Svc, _>(7u32, named("seven"))
-        .build()?;
-    let first = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Svc>(named("unkeyed"));
+    services.keyed("a").add_singleton::<Svc>(named("a1"));
+    services.keyed("b").add_singleton::<Svc>(named("b1"));
+    services.keyed(7u32).add_singleton::<Svc>(named("seven"));
+    let provider = services.build()?;
+    let first = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
     assert_eq!(names(&first), ["a1", "b1", "seven"], "every keyed registration, of any key type, in order");
-    let second = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
+    let second = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
     assert!(first.iter().zip(&second).all(|(x, y)| Arc::ptr_eq(x, y)), "singletons are the same on a second call");
     Ok(())
 }
@@ -79,29 +91,31 @@ fn any_key_lists_every_keyed_registration_in_order_and_stably() -> TestResult {
 // Row K8: neither the AnyKey registration nor what it made for ad-hoc keys is listed.
 #[test]
 fn any_key_listing_excludes_the_fallback_and_its_per_key_instances() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_any::<Svc>(Lifetime::Singleton, per_key("any-"))
-        .add_keyed_singleton::<Svc, _>("a", named("a"))
-        .add_keyed_singleton::<Svc, _>("b", named("b"))
-        .add_keyed_singleton::<Svc, _>("c", named("c"))
-        .add_keyed_singleton::<Svc, _>("d", named("d"))
-        .build()?;
-    assert_eq!(provider.get_keyed::<Svc, _>(&"adhoc")?.0, "any-adhoc");
-    let listed = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Singleton, Source::from_fn(per_key("any-")));
+    services.keyed("a").add_singleton::<Svc>(named("a"));
+    services.keyed("b").add_singleton::<Svc>(named("b"));
+    services.keyed("c").add_singleton::<Svc>(named("c"));
+    services.keyed("d").add_singleton::<Svc>(named("d"));
+    let provider = services.build()?;
+    assert_eq!(provider.keyed(&"adhoc").get::<Svc>()?.0, "any-adhoc");
+    let listed = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
     assert_eq!(names(&listed), ["a", "b", "c", "d"], "4 items, without the AnyKey registration");
-    assert!(provider.get_all::<Svc>()?.is_empty(), "keyed registrations never show unkeyed");
+    assert!(provider.resolve::<Vec<Arc<Svc>>>()?.is_empty(), "keyed registrations never show unkeyed");
     Ok(())
 }
 
 // Row K9: a single AnyKey resolve is an error whatever was resolved before; the listing works.
 #[test]
 fn single_any_key_resolve_fails_regardless_of_call_order() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_singleton::<Svc, _>("a", named("a")).build()?;
-    assert_eq!(provider.get_keyed::<Svc, _>(&AnyKey).unwrap_err().to_string(), any_key_message());
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&AnyKey)?), ["a"]);
-    assert_eq!(provider.get_keyed::<Svc, _>(&AnyKey).unwrap_err().to_string(), any_key_message());
+    let mut services = ServiceCollection::new();
+    services.keyed("a").add_singleton::<Svc>(named("a"));
+    let provider = services.build()?;
+    assert_eq!(provider.keyed(&AnyKey).get::<Svc>().unwrap_err().to_string(), any_key_message());
+    assert_eq!(names(&provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?), ["a"]);
+    assert_eq!(provider.keyed(&AnyKey).get::<Svc>().unwrap_err().to_string(), any_key_message());
     assert!(
-        matches!(provider.get_keyed_optional::<Svc, _>(&AnyKey), Err(ResolveError::AnyKeySingle { .. })),
+        matches!(provider.keyed(&AnyKey).resolve::<Option<Arc<Svc>>>(), Err(ResolveError::AnyKeySingle { .. })),
         "the optional lookup fails too: AnyKey is never 'absent'"
     );
     Ok(())
@@ -110,17 +124,20 @@ fn single_any_key_resolve_fails_regardless_of_call_order() -> TestResult {
 // Row K10: the AnyKey factory is not listed, serves any key value, and a single AnyKey resolve fails.
 #[test]
 fn any_key_factory_serves_ad_hoc_keys_but_not_any_key_itself() -> TestResult {
-    #[derive(Clone, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     struct Opaque(u64);
-    let provider = ServiceCollection::new()
-        .add_keyed_any::<Svc>(Lifetime::Singleton, |_, key| {
-            let Some(k) = key.downcast_ref::<Opaque>() else { anyhow::bail!("expected an `Opaque` key") };
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(
+        Lifetime::Singleton,
+        Source::from_fn(|sp| {
+            let Some(k) = sp.key::<Opaque>() else { return Err("expected an `Opaque` key".into()) };
             Ok(Arc::new(Svc(format!("opaque-{}", k.0))))
-        })
-        .build()?;
-    assert!(provider.get_all_keyed::<Svc, _>(&AnyKey)?.is_empty(), "the AnyKey registration is not listed");
-    assert_eq!(provider.get_keyed::<Svc, _>(&Opaque(9))?.0, "opaque-9");
-    assert!(matches!(provider.get_keyed::<Svc, _>(&AnyKey), Err(ResolveError::AnyKeySingle { .. })));
+        }),
+    );
+    let provider = services.build()?;
+    assert!(provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?.is_empty(), "the AnyKey registration is not listed");
+    assert_eq!(provider.keyed(&Opaque(9)).get::<Svc>()?.0, "opaque-9");
+    assert!(matches!(provider.keyed(&AnyKey).get::<Svc>(), Err(ResolveError::AnyKeySingle { .. })));
     Ok(())
 }
 
@@ -128,16 +145,16 @@ fn any_key_factory_serves_ad_hoc_keys_but_not_any_key_itself() -> TestResult {
 #[test]
 fn listing_and_single_resolves_share_instances_in_either_order() -> TestResult {
     for list_first in [true, false] {
-        let provider = ServiceCollection::new()
-            .add_keyed_singleton::<Svc, _>("a", named("a"))
-            .add_keyed_singleton::<Svc, _>("b", named("b"))
-            .build()?;
+        let mut services = ServiceCollection::new();
+        services.keyed("a").add_singleton::<Svc>(named("a"));
+        services.keyed("b").add_singleton::<Svc>(named("b"));
+        let provider = services.build()?;
         let (listed, a, b) = if list_first {
-            let listed = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
-            (listed, provider.get_keyed::<Svc, _>(&"a")?, provider.get_keyed::<Svc, _>(&"b")?)
+            let listed = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
+            (listed, provider.keyed(&"a").get::<Svc>()?, provider.keyed(&"b").get::<Svc>()?)
         } else {
-            let (a, b) = (provider.get_keyed::<Svc, _>(&"a")?, provider.get_keyed::<Svc, _>(&"b")?);
-            (provider.get_all_keyed::<Svc, _>(&AnyKey)?, a, b)
+            let (a, b) = (provider.keyed(&"a").get::<Svc>()?, provider.keyed(&"b").get::<Svc>()?);
+            (provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?, a, b)
         };
         assert!(
             Arc::ptr_eq(&listed[0], &a) && Arc::ptr_eq(&listed[1], &b),
@@ -151,16 +168,16 @@ fn listing_and_single_resolves_share_instances_in_either_order() -> TestResult {
 #[test]
 fn duplicate_keys_list_every_registration_and_single_resolves_the_last() -> TestResult {
     for list_first in [true, false] {
-        let provider = ServiceCollection::new()
-            .add_keyed_singleton::<Svc, _>("a", named("a1"))
-            .add_keyed_singleton::<Svc, _>("b", named("b"))
-            .add_keyed_singleton::<Svc, _>("a", named("a2"))
-            .build()?;
-        let single_first = if list_first { None } else { Some(provider.get_keyed::<Svc, _>(&"a")?) };
-        let listed = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
+        let mut services = ServiceCollection::new();
+        services.keyed("a").add_singleton::<Svc>(named("a1"));
+        services.keyed("b").add_singleton::<Svc>(named("b"));
+        services.keyed("a").add_singleton::<Svc>(named("a2"));
+        let provider = services.build()?;
+        let single_first = if list_first { None } else { Some(provider.keyed(&"a").get::<Svc>()?) };
+        let listed = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
         let single = match single_first {
             Some(s) => s,
-            None => provider.get_keyed::<Svc, _>(&"a")?,
+            None => provider.keyed(&"a").get::<Svc>()?,
         };
         assert_eq!(names(&listed), ["a1", "b", "a2"], "3 distinct registrations in order");
         assert!(!Arc::ptr_eq(&listed[0], &listed[2]), "each registration has its own instance");
@@ -173,52 +190,54 @@ fn duplicate_keys_list_every_registration_and_single_resolves_the_last() -> Test
 #[test]
 fn instances_are_listed_and_resolved_as_registered() -> TestResult {
     let (a1, b, a2) = (Arc::new(Svc("a1".into())), Arc::new(Svc("b".into())), Arc::new(Svc("a2".into())));
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton_instance::<Svc, _>("a", a1.clone())
-        .add_keyed_singleton_instance::<Svc, _>("b", b.clone())
-        .add_keyed_singleton_instance::<Svc, _>("a", a2.clone())
-        .build()?;
-    let listed = provider.get_all_keyed::<Svc, _>(&AnyKey)?;
+    let mut services = ServiceCollection::new();
+    services.keyed("a").add(Lifetime::Singleton, Source::<Svc>::instance(a1.clone()));
+    services.keyed("b").add(Lifetime::Singleton, Source::<Svc>::instance(b.clone()));
+    services.keyed("a").add(Lifetime::Singleton, Source::<Svc>::instance(a2.clone()));
+    let provider = services.build()?;
+    let listed = provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?;
     assert!(Arc::ptr_eq(&listed[0], &a1) && Arc::ptr_eq(&listed[1], &b) && Arc::ptr_eq(&listed[2], &a2));
-    assert!(Arc::ptr_eq(&provider.get_keyed::<Svc, _>(&"a")?, &a2), "single resolve = last instance of the key");
-    assert!(Arc::ptr_eq(&provider.get_keyed::<Svc, _>(&"b")?, &b));
+    assert!(Arc::ptr_eq(&provider.keyed(&"a").get::<Svc>()?, &a2), "single resolve = last instance of the key");
+    assert!(Arc::ptr_eq(&provider.keyed(&"b").get::<Svc>()?, &b));
     Ok(())
 }
 
 // Row K15: the listing follows registration order, not grouped by key.
 #[test]
 fn any_key_listing_is_registration_order_not_grouped_by_key() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton::<Svc, _>("a", named("a1"))
-        .add_keyed_singleton::<Svc, _>("b", named("b1"))
-        .add_keyed_singleton::<Svc, _>("a", named("a2"))
-        .add_keyed_singleton::<Svc, _>("b", named("b2"))
-        .build()?;
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&AnyKey)?), ["a1", "b1", "a2", "b2"]);
+    let mut services = ServiceCollection::new();
+    services.keyed("a").add_singleton::<Svc>(named("a1"));
+    services.keyed("b").add_singleton::<Svc>(named("b1"));
+    services.keyed("a").add_singleton::<Svc>(named("a2"));
+    services.keyed("b").add_singleton::<Svc>(named("b2"));
+    let provider = services.build()?;
+    assert_eq!(names(&provider.keyed(&AnyKey).resolve::<Vec<Arc<Svc>>>()?), ["a1", "b1", "a2", "b2"]);
     Ok(())
 }
 
 // Row K19: an AnyKey registration serves any key, and its factory receives the requested key.
 #[test]
 fn any_key_registration_receives_the_requested_key() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_any::<Svc>(Lifetime::Singleton, per_key("")).build()?;
-    assert_eq!(provider.get_keyed::<Svc, _>(&"first")?.0, "first");
-    assert_eq!(provider.get_keyed::<Svc, _>(&"second")?.0, "second");
-    assert!(provider.is_keyed_service::<Svc, _>(&"third"), "an AnyKey registration serves every key");
-    assert!(!provider.is_keyed_service::<Svc, _>(&AnyKey), "nothing to list");
-    assert!(!provider.is_keyed_service::<String, _>(&"first"), "other types are not served");
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Singleton, Source::from_fn(per_key("")));
+    let provider = services.build()?;
+    assert_eq!(provider.keyed(&"first").get::<Svc>()?.0, "first");
+    assert_eq!(provider.keyed(&"second").get::<Svc>()?.0, "second");
+    assert!(provider.keyed(&"third").contains::<Svc>(), "an AnyKey registration serves every key");
+    assert!(!provider.keyed(&AnyKey).contains::<Svc>(), "nothing to list");
+    assert!(!provider.keyed(&"first").contains::<String>(), "other types are not served");
     Ok(())
 }
 
 // Row K20: a concrete key lists its own registrations only, never the AnyKey one.
 #[test]
 fn concrete_key_listing_excludes_the_any_key_registration() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton::<Svc, _>(AnyKey, named("any"))
-        .add_keyed_singleton::<Svc, _>("some-key", named("some"))
-        .build()?;
-    assert_eq!(names(&provider.get_all_keyed::<Svc, _>(&"some-key")?), ["some"]);
-    assert!(provider.is_keyed_service::<Svc, _>(&AnyKey), "the \"some-key\" registration is listed");
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add_singleton::<Svc>(named("any"));
+    services.keyed("some-key").add_singleton::<Svc>(named("some"));
+    let provider = services.build()?;
+    assert_eq!(names(&provider.keyed(&"some-key").resolve::<Vec<Arc<Svc>>>()?), ["some"]);
+    assert!(provider.keyed(&AnyKey).contains::<Svc>(), "the \"some-key\" registration is listed");
     Ok(())
 }
 
@@ -227,19 +246,19 @@ fn concrete_key_listing_excludes_the_any_key_registration() -> TestResult {
 fn any_key_singleton_is_one_instance_per_key() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_keyed_any::<Svc>(Lifetime::Singleton, move |sp, key| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            per_key("")(sp, key)
-        })
-        .build()?;
-    let a = provider.get_keyed::<Svc, _>(&"a")?;
-    assert!(Arc::ptr_eq(&a, &provider.get_keyed::<Svc, _>(&"a")?), "same key, same instance");
-    let b = provider.get_keyed::<Svc, _>(&"b")?;
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add_singleton::<Svc>(move |sp| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        per_key("")(sp)
+    });
+    let provider = services.build()?;
+    let a = provider.keyed(&"a").get::<Svc>()?;
+    assert!(Arc::ptr_eq(&a, &provider.keyed(&"a").get::<Svc>()?), "same key, same instance");
+    let b = provider.keyed(&"b").get::<Svc>()?;
     assert!(!Arc::ptr_eq(&a, &b), "another key, another instance");
     assert_eq!((a.0.as_str(), b.0.as_str()), ("a", "b"), "the factory received the key");
     let scope = provider.create_scope()?;
-    assert!(Arc::ptr_eq(&a, &scope.get_keyed::<Svc, _>(&"a")?), "singletons are shared with scopes");
+    assert!(Arc::ptr_eq(&a, &scope.provider().keyed(&"a").get::<Svc>()?), "singletons are shared with scopes");
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one factory call per key");
     Ok(())
 }
@@ -247,19 +266,23 @@ fn any_key_singleton_is_one_instance_per_key() -> TestResult {
 // Row K29: a factory refuses a key of the wrong type with an error, and stays usable.
 #[test]
 fn any_key_factory_can_refuse_a_key_of_the_wrong_type() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_any::<Svc>(Lifetime::Singleton, per_key("")).build()?;
-    let err = provider.get_keyed::<Svc, _>(&5u32).unwrap_err();
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Singleton, Source::from_fn(per_key("")));
+    let provider = services.build()?;
+    let err = provider.keyed(&5u32).get::<Svc>().unwrap_err();
     assert!(matches!(err, ResolveError::Factory { .. }), "a factory error, got {err:?}");
     assert_eq!(std::error::Error::source(&err).map(ToString::to_string).as_deref(), Some("expected a `&str` key"));
-    assert_eq!(provider.get_keyed::<Svc, _>(&"ok")?.0, "ok", "other keys still resolve");
+    assert_eq!(provider.keyed(&"ok").get::<Svc>()?.0, "ok", "other keys still resolve");
     Ok(())
 }
 
 // Row K33: an AnyKey transient is a new instance each time.
 #[test]
 fn any_key_transient_is_new_each_time() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_any::<Svc>(Lifetime::Transient, per_key("")).build()?;
-    let (x, y) = (provider.get_keyed::<Svc, _>(&"k")?, provider.get_keyed::<Svc, _>(&"k")?);
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Transient, Source::from_fn(per_key("")));
+    let provider = services.build()?;
+    let (x, y) = (provider.keyed(&"k").get::<Svc>()?, provider.keyed(&"k").get::<Svc>()?);
     assert!(!Arc::ptr_eq(&x, &y), "transients are never cached");
     Ok(())
 }
@@ -267,41 +290,47 @@ fn any_key_transient_is_new_each_time() -> TestResult {
 // AnyKey scoped: one instance per (scope, key).
 #[test]
 fn any_key_scoped_is_one_instance_per_scope_and_key() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_any::<Svc>(Lifetime::Scoped, per_key("")).build()?;
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Scoped, Source::from_fn(per_key("")));
+    let provider = services.build()?;
     let (s1, s2) = (provider.create_scope()?, provider.create_scope()?);
-    let a1 = s1.get_keyed::<Svc, _>(&"a")?;
-    assert!(Arc::ptr_eq(&a1, &s1.get_keyed::<Svc, _>(&"a")?), "same scope and key, same instance");
-    assert!(!Arc::ptr_eq(&a1, &s1.get_keyed::<Svc, _>(&"b")?), "another key, another instance");
-    assert!(!Arc::ptr_eq(&a1, &s2.get_keyed::<Svc, _>(&"a")?), "another scope, another instance");
-    assert!(matches!(provider.get_keyed::<Svc, _>(&"a"), Err(ResolveError::ScopedFromRoot { .. })));
+    let a1 = s1.provider().keyed(&"a").get::<Svc>()?;
+    assert!(Arc::ptr_eq(&a1, &s1.provider().keyed(&"a").get::<Svc>()?), "same scope and key, same instance");
+    assert!(!Arc::ptr_eq(&a1, &s1.provider().keyed(&"b").get::<Svc>()?), "another key, another instance");
+    assert!(!Arc::ptr_eq(&a1, &s2.provider().keyed(&"a").get::<Svc>()?), "another scope, another instance");
+    assert!(matches!(provider.keyed(&"a").get::<Svc>(), Err(ResolveError::ScopedFromRoot { .. })));
     Ok(())
 }
 
 // Row K36: keyed singletons are shared across scopes, and a single AnyKey resolve fails in scopes.
 #[test]
 fn single_any_key_resolve_fails_in_scopes_too() -> TestResult {
-    let provider = ServiceCollection::new().add_keyed_singleton::<Svc, _>("a", named("a")).build()?;
+    let mut services = ServiceCollection::new();
+    services.keyed("a").add_singleton::<Svc>(named("a"));
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    assert!(Arc::ptr_eq(&provider.get_keyed::<Svc, _>(&"a")?, &scope.get_keyed::<Svc, _>(&"a")?));
-    assert_eq!(scope.get_keyed::<Svc, _>(&AnyKey).unwrap_err().to_string(), any_key_message());
+    assert!(Arc::ptr_eq(&provider.keyed(&"a").get::<Svc>()?, &scope.provider().keyed(&"a").get::<Svc>()?));
+    assert_eq!(scope.provider().keyed(&AnyKey).get::<Svc>().unwrap_err().to_string(), any_key_message());
     Ok(())
 }
 
 // The async lookups follow the same rules.
 #[tokio::test]
 async fn async_lookups_fall_back_and_refuse_any_key() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_async::<Svc, _, _>(Lifetime::Singleton, AnyKey, |_| async { Ok(Arc::new(Svc("async".into()))) })
-        .add_keyed_singleton::<Svc, _>("a", named("a"))
-        .build()?;
-    let x = provider.get_keyed_async::<Svc, _>(&"x").await?;
+    let mut services = ServiceCollection::new();
+    services
+        .keyed(AnyKey)
+        .add::<Svc>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Svc("async".into()))) }));
+    services.keyed("a").add_singleton::<Svc>(named("a"));
+    let provider = services.build()?;
+    let x = provider.keyed(&"x").get_async::<Svc>().await?;
     assert_eq!(x.0, "async");
-    assert!(Arc::ptr_eq(&x, &provider.get_keyed_async::<Svc, _>(&"x").await?), "one instance per key");
-    assert!(provider.get_keyed_optional_async::<Svc, _>(&"y").await?.is_some());
-    assert_eq!(names(&provider.get_all_keyed_async::<Svc, _>(&AnyKey).await?), ["a"]);
-    assert!(matches!(provider.get_keyed_async::<Svc, _>(&AnyKey).await, Err(ResolveError::AnyKeySingle { .. })));
+    assert!(Arc::ptr_eq(&x, &provider.keyed(&"x").get_async::<Svc>().await?), "one instance per key");
+    assert!(provider.keyed(&"y").resolve_async::<Option<Arc<Svc>>>().await?.is_some());
+    assert_eq!(names(&provider.keyed(&AnyKey).resolve_async::<Vec<Arc<Svc>>>().await?), ["a"]);
+    assert!(matches!(provider.keyed(&AnyKey).get_async::<Svc>().await, Err(ResolveError::AnyKeySingle { .. })));
     assert!(matches!(
-        provider.get_keyed_optional_async::<Svc, _>(&AnyKey).await,
+        provider.keyed(&AnyKey).resolve_async::<Option<Arc<Svc>>>().await,
         Err(ResolveError::AnyKeySingle { .. })
     ));
     Ok(())
@@ -313,20 +342,20 @@ fn racing_threads_create_an_any_key_singleton_once_per_key() -> TestResult {
     const THREADS: usize = 32;
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_keyed_any::<Svc>(Lifetime::Singleton, move |sp, key| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::yield_now();
-            per_key("")(sp, key)
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add_singleton::<Svc>(move |sp| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        std::thread::yield_now();
+        per_key("")(sp)
+    });
+    let provider = services.build()?;
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
         .map(|_| {
             let (provider, barrier) = (provider.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                provider.get_keyed::<Svc, _>(&"hot")
+                provider.keyed(&"hot").get::<Svc>()
             })
         })
         .collect();
@@ -343,19 +372,21 @@ fn per_key_instances_are_disposed_in_reverse_creation_order() -> TestResult {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut services = ServiceCollection::new();
     let l = log.clone();
-    services.add_keyed_any::<Svc>(Lifetime::Singleton, per_key("any-")).on_dispose(move |s: &Svc| {
-        l.lock().expect("log lock").push(s.0.clone());
-        Ok(())
-    });
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Singleton, Source::from_fn(per_key("any-"))).on_dispose(
+        move |s: &Svc| {
+            l.lock().expect("log lock").push(s.0.clone());
+            Ok(())
+        },
+    );
     let l = log.clone();
-    services.add_keyed_singleton::<Svc, _>("exact", named("exact")).on_dispose(move |s: &Svc| {
+    services.keyed("exact").add_singleton::<Svc>(named("exact")).on_dispose(move |s: &Svc| {
         l.lock().expect("log lock").push(s.0.clone());
         Ok(())
     });
     let provider = services.build()?;
-    provider.get_keyed::<Svc, _>(&"a")?;
-    provider.get_keyed::<Svc, _>(&"exact")?;
-    provider.get_keyed::<Svc, _>(&"b")?;
+    provider.keyed(&"a").get::<Svc>()?;
+    provider.keyed(&"exact").get::<Svc>()?;
+    provider.keyed(&"b").get::<Svc>()?;
     provider.dispose_sync()?;
     assert_eq!(*log.lock().expect("log lock"), ["any-b", "exact", "any-a"], "newest first, each once");
     Ok(())
@@ -364,15 +395,15 @@ fn per_key_instances_are_disposed_in_reverse_creation_order() -> TestResult {
 // Cycles are per key: an AnyKey factory may resolve another key of its own type, not its own key.
 #[test]
 fn cycles_are_detected_per_key() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_keyed_any::<Svc>(Lifetime::Singleton, |sp, key| match key.downcast_ref::<&str>() {
-            Some(&"outer") => Ok(Arc::new(Svc(format!("outer>{}", sp.get_keyed::<Svc, _>(&"inner")?.0)))),
-            Some(&"self") => Ok(sp.get_keyed::<Svc, _>(&"self")?),
-            _ => Ok(Arc::new(Svc("leaf".into()))),
-        })
-        .build()?;
-    assert_eq!(provider.get_keyed::<Svc, _>(&"outer")?.0, "outer>leaf", "another key is not a cycle");
-    assert!(provider.get_keyed::<Svc, _>(&"self").unwrap_err().is_cycle(), "the same key is a cycle");
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add_singleton::<Svc>(|sp| match sp.key::<&str>() {
+        Some(&"outer") => Ok(Arc::new(Svc(format!("outer>{}", sp.keyed(&"inner").get::<Svc>()?.0)))),
+        Some(&"self") => Ok(sp.keyed(&"self").get::<Svc>()?),
+        _ => Ok(Arc::new(Svc("leaf".into()))),
+    });
+    let provider = services.build()?;
+    assert_eq!(provider.keyed(&"outer").get::<Svc>()?.0, "outer>leaf", "another key is not a cycle");
+    assert!(provider.keyed(&"self").get::<Svc>().unwrap_err().is_cycle(), "the same key is a cycle");
     Ok(())
 }
 
@@ -381,11 +412,11 @@ fn cycles_are_detected_per_key() -> TestResult {
 fn declared_keyed_dependency_is_satisfied_by_an_any_key_registration() -> TestResult {
     struct Consumer;
     let mut services = ServiceCollection::new();
-    services.add_singleton::<Consumer>(|_| Ok(Arc::new(Consumer))).depends_on_keyed::<Svc, _>("k");
+    services.add_singleton::<Consumer>(|_| Ok(Arc::new(Consumer))).depends_on_keyed::<Arc<Svc>, _>("k");
     assert!(services.build().is_err(), "without any registration the dependency is missing");
-    services.add_keyed_any::<Svc>(Lifetime::Singleton, per_key(""));
+    services.keyed(AnyKey).add::<Svc>(Lifetime::Singleton, Source::from_fn(per_key("")));
     let provider = services.build()?;
-    assert_eq!(provider.get_keyed::<Svc, _>(&"k")?.0, "k");
+    assert_eq!(provider.keyed(&"k").get::<Svc>()?.0, "k");
     Ok(())
 }
 
@@ -421,28 +452,26 @@ impl std::hash::Hash for SlowKey {
 #[test]
 fn a_key_whose_eq_blocks_does_not_block_other_keys() -> TestResult {
     use std::time::Duration;
-    let provider = Arc::new(
-        ServiceCollection::new()
-            .add_keyed::<Svc, _>(Lifetime::Singleton, AnyKey, |sp| {
-                let id = sp.key().and_then(|k| k.downcast_ref::<SlowKey>()).map_or(0, |k| k.id);
-                Ok(Arc::new(Svc(format!("svc-{id}"))))
-            })
-            .build()?,
-    );
-    provider.get_keyed::<Svc, _>(&SlowKey { id: 1, gate: None })?;
+    let mut services = ServiceCollection::new();
+    services.keyed(AnyKey).add_singleton::<Svc>(|sp| {
+        let id = sp.key::<SlowKey>().map_or(0, |k| k.id);
+        Ok(Arc::new(Svc(format!("svc-{id}"))))
+    });
+    let provider = services.build()?;
+    provider.keyed(&SlowKey { id: 1, gate: None }).get::<Svc>()?;
 
     let (release, released) = std::sync::mpsc::channel();
     let gated = SlowKey { id: 1, gate: Some(Arc::new(Mutex::new(Some(released)))) };
     let stuck = {
         let provider = provider.clone();
-        std::thread::spawn(move || provider.get_keyed::<Svc, _>(&gated).map(|s| s.0.clone()))
+        std::thread::spawn(move || provider.keyed(&gated).get::<Svc>().map(|s| s.0.clone()))
     };
     std::thread::sleep(Duration::from_millis(50)); // let it reach the blocking `Eq`
 
     let (done, finished) = std::sync::mpsc::channel();
     let others = std::thread::spawn(move || {
         for id in 100..164 {
-            provider.get_keyed::<Svc, _>(&SlowKey { id, gate: None }).expect("resolves");
+            provider.keyed(&SlowKey { id, gate: None }).get::<Svc>().expect("resolves");
         }
         done.send(()).expect("the test waits");
     });

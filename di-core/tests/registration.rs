@@ -1,9 +1,11 @@
 //! Registration: the collection as an ordered, editable list, and what a single lookup, an
-//! optional lookup and `get_all` return for it (reference §1.1).
+//! optional lookup and a list (`resolve::<Vec<Arc<T>>>()`) return for it (reference §1.1).
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ResolveError, Resolver, ServiceCollection, ServiceProvider};
+use di_core::{
+    BoxError, FromProvider, Lifetime, Provides, ResolveError, Resolver, ServiceCollection, ServiceProvider, Source,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -25,23 +27,46 @@ impl Greeter for French {
     }
 }
 
+impl FromProvider for English {
+    fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> {
+        Ok(Self)
+    }
+}
+impl Provides<dyn Greeter> for English {
+    fn provide(self: Arc<Self>) -> Arc<dyn Greeter> {
+        self
+    }
+}
+
+impl FromProvider for French {
+    fn from_provider(_: &Resolver<'_>) -> Result<Self, BoxError> {
+        Ok(Self)
+    }
+}
+impl Provides<dyn Greeter> for French {
+    fn provide(self: Arc<Self>) -> Arc<dyn Greeter> {
+        self
+    }
+}
+
 trait Other: Send + Sync {}
 struct OtherImpl;
 impl Other for OtherImpl {}
 
 fn greetings(provider: &ServiceProvider) -> Result<Vec<&'static str>, ResolveError> {
-    Ok(provider.get_all::<dyn Greeter>()?.iter().map(|g| g.greet()).collect())
+    Ok(provider.resolve::<Vec<Arc<dyn Greeter>>>()?.iter().map(|g| g.greet()).collect())
 }
 
 fn values(provider: &ServiceProvider) -> Result<Vec<u32>, ResolveError> {
-    Ok(provider.get_all::<u32>()?.iter().map(|v| **v).collect())
+    Ok(provider.resolve::<Vec<Arc<u32>>>()?.iter().map(|v| **v).collect())
 }
 
 // Row 1.
 #[test]
 fn trait_object_registered_with_a_factory_resolves_to_the_implementation() -> TestResult {
-    let provider =
-        ServiceCollection::new().add_transient::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>));
+    let provider = services.build()?;
     assert_eq!(provider.get::<dyn Greeter>()?.greet(), "hello", "the factory's implementation is served");
     Ok(())
 }
@@ -50,19 +75,23 @@ fn trait_object_registered_with_a_factory_resolves_to_the_implementation() -> Te
 #[test]
 fn registered_instance_is_returned_as_the_exact_same_arc() -> TestResult {
     let instance = Arc::new(String::from("config"));
-    let provider = ServiceCollection::new().add_singleton_instance::<String>(instance.clone()).build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::<String>::instance(instance.clone()));
+    let provider = services.build()?;
     assert!(Arc::ptr_eq(&provider.get::<String>()?, &instance), "the registered Arc itself is served");
     let scope = provider.create_scope()?;
-    assert!(Arc::ptr_eq(&scope.get::<String>()?, &instance), "scopes serve the same instance");
+    assert!(Arc::ptr_eq(&scope.provider().get::<String>()?, &instance), "scopes serve the same instance");
     Ok(())
 }
 
 // Rows 8, 13.
 #[test]
 fn optional_lookup_of_unregistered_service_is_none() -> TestResult {
-    let provider = ServiceCollection::new().add_singleton_instance(1u8).build()?;
-    assert!(provider.get_optional::<u16>()?.is_none(), "an unregistered service is absent, not an error");
-    assert_eq!(provider.get_optional::<u8>()?.as_deref(), Some(&1), "a registered one is found");
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(1u8));
+    let provider = services.build()?;
+    assert!(provider.resolve::<Option<Arc<u16>>>()?.is_none(), "an unregistered service is absent, not an error");
+    assert_eq!(provider.resolve::<Option<Arc<u8>>>()?.as_deref(), Some(&1), "a registered one is found");
     Ok(())
 }
 
@@ -90,17 +119,20 @@ fn required_lookup_of_unregistered_service_names_the_type() -> TestResult {
 #[test]
 fn get_all_of_unregistered_service_is_empty() -> TestResult {
     let provider = ServiceCollection::new().build()?;
-    assert!(provider.get_all::<dyn Greeter>()?.is_empty(), "no registration means an empty list, not an error");
+    assert!(
+        provider.resolve::<Vec<Arc<dyn Greeter>>>()?.is_empty(),
+        "no registration means an empty list, not an error"
+    );
     Ok(())
 }
 
 // Row 11.
 #[test]
 fn last_registration_wins_a_single_resolve() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_singleton::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>))
-        .add_singleton::<dyn Greeter>(|_| Ok(Arc::new(French) as Arc<dyn Greeter>))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>));
+    services.add_singleton::<dyn Greeter>(|_| Ok(Arc::new(French) as Arc<dyn Greeter>));
+    let provider = services.build()?;
     assert_eq!(provider.get::<dyn Greeter>()?.greet(), "bonjour", "the last registration is the one resolved");
     Ok(())
 }
@@ -108,13 +140,13 @@ fn last_registration_wins_a_single_resolve() -> TestResult {
 // Rows 19, 20, 21.
 #[test]
 fn get_all_returns_every_registration_of_that_type_only() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_singleton::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>))
-        .add_singleton::<dyn Other>(|_| Ok(Arc::new(OtherImpl) as Arc<dyn Other>))
-        .add_transient::<dyn Greeter>(|_| Ok(Arc::new(French) as Arc<dyn Greeter>))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<dyn Greeter>(|_| Ok(Arc::new(English) as Arc<dyn Greeter>));
+    services.add_singleton::<dyn Other>(|_| Ok(Arc::new(OtherImpl) as Arc<dyn Other>));
+    services.add_transient::<dyn Greeter>(|_| Ok(Arc::new(French) as Arc<dyn Greeter>));
+    let provider = services.build()?;
     assert_eq!(greetings(&provider)?, ["hello", "bonjour"], "both greeters, nothing else");
-    assert_eq!(provider.get_all::<dyn Other>()?.len(), 1, "a single registration gives a single item");
+    assert_eq!(provider.resolve::<Vec<Arc<dyn Other>>>()?.len(), 1, "a single registration gives a single item");
     Ok(())
 }
 
@@ -125,12 +157,12 @@ fn factory_can_resolve_a_singleton_and_a_list_of_dependencies() -> TestResult {
         single: Arc<String>,
         many: Vec<Arc<u32>>,
     }
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(String::from("single"))
-        .add_transient::<u32>(|_| Ok(Arc::new(1)))
-        .add_transient::<u32>(|_| Ok(Arc::new(2)))
-        .add_transient::<Outer>(|sp| Ok(Arc::new(Outer { single: sp.get()?, many: sp.get_all()? })))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(String::from("single")));
+    services.add_transient::<u32>(|_| Ok(Arc::new(1)));
+    services.add_transient::<u32>(|_| Ok(Arc::new(2)));
+    services.add_transient::<Outer>(|sp| Ok(Arc::new(Outer { single: sp.get()?, many: sp.resolve()? })));
+    let provider = services.build()?;
     let outer = provider.get::<Outer>()?;
     assert!(Arc::ptr_eq(&outer.single, &provider.get::<String>()?), "the singleton dependency is shared");
     assert_eq!(outer.many.iter().map(|v| **v).collect::<Vec<_>>(), [1, 2], "the list dependency is complete");
@@ -144,7 +176,9 @@ fn factory_error_is_kept_as_the_source() -> TestResult {
     #[error("database unreachable")]
     struct Unreachable;
 
-    let provider = ServiceCollection::new().add_singleton::<u32>(|_| Err(Unreachable.into())).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<u32>(|_| Err(Unreachable.into()));
+    let provider = services.build()?;
     let err = provider.get::<u32>().expect_err("the resolve should fail");
     let ResolveError::Factory { service, source, .. } = &err else { panic!("expected Factory, got {err:?}") };
     assert_eq!(*service, "u32");
@@ -157,15 +191,15 @@ fn factory_error_is_kept_as_the_source() -> TestResult {
 fn missing_dependency_names_the_dependency_and_the_service_being_built() -> TestResult {
     struct NeedsDb;
     struct Db;
-    let provider = ServiceCollection::new()
-        .add_transient::<NeedsDb>(|sp| {
-            sp.get::<Db>()?;
-            Ok(Arc::new(NeedsDb))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<NeedsDb>(|sp| {
+        sp.get::<Db>()?;
+        Ok(Arc::new(NeedsDb))
+    });
+    let provider = services.build()?;
     for err in [
         provider.get::<NeedsDb>().err().expect("the resolve should fail"),
-        provider.get_all::<NeedsDb>().err().expect("the resolve should fail"),
+        provider.resolve::<Vec<Arc<NeedsDb>>>().err().expect("the resolve should fail"),
     ] {
         let ResolveError::NotRegistered { service, path, .. } = &err else {
             panic!("expected NotRegistered, got {err:?}");
@@ -188,18 +222,18 @@ fn plain_values_are_services_in_every_lifetime() -> TestResult {
         retries: u32,
     }
     for lifetime in [Lifetime::Singleton, Lifetime::Scoped, Lifetime::Transient] {
-        let provider = ServiceCollection::new()
-            .add::<u32>(lifetime, |_| Ok(Arc::new(7)))
-            .add::<u32>(lifetime, |_| Ok(Arc::new(8)))
-            .add::<Mode>(lifetime, |_| Ok(Arc::new(Mode::Fast)))
-            .add::<Mode>(lifetime, |_| Ok(Arc::new(Mode::Safe)))
-            .add::<Config>(lifetime, |_| Ok(Arc::new(Config { retries: 3 })))
-            .build()?;
+        let mut services = ServiceCollection::new();
+        services.add::<u32>(lifetime, Source::from_fn(|_| Ok(Arc::new(7))));
+        services.add::<u32>(lifetime, Source::from_fn(|_| Ok(Arc::new(8))));
+        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok(Arc::new(Mode::Fast))));
+        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok(Arc::new(Mode::Safe))));
+        services.add::<Config>(lifetime, Source::from_fn(|_| Ok(Arc::new(Config { retries: 3 }))));
+        let provider = services.build()?;
         let scope = provider.create_scope()?;
-        assert_eq!(*scope.get::<u32>()?, 8, "{lifetime}: last u32");
-        assert_eq!(values(&scope)?, [7, 8], "{lifetime}: every u32 in order");
-        assert_eq!(*scope.get::<Mode>()?, Mode::Safe, "{lifetime}: last enum value");
-        assert_eq!(scope.get::<Config>()?.retries, 3, "{lifetime}: config struct");
+        assert_eq!(*scope.provider().get::<u32>()?, 8, "{lifetime}: last u32");
+        assert_eq!(values(scope.provider())?, [7, 8], "{lifetime}: every u32 in order");
+        assert_eq!(*scope.provider().get::<Mode>()?, Mode::Safe, "{lifetime}: last enum value");
+        assert_eq!(scope.provider().get::<Config>()?.retries, 3, "{lifetime}: config struct");
     }
     Ok(())
 }
@@ -209,23 +243,25 @@ fn plain_values_are_services_in_every_lifetime() -> TestResult {
 fn collection_is_an_ordered_list_that_can_be_edited() {
     let mut services = ServiceCollection::new();
     assert!(services.is_empty());
-    services.add_singleton_instance(1u32);
+    services.add(Lifetime::Singleton, Source::instance(1u32));
     assert_eq!(services.len(), 1, "one add, one registration");
-    services.add_singleton_instance(2u32).add_transient::<u8>(|_| Ok(Arc::new(3)));
+    services.add(Lifetime::Singleton, Source::instance(2u32));
+    services.add_transient::<u8>(|_| Ok(Arc::new(3)));
     assert_eq!(services.len(), 3, "every add appends");
-    assert_eq!(services.remove_all::<u32>(), 2, "removing a type removes its registrations");
+    assert_eq!(services.remove::<u32>(), 2, "removing a type removes its registrations");
     assert_eq!(services.len(), 1);
-    assert!(services.contains::<u8>() && !services.contains::<u32>());
+    assert!(services.iter().any(|s| s.is::<u8>()) && !services.iter().any(|s| s.is::<u32>()));
 }
 
 // Row 42.
 #[test]
 fn collection_debug_lists_lifetime_service_and_kind() {
     let mut services = ServiceCollection::new();
-    services.add_singleton::<u32>(|_| Ok(Arc::new(1))).add_keyed_singleton_instance("k", 2u8);
+    services.add_singleton::<u32>(|_| Ok(Arc::new(1)));
+    services.keyed("k").add(Lifetime::Singleton, Source::instance(2u8));
     assert_eq!(
         format!("{services:?}"),
-        r#"[singleton service `u32` (factory), singleton service `u8` (instance) with key "k"]"#
+        r#"[singleton service `u32` (factory), singleton service `u8` (instance) with key "k" (&str)]"#
     );
 }
 
@@ -233,13 +269,12 @@ fn collection_debug_lists_lifetime_service_and_kind() {
 #[test]
 fn add_with_factory_records_the_lifetime() {
     let mut services = ServiceCollection::new();
-    services
-        .add_singleton::<u32>(|_| Ok(Arc::new(1)))
-        .add_scoped::<u32>(|_| Ok(Arc::new(2)))
-        .add_transient::<u32>(|_| Ok(Arc::new(3)));
-    services.add::<u32>(Lifetime::Scoped, |_| Ok(Arc::new(4)));
+    services.add_singleton::<u32>(|_| Ok(Arc::new(1)));
+    services.add_scoped::<u32>(|_| Ok(Arc::new(2)));
+    services.add_transient::<u32>(|_| Ok(Arc::new(3)));
+    services.add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok(Arc::new(4))));
     assert_eq!(
-        services.lifetimes_of::<u32>(),
+        services.iter().filter(|s| s.is::<u32>()).map(|s| s.lifetime()).collect::<Vec<_>>(),
         [Lifetime::Singleton, Lifetime::Scoped, Lifetime::Transient, Lifetime::Scoped],
         "each registration keeps the lifetime it was added with"
     );
@@ -249,12 +284,27 @@ fn add_with_factory_records_the_lifetime() {
 #[test]
 fn try_add_adds_only_when_the_type_has_no_registration() -> TestResult {
     let mut services = ServiceCollection::new();
-    assert!(services.try_add_singleton::<u32>(|_| Ok(Arc::new(1))).is_some(), "absent: added");
-    assert!(services.try_add_transient::<u32>(|_| Ok(Arc::new(2))).is_none(), "present: no-op");
-    assert!(services.try_add_scoped::<u32>(|_| Ok(Arc::new(3))).is_none(), "present: no-op");
-    assert!(services.try_add::<u32>(Lifetime::Singleton, |_| Ok(Arc::new(4))).is_none(), "present: no-op");
-    services.add_keyed_singleton_instance("k", 5u16);
-    assert!(services.try_add_singleton::<u16>(|_| Ok(Arc::new(6))).is_some(), "a keyed registration does not count");
+    assert!(
+        services.try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(1)))).is_some(),
+        "absent: added"
+    );
+    assert!(
+        services.try_add::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(2)))).is_none(),
+        "present: no-op"
+    );
+    assert!(
+        services.try_add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok(Arc::new(3)))).is_none(),
+        "present: no-op"
+    );
+    assert!(
+        services.try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(4)))).is_none(),
+        "present: no-op"
+    );
+    services.keyed("k").add(Lifetime::Singleton, Source::instance(5u16));
+    assert!(
+        services.try_add::<u16>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(6)))).is_some(),
+        "a keyed registration does not count"
+    );
     let provider = services.build()?;
     assert_eq!(values(&provider)?, [1], "only the first u32 made it");
     assert_eq!(*provider.get::<u16>()?, 6);
@@ -265,12 +315,12 @@ fn try_add_adds_only_when_the_type_has_no_registration() -> TestResult {
 #[test]
 fn try_add_enumerable_deduplicates_by_implementation_type() -> TestResult {
     let mut services = ServiceCollection::new();
-    let english = |_: &Resolver<'_>| Ok(Arc::new(English) as Arc<dyn Greeter>);
-    let french = |_: &Resolver<'_>| Ok(Arc::new(French) as Arc<dyn Greeter>);
-    assert!(services.try_add_enumerable::<dyn Greeter, English>(Lifetime::Singleton, english).is_some());
-    assert!(services.try_add_enumerable::<dyn Greeter, French>(Lifetime::Transient, french).is_some());
+    let english = || Source::<dyn Greeter>::implemented_by::<English>();
+    let french = || Source::<dyn Greeter>::implemented_by::<French>();
+    assert!(services.try_add_enumerable(Lifetime::Singleton, english()).is_some());
+    assert!(services.try_add_enumerable(Lifetime::Transient, french()).is_some());
     assert!(
-        services.try_add_enumerable::<dyn Greeter, English>(Lifetime::Transient, english).is_none(),
+        services.try_add_enumerable(Lifetime::Transient, english()).is_none(),
         "the same implementation again is a no-op, whatever the lifetime"
     );
     assert_eq!(greetings(&*services.build()?)?, ["hello", "bonjour"]);
@@ -281,7 +331,7 @@ fn try_add_enumerable_deduplicates_by_implementation_type() -> TestResult {
 #[test]
 fn replace_appends_when_nothing_is_registered() -> TestResult {
     let mut services = ServiceCollection::new();
-    services.replace::<u32>(Lifetime::Singleton, |_| Ok(Arc::new(1)));
+    services.replace::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(1))));
     assert_eq!(values(&*services.build()?)?, [1]);
     Ok(())
 }
@@ -290,11 +340,13 @@ fn replace_appends_when_nothing_is_registered() -> TestResult {
 #[test]
 fn replace_removes_the_first_registration_and_appends() -> TestResult {
     let mut services = ServiceCollection::new();
-    services.add_singleton_instance(1u32).add_singleton_instance(2u32).add_keyed_singleton_instance("k", 9u32);
-    services.replace::<u32>(Lifetime::Transient, |_| Ok(Arc::new(3)));
+    services.add(Lifetime::Singleton, Source::instance(1u32));
+    services.add(Lifetime::Singleton, Source::instance(2u32));
+    services.keyed("k").add(Lifetime::Singleton, Source::instance(9u32));
+    services.replace::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(3))));
     let provider = services.build()?;
     assert_eq!(values(&provider)?, [2, 3], "first removed, new one last");
-    assert_eq!(*provider.get_keyed::<u32, _>(&"k")?, 9, "keyed registrations are not touched");
+    assert_eq!(*provider.keyed(&"k").get::<u32>()?, 9, "keyed registrations are not touched");
     Ok(())
 }
 
@@ -302,27 +354,28 @@ fn replace_removes_the_first_registration_and_appends() -> TestResult {
 #[test]
 fn remove_all_removes_every_unkeyed_registration_of_the_type() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .add_singleton_instance(1u32)
-        .add_transient::<u32>(|_| Ok(Arc::new(2)))
-        .add_singleton_instance(3u8)
-        .add_keyed_singleton_instance("k", 4u32);
-    assert_eq!(services.remove_all::<u32>(), 2, "both unkeyed u32 registrations removed");
-    assert_eq!(services.remove_all::<u32>(), 0, "nothing left to remove");
+    services.add(Lifetime::Singleton, Source::instance(1u32));
+    services.add_transient::<u32>(|_| Ok(Arc::new(2)));
+    services.add(Lifetime::Singleton, Source::instance(3u8));
+    services.keyed("k").add(Lifetime::Singleton, Source::instance(4u32));
+    assert_eq!(services.remove::<u32>(), 2, "both unkeyed u32 registrations removed");
+    assert_eq!(services.remove::<u32>(), 0, "nothing left to remove");
     let provider = services.build()?;
-    assert!(provider.get_optional::<u32>()?.is_none());
+    assert!(provider.resolve::<Option<Arc<u32>>>()?.is_none());
     assert_eq!(*provider.get::<u8>()?, 3, "other types stay");
-    assert_eq!(*provider.get_keyed::<u32, _>(&"k")?, 4, "keyed registrations stay");
+    assert_eq!(*provider.keyed(&"k").get::<u32>()?, 4, "keyed registrations stay");
     Ok(())
 }
 
 // Rows 4, 139, 143.
 #[test]
 fn built_ins_are_services_of_an_empty_collection() -> TestResult {
-    let provider = ServiceCollection::new().add_singleton_instance(English).build()?;
-    assert!(provider.is_service::<ServiceProvider>() && provider.is_service::<di_core::ScopeFactory>());
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(English));
+    let provider = services.build()?;
+    assert!(provider.contains::<ServiceProvider>() && provider.contains::<di_core::ScopeFactory>());
     assert!(provider.get::<di_core::ScopeFactory>().is_ok(), "the scope factory resolves with no registration");
-    assert!(provider.is_service::<English>());
-    assert!(!provider.is_service::<dyn Greeter>(), "the implementation type is not the registered service type");
+    assert!(provider.contains::<English>());
+    assert!(!provider.contains::<dyn Greeter>(), "the implementation type is not the registered service type");
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use di_core::{DisposeFailure, Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{DisposeFailure, Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 use tokio::sync::Notify;
 
 mod support;
@@ -65,15 +65,18 @@ struct Gate {
 
 fn add_parked_conn(services: &mut ServiceCollection, gate: &Arc<Gate>) {
     let gate = gate.clone();
-    services.add_async::<Conn, _>(Lifetime::Singleton, move |_| {
-        let gate = gate.clone();
-        async move {
-            gate.calls.fetch_add(1, Ordering::SeqCst);
-            gate.started.notify_one();
-            gate.release.notified().await;
-            Ok(Arc::new(Conn))
-        }
-    });
+    services.add::<Conn>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |_| {
+            let gate = gate.clone();
+            async move {
+                gate.calls.fetch_add(1, Ordering::SeqCst);
+                gate.started.notify_one();
+                gate.release.notified().await;
+                Ok(Arc::new(Conn))
+            }
+        }),
+    );
 }
 
 fn assert_async_factory<T: std::fmt::Debug>(result: Result<T, ResolveError>, service: &str) {
@@ -132,7 +135,7 @@ async fn bug1_sync_get_during_the_prefetch_of_an_async_dependency_does_not_block
             sp.get::<Conn>()?;
             Ok(Arc::new(Repo))
         })
-        .depends_on::<Conn>();
+        .depends_on::<Arc<Conn>>();
     let provider = services.build()?;
 
     let creating = tokio::spawn({
@@ -179,22 +182,29 @@ async fn bug2_sibling_waits_inside_one_resolution_are_not_a_cycle() -> TestResul
     let config_calls = Arc::new(AtomicUsize::new(0));
     let calls = config_calls.clone();
     let mut services = ServiceCollection::new();
-    services.add_async::<Config, _>(Lifetime::Singleton, move |_| {
-        let calls = calls.clone();
-        async move {
-            calls.fetch_add(1, Ordering::SeqCst);
-            // Still being created when the other branch asks for it.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            Ok(Arc::new(Config))
-        }
-    });
-    services.add_async::<Client, _>(Lifetime::Singleton, |sp| async move {
-        Ok(Arc::new(Client { config: sp.get_async().await? }))
-    });
-    services.add_async::<App, _>(Lifetime::Singleton, |sp| async move {
-        let (config, client) = tokio::join!(sp.get_async::<Config>(), sp.get_async::<Client>());
-        Ok(Arc::new(App { config: config?, client: client? }))
-    });
+    services.add::<Config>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |_| {
+            let calls = calls.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                // Still being created when the other branch asks for it.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Ok(Arc::new(Config))
+            }
+        }),
+    );
+    services.add::<Client>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move { Ok(Arc::new(Client { config: sp.get_async().await? })) }),
+    );
+    services.add::<App>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
+            let (config, client) = tokio::join!(sp.get_async::<Config>(), sp.get_async::<Client>());
+            Ok(Arc::new(App { config: config?, client: client? }))
+        }),
+    );
     let provider = services.build()?;
 
     let app = within("`App` resolves", provider.get_async::<App>()).await?;
@@ -239,27 +249,36 @@ async fn bug3_a_deadlock_between_sibling_branches_is_a_cycle_between_them() -> T
     type Branches = Arc<Mutex<Vec<Result<Vec<&'static str>, String>>>>;
     let branches: Branches = Arc::default();
     let mut services = ServiceCollection::new();
-    services.add_async::<X, _>(Lifetime::Singleton, |sp| async move {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        sp.get_async::<Y>().await?;
-        Ok(Arc::new(X))
-    });
-    services.add_async::<Y, _>(Lifetime::Singleton, |sp| async move {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        sp.get_async::<X>().await?;
-        Ok(Arc::new(Y))
-    });
+    services.add::<X>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            sp.get_async::<Y>().await?;
+            Ok(Arc::new(X))
+        }),
+    );
+    services.add::<Y>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            sp.get_async::<X>().await?;
+            Ok(Arc::new(Y))
+        }),
+    );
     let seen = branches.clone();
-    services.add_async::<Both, _>(Lifetime::Singleton, move |sp| {
-        let seen = seen.clone();
-        async move {
-            let (x, y) = tokio::join!(sp.get_async::<X>(), sp.get_async::<Y>());
-            seen.lock().unwrap().extend([x.as_ref().err(), y.as_ref().err()].into_iter().flatten().map(cycle_path));
-            x?;
-            y?;
-            Ok(Arc::new(Both))
-        }
-    });
+    services.add::<Both>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |sp| {
+            let seen = seen.clone();
+            async move {
+                let (x, y) = tokio::join!(sp.get_async::<X>(), sp.get_async::<Y>());
+                seen.lock().unwrap().extend([x.as_ref().err(), y.as_ref().err()].into_iter().flatten().map(cycle_path));
+                x?;
+                y?;
+                Ok(Arc::new(Both))
+            }
+        }),
+    );
     let provider = services.build()?;
 
     let err = within("the deadlock is detected", provider.get_async::<Both>()).await.expect_err("X and Y deadlock");
@@ -315,13 +334,13 @@ fn bug4_a_waiter_woken_after_disposal_does_not_run_the_factory_again() -> TestRe
         });
         rx
     };
-    let creator = resolve(scope.provider());
+    let creator = resolve(scope.provider().get::<ServiceProvider>()?);
     started.recv_timeout(HANG)?;
-    let waiter = resolve(scope.provider());
+    let waiter = resolve(scope.provider().get::<ServiceProvider>()?);
     std::thread::sleep(Duration::from_millis(50)); // lets the waiter start waiting
 
     let disposal = {
-        let handle = scope.provider();
+        let handle = scope.provider().get::<ServiceProvider>()?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(handle.dispose_sync());
@@ -338,7 +357,7 @@ fn bug4_a_waiter_woken_after_disposal_does_not_run_the_factory_again() -> TestRe
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the factory ran once: nothing was created after disposal");
     assert_eq!(entries(&log), ["session disposed"], "the late instance's hook ran, once");
 
-    assert!(scope.get::<Session>().is_err_and(|e| e.is_disposed()));
+    assert!(scope.provider().get::<Session>().is_err_and(|e| e.is_disposed()));
     drop(scope);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "still one creation");
     assert_eq!(entries(&log), ["session disposed"], "and one hook");
@@ -377,9 +396,9 @@ async fn bug5_a_cancelled_dispose_leaves_the_remaining_hooks_to_the_next_one() -
     services.add_scoped::<Third>(|_| Ok(Arc::new(Third))).on_dispose_async(logs_async(&log, "third"));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<First>()?;
-    scope.get::<Second>()?;
-    scope.get::<Third>()?;
+    scope.provider().get::<First>()?;
+    scope.provider().get::<Second>()?;
+    scope.provider().get::<Third>()?;
 
     let cancelled = tokio::time::timeout(Duration::from_millis(10), scope.dispose()).await;
     assert!(cancelled.is_err(), "the first dispose() is dropped while `Second`'s hook runs");
@@ -417,7 +436,12 @@ fn bug6_a_singleton_keeping_a_scope_handle_does_not_keep_the_container_alive() -
     let provider = services.build()?;
     let holder = provider.get::<Holder>()?;
     let scope = provider.create_scope()?;
-    holder.handles.lock().unwrap().extend([scope.provider(), scope.get::<ServiceProvider>()?]);
+    // The handles to keep: `Scope::provider()` is a borrow, a kept handle is resolved from it.
+    holder
+        .handles
+        .lock()
+        .unwrap()
+        .extend([scope.provider().get::<ServiceProvider>()?, scope.provider().resolve::<Arc<ServiceProvider>>()?]);
 
     drop(scope);
     drop(provider);

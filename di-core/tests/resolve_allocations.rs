@@ -9,8 +9,9 @@ struct Region;
 
 #[test]
 fn cached_singleton_resolve_does_not_allocate() {
-    let provider =
-        ServiceCollection::new().add_singleton::<Config>(|_| Ok(Arc::new(Config))).build().expect("valid collection");
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Config>(|_| Ok(Arc::new(Config)));
+    let provider = services.build().expect("valid collection");
     provider.get::<Config>().expect("first resolve creates it");
     let info = allocation_counter::measure(|| {
         for _ in 0..1_000 {
@@ -22,14 +23,13 @@ fn cached_singleton_resolve_does_not_allocate() {
 
 #[test]
 fn cached_keyed_singleton_resolve_does_not_allocate() {
-    let provider = ServiceCollection::new()
-        .add_keyed_singleton::<Region, _>("eu", |_| Ok(Arc::new(Region)))
-        .build()
-        .expect("valid collection");
-    provider.get_keyed::<Region, _>(&"eu").expect("first resolve creates it");
+    let mut services = ServiceCollection::new();
+    services.keyed("eu").add_singleton::<Region>(|_| Ok(Arc::new(Region)));
+    let provider = services.build().expect("valid collection");
+    provider.keyed(&"eu").get::<Region>().expect("first resolve creates it");
     let info = allocation_counter::measure(|| {
         for _ in 0..1_000 {
-            std::hint::black_box(provider.get_keyed::<Region, _>(&"eu").expect("cached"));
+            std::hint::black_box(provider.keyed(&"eu").get::<Region>().expect("cached"));
         }
     });
     assert_eq!(info.count_total, 0, "cached keyed resolves allocated {} times", info.count_total);
@@ -37,13 +37,14 @@ fn cached_keyed_singleton_resolve_does_not_allocate() {
 
 #[test]
 fn cached_scoped_resolve_does_not_allocate() {
-    let provider =
-        ServiceCollection::new().add_scoped::<Config>(|_| Ok(Arc::new(Config))).build().expect("valid collection");
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Config>(|_| Ok(Arc::new(Config)));
+    let provider = services.build().expect("valid collection");
     let scope = provider.create_scope().expect("live provider");
-    scope.get::<Config>().expect("first resolve creates it");
+    scope.provider().get::<Config>().expect("first resolve creates it");
     let info = allocation_counter::measure(|| {
         for _ in 0..1_000 {
-            std::hint::black_box(scope.get::<Config>().expect("cached"));
+            std::hint::black_box(scope.provider().get::<Config>().expect("cached"));
         }
     });
     assert_eq!(info.count_total, 0, "cached scoped resolves allocated {} times", info.count_total);

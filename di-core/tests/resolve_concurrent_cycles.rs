@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 #[derive(Debug)]
 struct A;
@@ -107,16 +107,19 @@ fn gated_async<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
     make: fn() -> T,
 ) {
     let (gate, calls) = (gate.clone(), calls.clone());
-    services.add_async::<T, _>(Lifetime::Singleton, move |sp| {
-        let (gate, calls) = (gate.clone(), calls.clone());
-        async move {
-            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                gate.wait().await;
+    services.add::<T>(
+        Lifetime::Singleton,
+        Source::from_async_fn(move |sp| {
+            let (gate, calls) = (gate.clone(), calls.clone());
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    gate.wait().await;
+                }
+                sp.get_async::<Dep>().await?;
+                Ok(Arc::new(make()))
             }
-            sp.get_async::<Dep>().await?;
-            Ok(Arc::new(make()))
-        }
-    });
+        }),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -22,10 +22,13 @@ fn needs<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
     lifetime: Lifetime,
     make: fn() -> T,
 ) {
-    services.add::<T>(lifetime, move |sp| {
-        sp.get::<Dep>()?;
-        Ok(Arc::new(make()))
-    });
+    services.add::<T>(
+        lifetime,
+        Source::from_fn(move |sp| {
+            sp.get::<Dep>()?;
+            Ok(Arc::new(make()))
+        }),
+    );
 }
 
 fn cycle_path(err: &ResolveError) -> Vec<&'static str> {
@@ -43,7 +46,7 @@ fn service_resolving_itself_is_a_cycle_in_every_lifetime() -> TestResult {
         needs::<A, A>(&mut services, lifetime, || A);
         let provider = services.build()?;
         let scope = provider.create_scope()?;
-        let err = scope.get::<A>().err().expect("A needs A");
+        let err = scope.provider().get::<A>().err().expect("A needs A");
         assert_eq!(cycle_path(&err), [name::<A>(), name::<A>()], "{lifetime}: A -> A");
         assert_eq!(
             err.to_string(),
@@ -61,10 +64,10 @@ fn service_resolving_itself_is_a_cycle_in_every_lifetime() -> TestResult {
 fn cycle_reached_through_get_all_is_reported() -> TestResult {
     let mut services = ServiceCollection::new();
     services.add_transient::<A>(|sp| {
-        sp.get_all::<A>()?;
+        sp.resolve::<Vec<Arc<A>>>()?;
         Ok(Arc::new(A))
     });
-    let err = services.build()?.get_all::<A>().err().expect("A needs every A");
+    let err = services.build()?.resolve::<Vec<Arc<A>>>().err().expect("A needs every A");
     assert_eq!(cycle_path(&err), [name::<A>(), name::<A>()]);
     Ok(())
 }
@@ -88,9 +91,9 @@ fn generic_cycle_names_the_instantiation_that_repeats() -> TestResult {
 fn instance_registration_breaks_what_would_be_a_cycle() -> TestResult {
     let mut services = ServiceCollection::new();
     needs::<A, B>(&mut services, Lifetime::Singleton, || A);
-    services.add_singleton_instance(B);
+    services.add(Lifetime::Singleton, Source::instance(B));
     needs::<B, A>(&mut services, Lifetime::Singleton, || B);
-    services.add_singleton_instance(B);
+    services.add(Lifetime::Singleton, Source::instance(B));
     assert!(services.build()?.get::<A>().is_ok(), "the last B is an instance: no factory, no cycle");
     Ok(())
 }
@@ -109,7 +112,7 @@ fn direct_and_indirect_cycles_carry_the_full_path() -> TestResult {
     needs::<B, C>(&mut services, Lifetime::Scoped, || B);
     needs::<C, A>(&mut services, Lifetime::Transient, || C);
     let provider = services.build()?;
-    let err = provider.create_scope()?.get::<A>().err().expect("A -> B -> C -> A");
+    let err = provider.create_scope()?.provider().get::<A>().err().expect("A -> B -> C -> A");
     assert_eq!(cycle_path(&err), [name::<A>(), name::<B>(), name::<C>(), name::<A>()], "mixed lifetimes");
     Ok(())
 }
@@ -118,21 +121,20 @@ fn direct_and_indirect_cycles_carry_the_full_path() -> TestResult {
 #[test]
 fn diamond_is_not_a_cycle() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .add_transient::<A>(|sp| {
-            sp.get::<B>()?;
-            sp.get::<C>()?;
-            Ok(Arc::new(A))
-        })
-        .add_transient::<B>(|sp| {
-            sp.get::<D>()?;
-            Ok(Arc::new(B))
-        })
-        .add_transient::<C>(|sp| {
-            sp.get::<D>()?;
-            Ok(Arc::new(C))
-        })
-        .add_transient::<D>(|_| Ok(Arc::new(D)));
+    services.add_transient::<A>(|sp| {
+        sp.get::<B>()?;
+        sp.get::<C>()?;
+        Ok(Arc::new(A))
+    });
+    services.add_transient::<B>(|sp| {
+        sp.get::<D>()?;
+        Ok(Arc::new(B))
+    });
+    services.add_transient::<C>(|sp| {
+        sp.get::<D>()?;
+        Ok(Arc::new(C))
+    });
+    services.add_transient::<D>(|_| Ok(Arc::new(D)));
     assert!(services.build()?.get::<A>().is_ok(), "D reached twice, but never inside itself");
     Ok(())
 }
@@ -167,18 +169,27 @@ fn cycle_fails_and_the_container_stays_usable() -> TestResult {
 fn factory_resolving_itself_through_a_provider_handle_fails_instead_of_hanging() -> TestResult {
     for lifetime in [Lifetime::Singleton, Lifetime::Scoped] {
         let mut services = ServiceCollection::new();
-        services.add::<A>(lifetime, |sp| {
-            let handle = sp.get::<ServiceProvider>()?;
-            handle.get::<A>()?;
-            Ok(Arc::new(A))
-        });
-        services.add::<B>(lifetime, |sp| {
-            sp.clone().get::<B>()?;
-            Ok(Arc::new(B))
-        });
+        services.add::<A>(
+            lifetime,
+            Source::from_fn(|sp| {
+                let handle = sp.get::<ServiceProvider>()?;
+                handle.get::<A>()?;
+                Ok(Arc::new(A))
+            }),
+        );
+        services.add::<B>(
+            lifetime,
+            Source::from_fn(|sp| {
+                sp.clone().get::<B>()?;
+                Ok(Arc::new(B))
+            }),
+        );
         let provider = services.build()?;
         let scope = provider.create_scope()?;
-        for err in [scope.get::<A>().err().expect("A needs A"), scope.get::<B>().err().expect("B needs B")] {
+        for err in [
+            scope.provider().get::<A>().err().expect("A needs A"),
+            scope.provider().get::<B>().err().expect("B needs B"),
+        ] {
             let path = cycle_path(&err);
             assert_eq!(path.len(), 2, "{lifetime}: a cycle of one service: {path:?}");
             assert_eq!(path[0], path[1], "{lifetime}: the service repeats: {path:?}");
@@ -189,13 +200,16 @@ fn factory_resolving_itself_through_a_provider_handle_fails_instead_of_hanging()
 
 #[tokio::test]
 async fn async_factory_resolving_itself_through_a_provider_handle_fails_instead_of_hanging() -> TestResult {
-    let provider = ServiceCollection::new()
-        .add_async::<A, _>(Lifetime::Singleton, |sp| async move {
+    let mut services = ServiceCollection::new();
+    services.add::<A>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|sp| async move {
             let handle = sp.get_async::<ServiceProvider>().await?;
             handle.get_async::<A>().await?;
             Ok(Arc::new(A))
-        })
-        .build()?;
+        }),
+    );
+    let provider = services.build()?;
     let err = provider.get_async::<A>().await.err().expect("A needs A");
     assert_eq!(cycle_path(&err), [name::<A>(), name::<A>()]);
     Ok(())

@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 #[derive(Debug)]
 struct A;
@@ -49,12 +49,15 @@ fn add_resolving<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
     make: fn() -> T,
     declare: bool,
 ) {
-    let mut registration = services.add::<T>(lifetime, move |sp| {
-        sp.get::<Dep>()?;
-        Ok(Arc::new(make()))
-    });
+    let mut registration = services.add::<T>(
+        lifetime,
+        Source::from_fn(move |sp| {
+            sp.get::<Dep>()?;
+            Ok(Arc::new(make()))
+        }),
+    );
     if declare {
-        registration.depends_on::<Dep>();
+        registration.depends_on::<Arc<Dep>>();
     }
 }
 
@@ -74,7 +77,7 @@ fn not_registered_names_the_type() -> Result<(), Box<dyn std::error::Error>> {
 fn not_registered_keyed_names_the_key_and_the_path() -> Result<(), Box<dyn std::error::Error>> {
     let mut services = ServiceCollection::new();
     services.add_singleton::<Repo>(|sp| {
-        sp.get_keyed::<Db, _>(&"primary")?;
+        sp.keyed(&"primary").get::<Db>()?;
         Ok(Arc::new(Repo))
     });
     let provider = services.build()?;
@@ -82,7 +85,7 @@ fn not_registered_keyed_names_the_key_and_the_path() -> Result<(), Box<dyn std::
     assert!(matches!(&err, ResolveError::NotRegistered { key: Some(_), .. }), "got {err:?}");
     assert_eq!(
         err.to_string(),
-        "no service registered for `resolve_errors::Db` with key \"primary\" (required by `resolve_errors::Repo`); \
+        "no service registered for `resolve_errors::Db` with key \"primary\" (&str) (required by `resolve_errors::Repo`); \
          register it on the `ServiceCollection` before `build()`"
     );
     Ok(())
@@ -128,7 +131,9 @@ fn cycle_at_resolve_has_the_same_text_as_at_build() -> Result<(), Box<dyn std::e
 
 #[test]
 fn scoped_from_root() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new().add_scoped::<Request>(|_| Ok(Arc::new(Request))).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Request>(|_| Ok(Arc::new(Request)));
+    let provider = services.build()?;
     let err = provider.get::<Request>().expect_err("scoped from the root");
     assert!(matches!(err, ResolveError::ScopedFromRoot { .. }), "got {err:?}");
     assert_eq!(
@@ -136,7 +141,7 @@ fn scoped_from_root() -> Result<(), Box<dyn std::error::Error>> {
         "scoped service `resolve_errors::Request` resolved from the root provider; \
          resolve it from a scope created with `create_scope()`"
     );
-    assert!(provider.create_scope()?.get::<Request>().is_ok(), "fine from a scope");
+    assert!(provider.create_scope()?.provider().get::<Request>().is_ok(), "fine from a scope");
     Ok(())
 }
 
@@ -162,7 +167,7 @@ fn captured_scoped_at_resolve_has_the_same_text_as_at_build() -> Result<(), Box<
     undeclared.add_scoped::<Request>(|_| Ok(Arc::new(Request)));
     let provider = undeclared.build()?;
     let scope = provider.create_scope()?;
-    let err = scope.get::<Cache>().expect_err("the singleton would capture `Request`");
+    let err = scope.provider().get::<Cache>().expect_err("the singleton would capture `Request`");
     assert!(matches!(err, ResolveError::CapturedScoped { .. }), "got {err:?}");
     let at_resolve = err.to_string();
     assert_eq!(
@@ -186,10 +191,10 @@ fn captured_scoped_at_resolve_has_the_same_text_as_at_build() -> Result<(), Box<
 fn factory_error_keeps_the_source() -> Result<(), Box<dyn std::error::Error>> {
     let mut services = ServiceCollection::new();
     needs::<Repo, Db>(&mut services, Lifetime::Scoped, || Repo);
-    services.add_scoped::<Db>(|_| Err(anyhow::anyhow!("connection refused")));
+    services.add_scoped::<Db>(|_| Err("connection refused".into()));
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let err = scope.get::<Repo>().expect_err("the `Db` factory fails");
+    let err = scope.provider().get::<Repo>().expect_err("the `Db` factory fails");
     assert!(matches!(err, ResolveError::Factory { .. }), "got {err:?}");
     assert_eq!(
         err.to_string(),
@@ -211,7 +216,7 @@ fn factory_panic_is_contained_and_the_container_stays_usable() -> Result<(), Box
         Ok(Arc::new(Db))
     });
     needs::<Repo, Db>(&mut services, Lifetime::Singleton, || Repo);
-    services.add_singleton_instance(7u32);
+    services.add(Lifetime::Singleton, Source::instance(7u32));
     let provider = services.build()?;
 
     let err = provider.get::<Repo>().expect_err("the first `Db` factory call panics");
@@ -230,7 +235,9 @@ fn factory_panic_is_contained_and_the_container_stays_usable() -> Result<(), Box
 
 #[test]
 fn factory_panic_with_a_formatted_message() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new().add_transient::<Db>(|_| panic!("port {} in use", 5432)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<Db>(|_| panic!("port {} in use", 5432));
+    let provider = services.build()?;
     let err = provider.get::<Db>().expect_err("panics");
     assert_eq!(
         err.to_string(),
@@ -242,8 +249,9 @@ fn factory_panic_with_a_formatted_message() -> Result<(), Box<dyn std::error::Er
 
 #[test]
 fn async_factory_resolved_synchronously() -> Result<(), Box<dyn std::error::Error>> {
-    let provider =
-        ServiceCollection::new().add_async::<Db, _>(Lifetime::Singleton, |_| async { Ok(Arc::new(Db)) }).build()?;
+    let mut services = ServiceCollection::new();
+    services.add::<Db>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Db)) }));
+    let provider = services.build()?;
     let err = provider.get::<Db>().expect_err("async factory");
     assert!(matches!(err, ResolveError::AsyncFactory { .. }), "got {err:?}");
     assert_eq!(
@@ -255,11 +263,12 @@ fn async_factory_resolved_synchronously() -> Result<(), Box<dyn std::error::Erro
 
 #[tokio::test]
 async fn disposed_provider_and_scope() -> Result<(), Box<dyn std::error::Error>> {
-    let provider: Arc<ServiceProvider> =
-        ServiceCollection::new().add_scoped::<Request>(|_| Ok(Arc::new(Request))).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Request>(|_| Ok(Arc::new(Request)));
+    let provider: Arc<ServiceProvider> = services.build()?;
     let scope = provider.create_scope()?;
     scope.dispose().await?;
-    let err = scope.get::<Request>().expect_err("the scope is disposed");
+    let err = scope.provider().get::<Request>().expect_err("the scope is disposed");
     assert!(err.is_disposed(), "got {err:?}");
     assert_eq!(
         err.to_string(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use di_core::{ResolveError, ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ResolveError, ServiceCollection, ServiceProvider, Source};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -26,12 +26,12 @@ fn disposable_singleton(disposed: &Arc<AtomicUsize>) -> Result<Arc<ServiceProvid
 fn singleton_is_one_instance_for_every_resolve() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Service>(move |_| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Ok(Arc::new(Service))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Service>(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Arc::new(Service))
+    });
+    let provider = services.build()?;
     let first = provider.get::<Service>()?;
     assert!(Arc::ptr_eq(&first, &provider.get::<Service>()?), "second resolve returns the same instance");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "factory ran once");
@@ -45,10 +45,10 @@ fn singleton_is_shared_by_every_scope_and_outlives_them() -> TestResult {
     let provider = disposable_singleton(&disposed)?;
     let one = provider.create_scope()?;
     let two = provider.create_scope()?;
-    let from_one = one.get::<Service>()?;
-    assert!(Arc::ptr_eq(&from_one, &two.get::<Service>()?), "both scopes share the singleton");
+    let from_one = one.provider().get::<Service>()?;
+    assert!(Arc::ptr_eq(&from_one, &two.provider().get::<Service>()?), "both scopes share the singleton");
     assert!(Arc::ptr_eq(&from_one, &provider.get::<Service>()?), "and so does the root");
-    one.dispose_sync()?;
+    one.provider().dispose_sync()?;
     drop(two);
     assert_eq!(disposed.load(Ordering::SeqCst), 0, "ending scopes does not dispose a singleton");
     provider.dispose_sync()?;
@@ -63,13 +63,13 @@ fn singleton_factory_receives_the_root_even_when_first_resolved_in_a_scope() -> 
         was_root: bool,
         handle: Arc<ServiceProvider>,
     }
-    let provider = ServiceCollection::new()
-        .add_singleton::<SeenProvider>(|sp| {
-            Ok(Arc::new(SeenProvider { was_root: sp.provider()?.is_root(), handle: sp.get::<ServiceProvider>()? }))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<SeenProvider>(|sp| {
+        Ok(Arc::new(SeenProvider { was_root: sp.provider()?.is_root(), handle: sp.get::<ServiceProvider>()? }))
+    });
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let seen = scope.get::<SeenProvider>()?;
+    let seen = scope.provider().get::<SeenProvider>()?;
     assert!(seen.was_root, "the factory's provider is the root");
     assert!(seen.handle.is_root(), "the provider it resolves for itself is the root too");
     drop(scope);
@@ -82,15 +82,15 @@ fn singleton_factory_receives_the_root_even_when_first_resolved_in_a_scope() -> 
 fn singleton_factory_resolving_a_scoped_service_is_captured_scoped_naming_both() -> TestResult {
     struct Cache;
     struct RequestId;
-    let provider = ServiceCollection::new()
-        .add_scoped::<RequestId>(|_| Ok(Arc::new(RequestId)))
-        .add_singleton::<Cache>(|sp| {
-            sp.get::<RequestId>()?;
-            Ok(Arc::new(Cache))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<RequestId>(|_| Ok(Arc::new(RequestId)));
+    services.add_singleton::<Cache>(|sp| {
+        sp.get::<RequestId>()?;
+        Ok(Arc::new(Cache))
+    });
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let err = scope.get::<Cache>().err().expect("the resolve should fail");
+    let err = scope.provider().get::<Cache>().err().expect("the resolve should fail");
     let ResolveError::CapturedScoped { singleton, scoped, path } = &err else {
         panic!("expected CapturedScoped, got {err:?}");
     };
@@ -135,15 +135,11 @@ fn singleton_never_resolved_is_never_created_nor_disposed() -> TestResult {
 fn failing_singleton_factory_is_retried_on_the_next_resolve() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Service>(move |_| {
-            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
-                Err(anyhow::anyhow!("not yet"))
-            } else {
-                Ok(Arc::new(Service))
-            }
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Service>(move |_| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 { Err("not yet".into()) } else { Ok(Arc::new(Service)) }
+    });
+    let provider = services.build()?;
     let err = provider.get::<Service>().err().expect("the resolve should fail");
     assert!(matches!(err, ResolveError::Factory { .. }), "first attempt fails: {err:?}");
     let first = provider.get::<Service>()?;
@@ -156,13 +152,13 @@ fn failing_singleton_factory_is_retried_on_the_next_resolve() -> TestResult {
 fn panicking_singleton_factory_is_reported_and_the_container_stays_usable() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton_instance(5u8)
-        .add_singleton::<Service>(move |_| {
-            assert!(counted.fetch_add(1, Ordering::SeqCst) > 0, "first call panics");
-            Ok(Arc::new(Service))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(5u8));
+    services.add_singleton::<Service>(move |_| {
+        assert!(counted.fetch_add(1, Ordering::SeqCst) > 0, "first call panics");
+        Ok(Arc::new(Service))
+    });
+    let provider = services.build()?;
     let err = provider.get::<Service>().err().expect("the resolve should fail");
     let ResolveError::FactoryPanicked { service, message, .. } = &err else {
         panic!("expected FactoryPanicked, got {err:?}");
@@ -180,16 +176,16 @@ fn nested_resolve_error_passes_through_a_factory_unchanged() -> TestResult {
     struct Outer;
     struct Inner;
     struct Missing;
-    let provider = ServiceCollection::new()
-        .add_singleton::<Outer>(|sp| {
-            sp.get::<Inner>()?;
-            Ok(Arc::new(Outer))
-        })
-        .add_singleton::<Inner>(|sp| {
-            sp.get::<Missing>()?;
-            Ok(Arc::new(Inner))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Outer>(|sp| {
+        sp.get::<Inner>()?;
+        Ok(Arc::new(Outer))
+    });
+    services.add_singleton::<Inner>(|sp| {
+        sp.get::<Missing>()?;
+        Ok(Arc::new(Inner))
+    });
+    let provider = services.build()?;
     let err = provider.get::<Outer>().err().expect("the resolve should fail");
     let ResolveError::NotRegistered { service, path, .. } = &err else {
         panic!("expected the nested NotRegistered, got {err:?}");

@@ -15,12 +15,12 @@ struct Message;
 fn transient_is_a_new_instance_on_every_resolve_from_the_root() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_transient::<Message>(move |_| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Ok(Arc::new(Message))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<Message>(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Arc::new(Message))
+    });
+    let provider = services.build()?;
     let (a, b) = (provider.get::<Message>()?, provider.get::<Message>()?);
     assert!(!Arc::ptr_eq(&a, &b), "two resolves, two instances");
     assert_eq!(calls.load(Ordering::SeqCst), 2, "the factory ran for each resolve");
@@ -30,9 +30,11 @@ fn transient_is_a_new_instance_on_every_resolve_from_the_root() -> TestResult {
 // Row 57.
 #[test]
 fn transient_differs_within_a_scope_and_across_root_and_scope() -> TestResult {
-    let provider = ServiceCollection::new().add_transient::<Message>(|_| Ok(Arc::new(Message))).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_transient::<Message>(|_| Ok(Arc::new(Message)));
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let (a, b) = (scope.get::<Message>()?, scope.get::<Message>()?);
+    let (a, b) = (scope.provider().get::<Message>()?, scope.provider().get::<Message>()?);
     assert!(!Arc::ptr_eq(&a, &b), "within a scope");
     assert!(!Arc::ptr_eq(&a, &provider.get::<Message>()?), "between scope and root");
     Ok(())
@@ -50,8 +52,8 @@ fn transients_resolved_in_a_scope_are_disposed_with_it() -> TestResult {
     });
     let provider = services.build()?;
     let scope = provider.create_scope()?;
-    scope.get::<Message>()?;
-    scope.get::<Message>()?;
+    scope.provider().get::<Message>()?;
+    scope.provider().get::<Message>()?;
     assert_eq!(disposed.load(Ordering::SeqCst), 0, "nothing disposed while the scope lives");
     drop(scope);
     assert_eq!(disposed.load(Ordering::SeqCst), 2, "both transients disposed when the scope ends");

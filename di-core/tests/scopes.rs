@@ -4,14 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use di_core::{ResolveError, ScopeFactory, ServiceCollection, ServiceProvider};
+use di_core::error::DisposedScope;
+use di_core::{BoxError, ResolveError, ScopeFactory, ServiceCollection, ServiceProvider};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 struct Singleton;
 struct Scoped;
 
-fn counting_hook(counter: &Arc<AtomicUsize>) -> impl Fn(&Scoped) -> anyhow::Result<()> + Send + Sync + use<> {
+fn counting_hook(counter: &Arc<AtomicUsize>) -> impl Fn(&Scoped) -> Result<(), BoxError> + Send + Sync + use<> {
     let counter = counter.clone();
     move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
@@ -31,10 +32,16 @@ fn provider_with_scoped(disposed: &Arc<AtomicUsize>) -> Result<Arc<ServiceProvid
 fn scope_created_from_a_scope_has_its_own_scoped_instances() -> TestResult {
     let provider = provider_with_scoped(&Arc::default())?;
     let outer = provider.create_scope()?;
-    let inner = outer.create_scope()?;
-    assert!(!inner.is_root(), "a scope of a scope is a scope");
-    assert!(!Arc::ptr_eq(&outer.get::<Scoped>()?, &inner.get::<Scoped>()?), "each scope has its own instance");
-    assert!(Arc::ptr_eq(&outer.get::<Singleton>()?, &inner.get::<Singleton>()?), "singletons are shared");
+    let inner = outer.provider().create_scope()?;
+    assert!(!inner.provider().is_root(), "a scope of a scope is a scope");
+    assert!(
+        !Arc::ptr_eq(&outer.provider().get::<Scoped>()?, &inner.provider().get::<Scoped>()?),
+        "each scope has its own instance"
+    );
+    assert!(
+        Arc::ptr_eq(&outer.provider().get::<Singleton>()?, &inner.provider().get::<Singleton>()?),
+        "singletons are shared"
+    );
     Ok(())
 }
 
@@ -44,13 +51,13 @@ fn scopes_are_flat_ending_the_outer_leaves_the_inner_working() -> TestResult {
     let disposed = Arc::new(AtomicUsize::new(0));
     let provider = provider_with_scoped(&disposed)?;
     let outer = provider.create_scope()?;
-    let inner = outer.create_scope()?;
-    outer.get::<Scoped>()?;
-    let inner_scoped = inner.get::<Scoped>()?;
+    let inner = outer.provider().create_scope()?;
+    outer.provider().get::<Scoped>()?;
+    let inner_scoped = inner.provider().get::<Scoped>()?;
     drop(outer);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "only the outer scope's instance was disposed");
-    assert!(inner.get::<Singleton>().is_ok(), "the inner scope still resolves singletons");
-    assert!(Arc::ptr_eq(&inner_scoped, &inner.get::<Scoped>()?), "and keeps its scoped instance");
+    assert!(inner.provider().get::<Singleton>().is_ok(), "the inner scope still resolves singletons");
+    assert!(Arc::ptr_eq(&inner_scoped, &inner.provider().get::<Scoped>()?), "and keeps its scoped instance");
     Ok(())
 }
 
@@ -61,7 +68,7 @@ fn scope_factory_is_one_instance_everywhere() -> TestResult {
     let from_root = provider.get::<ScopeFactory>()?;
     assert!(Arc::ptr_eq(&from_root, &provider.get::<ScopeFactory>()?), "root twice");
     let scope = provider.create_scope()?;
-    assert!(Arc::ptr_eq(&from_root, &scope.get::<ScopeFactory>()?), "root and scope");
+    assert!(Arc::ptr_eq(&from_root, &scope.provider().get::<ScopeFactory>()?), "root and scope");
     Ok(())
 }
 
@@ -73,11 +80,11 @@ fn cached_scope_factory_makes_independent_working_scopes() -> TestResult {
     let factory = provider.get::<ScopeFactory>()?;
     let outer = factory.create_scope()?;
     let inner = factory.create_scope()?;
-    let (a, b) = (outer.get::<Scoped>()?, inner.get::<Scoped>()?);
+    let (a, b) = (outer.provider().get::<Scoped>()?, inner.provider().get::<Scoped>()?);
     assert!(!Arc::ptr_eq(&a, &b));
     drop(inner);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "ending inner disposes only inner's instance");
-    assert!(Arc::ptr_eq(&a, &outer.get::<Scoped>()?), "outer is untouched");
+    assert!(Arc::ptr_eq(&a, &outer.provider().get::<Scoped>()?), "outer is untouched");
     drop(outer);
     assert_eq!(disposed.load(Ordering::SeqCst), 2, "ending outer disposes outer's instance");
     Ok(())
@@ -112,10 +119,12 @@ fn provider_resolves_itself_without_keeping_itself_alive() -> TestResult {
 fn scope_resolves_a_handle_to_itself() -> TestResult {
     let provider = provider_with_scoped(&Arc::default())?;
     let scope = provider.create_scope()?;
-    let handle = scope.get::<ServiceProvider>()?;
+    let handle = scope.provider().get::<ServiceProvider>()?;
     assert!(!handle.is_root(), "the scope's handle is the scope, not the root");
-    assert!(Arc::ptr_eq(&handle.get::<Scoped>()?, &scope.get::<Scoped>()?), "it resolves in the same scope");
-    assert!(Arc::ptr_eq(&scope.provider().get::<Scoped>()?, &scope.get::<Scoped>()?), "so does `provider()`");
+    assert!(Arc::ptr_eq(&handle.get::<Scoped>()?, &scope.provider().get::<Scoped>()?), "it resolves in the same scope");
+    assert!(!scope.provider().is_root(), "`provider()` is the scope too");
+    let again = handle.get::<ServiceProvider>()?;
+    assert!(Arc::ptr_eq(&again.get::<Scoped>()?, &handle.get::<Scoped>()?), "so is a handle resolved from the handle");
     Ok(())
 }
 
@@ -128,11 +137,11 @@ fn disposed_root_refuses_to_resolve() -> TestResult {
     assert!(provider.is_disposed());
     let err = provider.get::<Singleton>().err().expect("resolving from a disposed root");
     assert!(
-        matches!(err, ResolveError::Disposed { what: "service provider", .. }),
+        matches!(err, ResolveError::Disposed { scope: DisposedScope::Root, .. }),
         "even a cached singleton is refused: {err:?}"
     );
-    assert!(provider.get_optional::<Singleton>().err().is_some_and(|e| e.is_disposed()));
-    assert!(provider.get_all::<Singleton>().err().is_some_and(|e| e.is_disposed()));
+    assert!(provider.resolve::<Option<Arc<Singleton>>>().err().is_some_and(|e| e.is_disposed()));
+    assert!(provider.resolve::<Vec<Arc<Singleton>>>().err().is_some_and(|e| e.is_disposed()));
     Ok(())
 }
 
@@ -161,12 +170,12 @@ fn scope_factory_outliving_the_root_refuses_to_create_scopes() -> TestResult {
 fn existing_scope_refuses_to_resolve_after_the_root_is_disposed() -> TestResult {
     let provider = provider_with_scoped(&Arc::default())?;
     let scope = provider.create_scope()?;
-    scope.get::<Scoped>()?;
+    scope.provider().get::<Scoped>()?;
     provider.dispose_sync()?;
-    assert!(scope.is_disposed(), "a scope of a disposed root counts as disposed");
-    assert!(scope.get::<Scoped>().err().is_some_and(|e| e.is_disposed()), "even its cached scoped service");
-    assert!(scope.get::<Singleton>().err().is_some_and(|e| e.is_disposed()));
-    assert!(scope.create_scope().err().is_some_and(|e| e.is_disposed()), "nor can it create scopes");
+    assert!(scope.provider().is_disposed(), "a scope of a disposed root counts as disposed");
+    assert!(scope.provider().get::<Scoped>().err().is_some_and(|e| e.is_disposed()), "even its cached scoped service");
+    assert!(scope.provider().get::<Singleton>().err().is_some_and(|e| e.is_disposed()));
+    assert!(scope.provider().create_scope().err().is_some_and(|e| e.is_disposed()), "nor can it create scopes");
     Ok(())
 }
 
@@ -175,10 +184,10 @@ fn existing_scope_refuses_to_resolve_after_the_root_is_disposed() -> TestResult 
 fn disposed_scope_refuses_to_resolve_while_the_root_keeps_working() -> TestResult {
     let provider = provider_with_scoped(&Arc::default())?;
     let scope = provider.create_scope()?;
-    let handle = scope.get::<ServiceProvider>()?;
-    scope.dispose_sync()?;
-    let err = scope.get::<Scoped>().err().expect("resolving from a disposed scope");
-    assert!(matches!(err, ResolveError::Disposed { what: "scope", .. }), "{err:?}");
+    let handle = scope.provider().get::<ServiceProvider>()?;
+    scope.provider().dispose_sync()?;
+    let err = scope.provider().get::<Scoped>().err().expect("resolving from a disposed scope");
+    assert!(matches!(err, ResolveError::Disposed { scope: DisposedScope::Scope, .. }), "{err:?}");
     assert!(handle.get::<Singleton>().err().is_some_and(|e| e.is_disposed()), "handles to it too");
     assert_eq!(
         err.to_string(),
@@ -188,7 +197,7 @@ fn disposed_scope_refuses_to_resolve_while_the_root_keeps_working() -> TestResul
         )
     );
     let fresh = provider.create_scope()?;
-    assert!(fresh.get::<Scoped>().is_ok(), "the root still creates working scopes");
+    assert!(fresh.provider().get::<Scoped>().is_ok(), "the root still creates working scopes");
     Ok(())
 }
 
@@ -198,9 +207,9 @@ fn disposing_a_scope_twice_is_harmless() -> TestResult {
     let disposed = Arc::new(AtomicUsize::new(0));
     let provider = provider_with_scoped(&disposed)?;
     let scope = provider.create_scope()?;
-    scope.get::<Scoped>()?;
-    scope.dispose_sync()?;
-    scope.dispose_sync()?;
+    scope.provider().get::<Scoped>()?;
+    scope.provider().dispose_sync()?;
+    scope.provider().dispose_sync()?;
     drop(scope);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "disposed once, whatever the number of calls");
     Ok(())
@@ -211,10 +220,10 @@ async fn scope_created_through_the_factory_can_be_disposed_asynchronously() -> T
     let disposed = Arc::new(AtomicUsize::new(0));
     let provider = provider_with_scoped(&disposed)?;
     let scope = provider.get::<ScopeFactory>()?.create_scope()?;
-    scope.get::<Scoped>()?;
+    scope.provider().get::<Scoped>()?;
     scope.dispose().await?;
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "a sync-only hook still runs on the async path");
-    assert!(scope.is_disposed());
+    assert!(scope.provider().is_disposed());
     Ok(())
 }
 
@@ -230,7 +239,7 @@ fn singleton_may_hold_the_scope_factory_and_create_scopes_later() -> TestResult 
     let worker = provider.get::<Worker>()?;
     for _ in 0..3 {
         let scope = worker.0.create_scope()?;
-        scope.get::<Scoped>()?;
+        scope.provider().get::<Scoped>()?;
     }
     assert_eq!(disposed.load(Ordering::SeqCst), 3, "each unit of work had its own scope");
     Ok(())

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use di_core::error::KeyLabel;
 use di_core::{
-    BuildError, Dependencies, DisposeError, DisposeFailure, Lifetime, ProviderOptions, Registration, ResolutionPath,
-    ResolveError, Scope, ScopeFactory, ServiceCollection, ServiceProvider, ValidationError,
+    BuildError, Dependencies, DisposeError, DisposeFailure, KeyedLookup, KeyedServices, Lifetime, ProviderOptions,
+    Registration, ResolutionPath, ResolveError, Resolver, Scope, ScopeFactory, ServiceCollection, ServiceProvider,
+    Source, ValidationError,
 };
 
 const fn assert_send_sync<T: Send + Sync>() {}
@@ -33,6 +35,12 @@ const _: () = {
     assert_send_sync::<ProviderOptions>();
     assert_send_sync::<Dependencies>();
     assert_send_sync::<di_core::error::BoxError>();
+    assert_send_sync::<Source<u8>>();
+    assert_send_sync::<Source<dyn Service>>();
+    assert_send_sync::<KeyedServices<'static, &'static str>>();
+    assert_send_sync::<KeyedLookup<'static, &'static str>>();
+    assert_send_sync::<Resolver<'static>>();
+    assert_send_sync::<KeyLabel>();
 
     assert_unpin::<ServiceCollection>();
     assert_unpin::<ServiceProvider>();
@@ -47,14 +55,16 @@ const _: () = {
 
 #[test]
 fn async_api_futures_are_send() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new().add_singleton_instance(1u8).build()?;
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::instance(1u8));
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
     assert_send_future(&provider.get_async::<u8>());
-    assert_send_future(&provider.get_optional_async::<u8>());
-    assert_send_future(&provider.get_all_async::<dyn Service>());
-    assert_send_future(&provider.get_keyed_async::<u8, _>(&"k"));
-    assert_send_future(&provider.get_keyed_optional_async::<u8, _>(&1u32));
-    assert_send_future(&provider.get_all_keyed_async::<u8, _>(&"k"));
+    assert_send_future(&provider.resolve_async::<Option<Arc<u8>>>());
+    assert_send_future(&provider.resolve_async::<Vec<Arc<dyn Service>>>());
+    assert_send_future(&provider.keyed(&"k").get_async::<u8>());
+    assert_send_future(&provider.keyed(&1u32).resolve_async::<Option<Arc<u8>>>());
+    assert_send_future(&provider.keyed(&"k").resolve_async::<Vec<Arc<u8>>>());
     assert_send_future(&provider.dispose());
     assert_send_future(&scope.dispose());
     Ok(())
@@ -62,12 +72,15 @@ fn async_api_futures_are_send() -> Result<(), Box<dyn std::error::Error>> {
 
 #[test]
 fn provider_and_scope_can_be_moved_to_and_shared_with_other_threads() -> Result<(), Box<dyn std::error::Error>> {
-    let provider = ServiceCollection::new().add_scoped::<u8>(|_| Ok(Arc::new(3))).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<u8>(|_| Ok(Arc::new(3)));
+    let provider = services.build()?;
     let scope = provider.create_scope()?;
-    let from_thread =
-        std::thread::scope(|s| s.spawn(|| scope.get::<u8>().map(|v| *v)).join()).expect("resolver thread panicked")?;
+    let from_thread = std::thread::scope(|s| s.spawn(|| scope.provider().get::<u8>().map(|v| *v)).join())
+        .expect("resolver thread panicked")?;
     assert_eq!(from_thread, 3, "a scope shared by reference with another thread resolves there");
-    let moved = std::thread::spawn(move || scope.get::<u8>().map(|v| *v)).join().expect("thread panicked")?;
+    let moved =
+        std::thread::spawn(move || scope.provider().get::<u8>().map(|v| *v)).join().expect("thread panicked")?;
     assert_eq!(moved, 3, "and can be moved to it");
     Ok(())
 }

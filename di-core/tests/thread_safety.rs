@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
-use di_core::{ResolveError, Resolver, ServiceCollection, ServiceProvider};
+use di_core::{BoxError, ResolveError, Resolver, ServiceCollection, ServiceProvider};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -15,7 +15,7 @@ struct Expensive;
 /// A factory slow enough for the racers to pile up behind it, without sleeping.
 fn counted_slow_factory(
     calls: &Arc<AtomicUsize>,
-) -> impl Fn(&Resolver<'_>) -> anyhow::Result<Arc<Expensive>> + Send + Sync + use<> {
+) -> impl Fn(&Resolver<'_>) -> Result<Arc<Expensive>, BoxError> + Send + Sync + use<> {
     let calls = calls.clone();
     move |_| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -29,7 +29,9 @@ fn counted_slow_factory(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn singleton_factory_runs_once_when_64_tasks_race() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_singleton::<Expensive>(counted_slow_factory(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Expensive>(counted_slow_factory(&calls));
+    let provider = services.build()?;
     let barrier = Arc::new(tokio::sync::Barrier::new(64));
     let handles: Vec<_> = (0..64)
         .map(|_| {
@@ -52,7 +54,9 @@ async fn singleton_factory_runs_once_when_64_tasks_race() -> TestResult {
 #[test]
 fn singleton_factory_runs_once_when_64_threads_race() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_singleton::<Expensive>(counted_slow_factory(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Expensive>(counted_slow_factory(&calls));
+    let provider = services.build()?;
     let barrier = Barrier::new(64);
     let instances: Vec<Arc<Expensive>> = thread::scope(|s| {
         let handles: Vec<_> = (0..64)
@@ -73,7 +77,9 @@ fn singleton_factory_runs_once_when_64_threads_race() -> TestResult {
 #[test]
 fn scoped_factory_runs_once_per_scope_when_threads_race() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let provider = ServiceCollection::new().add_scoped::<Expensive>(counted_slow_factory(&calls)).build()?;
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Expensive>(counted_slow_factory(&calls));
+    let provider = services.build()?;
     let scopes = [provider.create_scope()?, provider.create_scope()?];
     let barrier = Barrier::new(32);
     let instances: Vec<(usize, Arc<Expensive>)> = thread::scope(|s| {
@@ -82,7 +88,7 @@ fn scoped_factory_runs_once_per_scope_when_threads_race() -> TestResult {
                 let (scopes, barrier) = (&scopes, &barrier);
                 s.spawn(move || {
                     barrier.wait();
-                    scopes[i % 2].get::<Expensive>().map(|e| (i % 2, e))
+                    scopes[i % 2].provider().get::<Expensive>().map(|e| (i % 2, e))
                 })
             })
             .collect();
@@ -90,7 +96,10 @@ fn scoped_factory_runs_once_per_scope_when_threads_race() -> TestResult {
     })?;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one creation per scope");
     for (scope, instance) in &instances {
-        assert!(Arc::ptr_eq(instance, &scopes[*scope].get::<Expensive>()?), "scope {scope} shares one instance");
+        assert!(
+            Arc::ptr_eq(instance, &scopes[*scope].provider().get::<Expensive>()?),
+            "scope {scope} shares one instance"
+        );
     }
     Ok(())
 }
@@ -103,14 +112,14 @@ fn second_thread_waits_for_the_singleton_being_created_and_gets_the_same_instanc
     let release_rx = Mutex::new(release_rx);
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Expensive>(move |_| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            entered_tx.send(())?;
-            release_rx.lock().unwrap().recv()?;
-            Ok(Arc::new(Expensive))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Expensive>(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        entered_tx.send(())?;
+        release_rx.lock().unwrap().recv()?;
+        Ok(Arc::new(Expensive))
+    });
+    let provider = services.build()?;
     let (first, second) = thread::scope(|s| {
         let first = s.spawn(|| provider.get::<Expensive>());
         entered_rx.recv().expect("the factory started");
@@ -133,14 +142,14 @@ fn user_lock_taken_inside_a_factory_does_not_deadlock_with_another_singleton() -
     let user_lock = Arc::new(Mutex::new(Vec::new()));
     let (entered_tx, entered_rx) = mpsc::channel();
     let in_factory = user_lock.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Locking>(move |_| {
-            entered_tx.send(())?;
-            in_factory.lock().unwrap().push("3: Locking's factory got the user lock");
-            Ok(Arc::new(Locking))
-        })
-        .add_singleton::<Other>(|_| Ok(Arc::new(Other)))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Locking>(move |_| {
+        entered_tx.send(())?;
+        in_factory.lock().unwrap().push("3: Locking's factory got the user lock");
+        Ok(Arc::new(Locking))
+    });
+    services.add_singleton::<Other>(|_| Ok(Arc::new(Other)));
+    let provider = services.build()?;
     thread::scope(|s| -> TestResult {
         let mut held = user_lock.lock().unwrap();
         held.push("1: thread 2 holds the user lock");
@@ -177,17 +186,17 @@ fn user_lock_inside_a_deep_singleton_graph_does_not_deadlock() -> TestResult {
     let user_lock = Arc::new(Mutex::new(()));
     let (entered_tx, entered_rx) = mpsc::channel();
     let in_factory = user_lock.clone();
-    let provider = ServiceCollection::new()
-        .add_singleton::<Top>(|sp| Ok(Arc::new(Top(sp.get()?))))
-        .add_singleton::<Middle>(|sp| Ok(Arc::new(Middle(sp.get()?))))
-        .add_singleton::<Bottom>(move |_| {
-            entered_tx.send(())?;
-            drop(in_factory.lock().unwrap());
-            Ok(Arc::new(Bottom))
-        })
-        .add_transient::<Side>(|sp| Ok(Arc::new(Side(sp.get()?))))
-        .add_singleton::<Leaf>(|_| Ok(Arc::new(Leaf)))
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Top>(|sp| Ok(Arc::new(Top(sp.get()?))));
+    services.add_singleton::<Middle>(|sp| Ok(Arc::new(Middle(sp.get()?))));
+    services.add_singleton::<Bottom>(move |_| {
+        entered_tx.send(())?;
+        drop(in_factory.lock().unwrap());
+        Ok(Arc::new(Bottom))
+    });
+    services.add_transient::<Side>(|sp| Ok(Arc::new(Side(sp.get()?))));
+    services.add_singleton::<Leaf>(|_| Ok(Arc::new(Leaf)));
+    let provider = services.build()?;
     let side = thread::scope(|s| -> Result<Arc<Side>, Box<dyn std::error::Error>> {
         let held = user_lock.lock().unwrap();
         let first = s.spawn(|| provider.get::<Top>().map(drop));
@@ -264,22 +273,22 @@ fn threads_resolving_a_cycle_from_both_ends_fail_instead_of_hanging() -> TestRes
     let first_time = Arc::new([AtomicBool::new(true), AtomicBool::new(true)]);
     let (barrier_a, first_a) = (barrier.clone(), first_time.clone());
     let (barrier_b, first_b) = (barrier, first_time);
-    let provider = ServiceCollection::new()
-        .add_singleton::<A>(move |sp| {
-            if first_a[0].swap(false, Ordering::SeqCst) {
-                barrier_a.wait(); // both factories are running before either resolves the other
-            }
-            sp.get::<B>()?;
-            Ok(Arc::new(A))
-        })
-        .add_singleton::<B>(move |sp| {
-            if first_b[1].swap(false, Ordering::SeqCst) {
-                barrier_b.wait();
-            }
-            sp.get::<A>()?;
-            Ok(Arc::new(B))
-        })
-        .build()?;
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<A>(move |sp| {
+        if first_a[0].swap(false, Ordering::SeqCst) {
+            barrier_a.wait(); // both factories are running before either resolves the other
+        }
+        sp.get::<B>()?;
+        Ok(Arc::new(A))
+    });
+    services.add_singleton::<B>(move |sp| {
+        if first_b[1].swap(false, Ordering::SeqCst) {
+            barrier_b.wait();
+        }
+        sp.get::<A>()?;
+        Ok(Arc::new(B))
+    });
+    let provider = services.build()?;
     let (a, b) = thread::scope(|s| {
         let a = s.spawn(|| provider.get::<A>().map(drop));
         let b = s.spawn(|| provider.get::<B>().map(drop));

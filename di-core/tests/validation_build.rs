@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use di_core::{
-    BuildError, Lifetime, ProviderOptions, Registration, ScopeFactory, ServiceCollection, ServiceProvider,
+    BuildError, Lifetime, ProviderOptions, Registration, ScopeFactory, ServiceCollection, ServiceProvider, Source,
     ValidationError,
 };
 
@@ -31,7 +31,7 @@ fn add<T: Default + Send + Sync + 'static>(
     services: &mut ServiceCollection,
     lifetime: Lifetime,
 ) -> Registration<'_, T> {
-    services.add::<T>(lifetime, |_| Ok(Arc::new(T::default())))
+    services.add::<T>(lifetime, Source::from_fn(|_| Ok(Arc::new(T::default()))))
 }
 
 /// The text of every problem `build()` reports, in order; panics if the build succeeds.
@@ -69,7 +69,7 @@ const BAZ: &str = "validation_build::Baz";
 #[test]
 fn scoped_injected_into_singleton_is_a_captive_dependency() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert_eq!(problems(&services), [captive(FOO, BAR, "`validation_build::Foo`")]);
 }
@@ -77,8 +77,8 @@ fn scoped_injected_into_singleton_is_a_captive_dependency() {
 #[test]
 fn scoped_through_transient_names_the_singleton_at_the_top() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Baz>();
-    add::<Baz>(&mut services, Lifetime::Transient).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Baz>>();
+    add::<Baz>(&mut services, Lifetime::Transient).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert_eq!(problems(&services), [captive(FOO, BAR, "`validation_build::Foo` -> `validation_build::Baz`")]);
 }
@@ -86,8 +86,8 @@ fn scoped_through_transient_names_the_singleton_at_the_top() {
 #[test]
 fn scoped_through_singleton_names_the_nearest_singleton_once() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Baz>();
-    add::<Baz>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Baz>>();
+    add::<Baz>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert_eq!(
         problems(&services),
@@ -99,8 +99,8 @@ fn scoped_through_singleton_names_the_nearest_singleton_once() {
 #[test]
 fn scoped_through_singleton_is_caught_even_when_the_top_is_scoped() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Scoped).depends_on::<Baz>();
-    add::<Baz>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Scoped).depends_on::<Arc<Baz>>();
+    add::<Baz>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert_eq!(problems(&services), [captive(BAZ, BAR, "`validation_build::Foo` -> `validation_build::Baz`")]);
 }
@@ -108,13 +108,13 @@ fn scoped_through_singleton_is_caught_even_when_the_top_is_scoped() {
 #[test]
 fn only_the_last_registration_matters_for_a_single_dependency() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     add::<Bar>(&mut services, Lifetime::Transient);
     assert!(services.build().is_ok(), "the last `Bar` is transient: no captive");
 
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Transient);
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert_eq!(problems(&services), [captive(FOO, BAR, "`validation_build::Foo`")]);
@@ -123,7 +123,7 @@ fn only_the_last_registration_matters_for_a_single_dependency() {
 #[test]
 fn all_dependency_checks_every_registration() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on_all::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Vec<Arc<Bar>>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     add::<Bar>(&mut services, Lifetime::Transient);
     assert_eq!(problems(&services), [captive(FOO, BAR, "`validation_build::Foo`")]);
@@ -132,14 +132,16 @@ fn all_dependency_checks_every_registration() {
 #[test]
 fn scope_factory_and_provider_are_legal_singleton_dependencies() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<ScopeFactory>().depends_on::<ServiceProvider>();
+    add::<Foo>(&mut services, Lifetime::Singleton)
+        .depends_on::<Arc<ScopeFactory>>()
+        .depends_on::<Arc<ServiceProvider>>();
     assert!(services.build().is_ok(), "built-ins are always registered and never scoped");
 }
 
 #[test]
 fn captive_check_is_off_without_scope_validation() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
     add::<Bar>(&mut services, Lifetime::Scoped);
     assert!(services.build_with(ProviderOptions::default().validate_scopes(false)).is_ok());
 }
@@ -147,8 +149,8 @@ fn captive_check_is_off_without_scope_validation() {
 #[test]
 fn scoped_below_scoped_below_singleton_is_reported_once() {
     let mut services = ServiceCollection::new();
-    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Bar>();
-    add::<Bar>(&mut services, Lifetime::Scoped).depends_on::<Baz>();
+    add::<Foo>(&mut services, Lifetime::Singleton).depends_on::<Arc<Bar>>();
+    add::<Bar>(&mut services, Lifetime::Scoped).depends_on::<Arc<Baz>>();
     add::<Baz>(&mut services, Lifetime::Scoped);
     assert_eq!(
         problems(&services),
@@ -162,14 +164,14 @@ fn scoped_below_scoped_below_singleton_is_reported_once() {
 #[test]
 fn missing_dependency_names_the_path_and_the_registration_to_add() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Scoped).depends_on::<B>();
-    add::<B>(&mut services, Lifetime::Scoped).depends_on::<C>();
+    add::<A>(&mut services, Lifetime::Scoped).depends_on::<Arc<B>>();
+    add::<B>(&mut services, Lifetime::Scoped).depends_on::<Arc<C>>();
     let problems = problems(&services);
     assert_eq!(
         problems,
         [
             "no service registered for `validation_build::C` (required by `validation_build::A` -> `validation_build::B`); \
-          register it with `add_scoped` before `build()`"
+          register it with `services.add_scoped` before `build()`"
         ]
     );
 }
@@ -177,15 +179,15 @@ fn missing_dependency_names_the_path_and_the_registration_to_add() {
 #[test]
 fn missing_dependency_hint_follows_the_declaring_lifetime() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<D>();
-    add::<B>(&mut services, Lifetime::Transient).depends_on::<D>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<D>>();
+    add::<B>(&mut services, Lifetime::Transient).depends_on::<Arc<D>>();
     assert_eq!(
         problems(&services),
         [
             "no service registered for `validation_build::D` (required by `validation_build::A`); \
-             register it with `add_singleton` before `build()`",
+             register it with `services.add_singleton` before `build()`",
             "no service registered for `validation_build::D` (required by `validation_build::B`); \
-             register it with `add_transient` before `build()`",
+             register it with `services.add_transient` before `build()`",
         ]
     );
 }
@@ -193,20 +195,22 @@ fn missing_dependency_hint_follows_the_declaring_lifetime() {
 #[test]
 fn missing_keyed_dependency_names_the_key() {
     let mut services = ServiceCollection::new();
-    services.add_keyed_singleton::<B, _>("primary", |_| Ok(Arc::new(B)));
-    add::<A>(&mut services, Lifetime::Scoped).depends_on_keyed::<B, _>("replica");
+    services.keyed("primary").add_singleton::<B>(|_| Ok(Arc::new(B)));
+    add::<A>(&mut services, Lifetime::Scoped).depends_on_keyed::<Arc<B>, _>("replica");
     assert_eq!(
         problems(&services),
-        ["no service registered for `validation_build::B` with key \"replica\" (required by `validation_build::A`); \
-          register it with `add_keyed_scoped` before `build()`"]
+        [
+            "no service registered for `validation_build::B` with key \"replica\" (&str) (required by `validation_build::A`); \
+          register it with `services.keyed(key).add_scoped` before `build()`"
+        ]
     );
 }
 
 #[test]
 fn keyed_dependency_with_a_registration_is_fine_and_joins_the_graph() {
     let mut services = ServiceCollection::new();
-    services.add_keyed_scoped::<B, _>(7u32, |_| Ok(Arc::new(B)));
-    add::<A>(&mut services, Lifetime::Singleton).depends_on_keyed::<B, _>(7u32);
+    services.keyed(7u32).add_scoped::<B>(|_| Ok(Arc::new(B)));
+    add::<A>(&mut services, Lifetime::Singleton).depends_on_keyed::<Arc<B>, _>(7u32);
     assert_eq!(problems(&services), [captive(A_, B_, "`validation_build::A`")], "keyed edges are checked too");
 }
 
@@ -214,35 +218,35 @@ fn keyed_dependency_with_a_registration_is_fine_and_joins_the_graph() {
 fn keyed_and_unkeyed_registrations_do_not_satisfy_each_other() {
     let mut services = ServiceCollection::new();
     add::<B>(&mut services, Lifetime::Singleton);
-    add::<A>(&mut services, Lifetime::Singleton).depends_on_keyed::<B, _>("k");
-    services.add_keyed_singleton::<C, _>("k", |_| Ok(Arc::new(C)));
-    add::<D>(&mut services, Lifetime::Singleton).depends_on::<C>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on_keyed::<Arc<B>, _>("k");
+    services.keyed("k").add_singleton::<C>(|_| Ok(Arc::new(C)));
+    add::<D>(&mut services, Lifetime::Singleton).depends_on::<Arc<C>>();
     assert_eq!(problems(&services).len(), 2, "neither dependency is satisfied");
 }
 
 #[test]
 fn optional_and_all_dependencies_may_be_missing() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on_optional::<B>().depends_on_all::<C>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Option<Arc<B>>>().depends_on::<Vec<Arc<C>>>();
     assert!(services.build().is_ok());
 }
 
 #[test]
 fn every_registration_is_validated_not_only_the_last() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>();
     add::<A>(&mut services, Lifetime::Singleton);
     assert_eq!(
         problems(&services),
         ["no service registered for `validation_build::B` (required by `validation_build::A`); \
-          register it with `add_singleton` before `build()`"]
+          register it with `services.add_singleton` before `build()`"]
     );
 }
 
 #[test]
 fn validate_on_build_off_defers_everything_to_resolve() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>();
     let provider = services.build_with(ProviderOptions::default().validate_on_build(false));
     assert!(provider.is_ok(), "no validation at build");
 }
@@ -252,15 +256,15 @@ fn validate_on_build_off_defers_everything_to_resolve() {
 #[test]
 fn self_cycle() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Transient).depends_on::<A>();
+    add::<A>(&mut services, Lifetime::Transient).depends_on::<Arc<A>>();
     assert_eq!(problems(&services), [cycle("`validation_build::A` -> `validation_build::A`", A_)]);
 }
 
 #[test]
 fn self_cycle_reached_through_all() {
     let mut services = ServiceCollection::new();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on_all::<A>();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<A>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Vec<Arc<A>>>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
     assert_eq!(
         problems(&services),
         [cycle("`validation_build::B` -> `validation_build::A` -> `validation_build::A`", A_)]
@@ -270,7 +274,7 @@ fn self_cycle_reached_through_all() {
 #[test]
 fn generic_self_cycle_uses_type_name() {
     let mut services = ServiceCollection::new();
-    add::<G<String>>(&mut services, Lifetime::Singleton).depends_on::<G<String>>();
+    add::<G<String>>(&mut services, Lifetime::Singleton).depends_on::<Arc<G<String>>>();
     let g = "validation_build::G<alloc::string::String>";
     assert_eq!(problems(&services), [cycle(&format!("`{g}` -> `{g}`"), g)]);
 }
@@ -278,8 +282,8 @@ fn generic_self_cycle_uses_type_name() {
 #[test]
 fn generic_indirect_self_cycle_reports_the_repeated_type() {
     let mut services = ServiceCollection::new();
-    add::<G<i32>>(&mut services, Lifetime::Singleton).depends_on::<G<String>>();
-    add::<G<String>>(&mut services, Lifetime::Singleton).depends_on::<G<String>>();
+    add::<G<i32>>(&mut services, Lifetime::Singleton).depends_on::<Arc<G<String>>>();
+    add::<G<String>>(&mut services, Lifetime::Singleton).depends_on::<Arc<G<String>>>();
     let (gi, gs) = ("validation_build::G<i32>", "validation_build::G<alloc::string::String>");
     assert_eq!(problems(&services), [cycle(&format!("`{gi}` -> `{gs}` -> `{gs}`"), gs)]);
 }
@@ -287,9 +291,9 @@ fn generic_indirect_self_cycle_reports_the_repeated_type() {
 #[test]
 fn instance_registration_breaks_a_would_be_cycle() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on::<A>();
-    services.add_singleton_instance(B);
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
+    services.add(Lifetime::Singleton, Source::instance(B));
     assert!(services.build().is_ok(), "the last `B` is an instance: it depends on nothing");
 }
 
@@ -299,7 +303,7 @@ fn cycle_through_a_trait_object() {
     struct Impl;
     impl Face for Impl {}
     let mut services = ServiceCollection::new();
-    services.add_singleton::<dyn Face>(|_| Ok(Arc::new(Impl))).depends_on::<dyn Face>();
+    services.add_singleton::<dyn Face>(|_| Ok(Arc::new(Impl))).depends_on::<Arc<dyn Face>>();
     let face = "dyn validation_build::cycle_through_a_trait_object::Face";
     assert_eq!(problems(&services), [cycle(&format!("`{face}` -> `{face}`"), face)]);
 }
@@ -307,8 +311,8 @@ fn cycle_through_a_trait_object() {
 #[test]
 fn direct_cycle_is_reported_once() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on::<A>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
     assert_eq!(
         problems(&services),
         [cycle("`validation_build::A` -> `validation_build::B` -> `validation_build::A`", A_)],
@@ -319,9 +323,9 @@ fn direct_cycle_is_reported_once() {
 #[test]
 fn indirect_cycle_with_mixed_lifetimes() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Scoped).depends_on::<B>();
-    add::<B>(&mut services, Lifetime::Transient).depends_on::<C>();
-    add::<C>(&mut services, Lifetime::Scoped).depends_on::<A>();
+    add::<A>(&mut services, Lifetime::Scoped).depends_on::<Arc<B>>();
+    add::<B>(&mut services, Lifetime::Transient).depends_on::<Arc<C>>();
+    add::<C>(&mut services, Lifetime::Scoped).depends_on::<Arc<A>>();
     assert_eq!(
         problems(&services),
         [cycle("`validation_build::A` -> `validation_build::B` -> `validation_build::C` -> `validation_build::A`", A_)]
@@ -331,9 +335,9 @@ fn indirect_cycle_with_mixed_lifetimes() {
 #[test]
 fn diamond_is_not_a_cycle() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>().depends_on::<C>();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on::<D>();
-    add::<C>(&mut services, Lifetime::Transient).depends_on::<D>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>().depends_on::<Arc<C>>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Arc<D>>();
+    add::<C>(&mut services, Lifetime::Transient).depends_on::<Arc<D>>();
     add::<D>(&mut services, Lifetime::Singleton);
     assert!(services.build().is_ok());
 }
@@ -341,9 +345,9 @@ fn diamond_is_not_a_cycle() {
 #[test]
 fn dependency_on_a_cycle_starts_at_the_outer_requester() {
     let mut services = ServiceCollection::new();
-    add::<D>(&mut services, Lifetime::Singleton).depends_on::<A>();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on::<A>();
+    add::<D>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
     assert_eq!(
         problems(&services),
         [cycle("`validation_build::D` -> `validation_build::A` -> `validation_build::B` -> `validation_build::A`", A_)]
@@ -353,9 +357,9 @@ fn dependency_on_a_cycle_starts_at_the_outer_requester() {
 #[test]
 fn two_cycles_sharing_a_node_are_both_reported() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>().depends_on::<C>();
-    add::<B>(&mut services, Lifetime::Singleton).depends_on::<A>();
-    add::<C>(&mut services, Lifetime::Singleton).depends_on::<A>();
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>().depends_on::<Arc<C>>();
+    add::<B>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
+    add::<C>(&mut services, Lifetime::Singleton).depends_on::<Arc<A>>();
     assert_eq!(
         problems(&services),
         [
@@ -371,7 +375,7 @@ fn long_chain_does_not_overflow_the_stack() {
     let mut services = ServiceCollection::new();
     let n = 50_000u32;
     for i in 0..n {
-        services.add_keyed_transient::<A, _>(i, |_| Ok(Arc::new(A))).depends_on_keyed::<A, _>((i + 1) % n);
+        services.keyed(i).add_transient::<A>(|_| Ok(Arc::new(A))).depends_on_keyed::<Arc<A>, _>((i + 1) % n);
     }
     let err = services.build().expect_err("one cycle through every registration");
     assert!(matches!(err.problems(), [ValidationError::Cycle { path, .. }] if path.services().len() == n as usize + 1));
@@ -382,10 +386,10 @@ fn long_chain_does_not_overflow_the_stack() {
 #[test]
 fn every_problem_is_reported_at_once_in_registration_order() {
     let mut services = ServiceCollection::new();
-    add::<A>(&mut services, Lifetime::Singleton).depends_on::<B>().depends_on_keyed::<C, _>("cold");
+    add::<A>(&mut services, Lifetime::Singleton).depends_on::<Arc<B>>().depends_on_keyed::<Arc<C>, _>("cold");
     add::<B>(&mut services, Lifetime::Scoped);
-    add::<C>(&mut services, Lifetime::Transient).depends_on::<Foo>();
-    add::<D>(&mut services, Lifetime::Transient).depends_on::<D>();
+    add::<C>(&mut services, Lifetime::Transient).depends_on::<Arc<Foo>>();
+    add::<D>(&mut services, Lifetime::Transient).depends_on::<Arc<D>>();
     let err = services.build().expect_err("four problems");
     let BuildError::Invalid { problems } = &err else { panic!("expected BuildError::Invalid, got {err:?}") };
     assert!(matches!(
@@ -400,13 +404,13 @@ fn every_problem_is_reported_at_once_in_registration_order() {
     assert_eq!(
         err.to_string(),
         "the service collection has 4 problems:\n  \
-         - no service registered for `validation_build::C` with key \"cold\" (required by `validation_build::A`); \
-         register it with `add_keyed_singleton` before `build()`\n  \
+         - no service registered for `validation_build::C` with key \"cold\" (&str) (required by `validation_build::A`); \
+         register it with `services.keyed(key).add_singleton` before `build()`\n  \
          - singleton `validation_build::A` captures scoped service `validation_build::B` (required by \
          `validation_build::A`); make `validation_build::A` scoped, or resolve `validation_build::B` from a scope created per unit of work with \
          `create_scope()`\n  \
          - no service registered for `validation_build::Foo` (required by `validation_build::C`); \
-         register it with `add_transient` before `build()`\n  \
+         register it with `services.add_transient` before `build()`\n  \
          - dependency cycle detected for `validation_build::D`: `validation_build::D` -> `validation_build::D`; \
          break the cycle, for example by resolving one side later through `Arc<ServiceProvider>`"
     );

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use di_core::{Lifetime, ProviderOptions, Registration, ServiceCollection, ValidationError};
+use di_core::{Lifetime, ProviderOptions, Registration, ServiceCollection, Source, ValidationError};
 use proptest::prelude::*;
 
 /// One service type per index.
@@ -72,16 +72,16 @@ fn reg() -> impl Strategy<Value = Reg> {
 
 fn declare<T: ?Sized + Send + Sync + 'static>(r: &mut Registration<'_, T>, target: usize, kind: Kind) {
     with_type!(target, |D| match kind {
-        Kind::One => r.depends_on::<D>(),
-        Kind::Optional => r.depends_on_optional::<D>(),
-        Kind::All => r.depends_on_all::<D>(),
+        Kind::One => r.depends_on::<Arc<D>>(),
+        Kind::Optional => r.depends_on::<Option<Arc<D>>>(),
+        Kind::All => r.depends_on::<Vec<Arc<D>>>(),
     });
 }
 
 fn register<T: Default + Send + Sync + 'static>(services: &mut ServiceCollection, reg: &Reg) {
     let mut r = match reg.lifetime {
-        None => services.add_singleton_instance::<T>(T::default()),
-        Some(lifetime) => services.add::<T>(lifetime, |_| Ok(Arc::new(T::default()))),
+        None => services.add(Lifetime::Singleton, Source::<T>::instance(T::default())),
+        Some(lifetime) => services.add::<T>(lifetime, Source::from_fn(|_| Ok(Arc::new(T::default())))),
     };
     // Declared even on instances: validation must ignore them, an instance resolves nothing.
     for &(target, kind) in &reg.deps {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use di_core::{ServiceCollection, ServiceProvider};
+use di_core::{Lifetime, ServiceCollection, ServiceProvider, Source};
 
 pub(crate) struct Config {
     pub(crate) retries: u32,
@@ -19,7 +19,7 @@ struct Filler<const N: usize>;
 
 macro_rules! fill_units {
     ($s:ident, $h:literal, $t:literal; $($u:literal)*) => {
-        $( $s.add_singleton_instance(Filler::<{ $h * 100 + $t * 10 + $u }>); )*
+        $( $s.add(Lifetime::Singleton, Source::instance(Filler::<{ $h * 100 + $t * 10 + $u }>)); )*
     };
 }
 macro_rules! fill_tens {
@@ -37,16 +37,15 @@ macro_rules! fill_hundreds {
 /// the filler is 1,000 distinct unkeyed types plus keyed registrations.
 pub(crate) fn provider(total: usize) -> Arc<ServiceProvider> {
     let mut services = ServiceCollection::new();
-    services
-        .add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 })))
-        .add_transient::<Repo>(|sp| Ok(Arc::new(Repo { config: sp.get()? })))
-        .add_scoped::<RequestContext>(|_| Ok(Arc::new(RequestContext { id: 7 })));
+    services.add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 })));
+    services.add_transient::<Repo>(|sp| Ok(Arc::new(Repo { config: sp.get()? })));
+    services.add_scoped::<RequestContext>(|_| Ok(Arc::new(RequestContext { id: 7 })));
     if total > 1_000 {
         fill_hundreds!(services; 0 1 2 3 4 5 6 7 8 9);
     }
     let mut key = 0u64;
     while services.len() < total {
-        services.add_keyed_singleton_instance(key, key);
+        services.keyed(key).add(Lifetime::Singleton, Source::instance(key));
         key += 1;
     }
     let provider = services.build().expect("valid collection");

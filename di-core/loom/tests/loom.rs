@@ -49,7 +49,7 @@ fn count(c: &AtomicUsize) -> usize {
     c.load(Ordering::SeqCst)
 }
 
-/// A factory error (the factories return `anyhow::Result`; this crate depends on `di-core` only).
+/// A factory error: any error type converts into the `BoxError` a factory returns.
 fn failure() -> std::io::Error {
     std::io::Error::other("the first creation fails")
 }
@@ -85,13 +85,12 @@ fn singleton_is_created_once() {
         let created = counter();
         let provider = {
             let created = created.clone();
-            ServiceCollection::new()
-                .add_singleton::<Service>(move |_| {
-                    created.fetch_add(1, Ordering::SeqCst);
-                    Ok(Arc::new(Service))
-                })
-                .build()
-                .expect("valid")
+            let mut services = ServiceCollection::new();
+            services.add_singleton::<Service>(move |_| {
+                created.fetch_add(1, Ordering::SeqCst);
+                Ok(Arc::new(Service))
+            });
+            services.build().expect("valid")
         };
 
         // Each thread reads the factory's counter before resolving. The cell's value is a
@@ -124,22 +123,21 @@ fn scoped_is_created_once_per_scope() {
         let created = counter();
         let provider = {
             let created = created.clone();
-            ServiceCollection::new()
-                .add_scoped::<Service>(move |_| {
-                    created.fetch_add(1, Ordering::SeqCst);
-                    thread::yield_now();
-                    Ok(Arc::new(Service))
-                })
-                .build()
-                .expect("valid")
+            let mut services = ServiceCollection::new();
+            services.add_scoped::<Service>(move |_| {
+                created.fetch_add(1, Ordering::SeqCst);
+                thread::yield_now();
+                Ok(Arc::new(Service))
+            });
+            services.build().expect("valid")
         };
         let scope = Arc::new(provider.create_scope().expect("a live root"));
 
         let other = {
             let scope = scope.clone();
-            thread::spawn(move || scope.get::<Service>().expect("resolves"))
+            thread::spawn(move || scope.provider().get::<Service>().expect("resolves"))
         };
-        let mine = scope.get::<Service>().expect("resolves");
+        let mine = scope.provider().get::<Service>().expect("resolves");
         let theirs = other.join().expect("no panic");
 
         assert_eq!(count(&created), 1, "the factory runs exactly once per scope");
@@ -202,13 +200,13 @@ fn scoped_claim_races_scope_disposal() {
 
         let resolving = {
             let scope = scope.clone();
-            thread::spawn(move || scope.get::<Service>())
+            thread::spawn(move || scope.provider().get::<Service>())
         };
-        scope.dispose_sync().expect("the hook succeeds");
+        scope.provider().dispose_sync().expect("the hook succeeds");
         let resolved = resolving.join().expect("no panic");
 
         check_dispose_race(&COVERAGE, &resolved, count(&created), count(&disposed));
-        let after = scope.get::<Service>().expect_err("a disposed scope resolves nothing");
+        let after = scope.provider().get::<Service>().expect_err("a disposed scope resolves nothing");
         assert!(after.is_disposed(), "{after}");
         assert!(count(&created) <= 1, "no creation starts after disposal");
     });
@@ -292,16 +290,15 @@ fn waiter_is_woken_when_the_creation_completes() {
         let creating = Arc::new(AtomicBool::new(false));
         let provider = {
             let (created, creating) = (created.clone(), creating.clone());
-            ServiceCollection::new()
-                .add_singleton::<Service>(move |_| {
-                    creating.store(true, Ordering::SeqCst);
-                    created.fetch_add(1, Ordering::SeqCst);
-                    thread::yield_now();
-                    creating.store(false, Ordering::SeqCst);
-                    Ok(Arc::new(Service))
-                })
-                .build()
-                .expect("valid")
+            let mut services = ServiceCollection::new();
+            services.add_singleton::<Service>(move |_| {
+                creating.store(true, Ordering::SeqCst);
+                created.fetch_add(1, Ordering::SeqCst);
+                thread::yield_now();
+                creating.store(false, Ordering::SeqCst);
+                Ok(Arc::new(Service))
+            });
+            services.build().expect("valid")
         };
 
         let results = resolve_twice(&provider, &creating);
@@ -327,16 +324,15 @@ fn waiter_retries_when_the_creation_fails() {
         let creating = Arc::new(AtomicBool::new(false));
         let provider = {
             let (created, creating) = (created.clone(), creating.clone());
-            ServiceCollection::new()
-                .add_singleton::<Service>(move |_| {
-                    creating.store(true, Ordering::SeqCst);
-                    let call = created.fetch_add(1, Ordering::SeqCst);
-                    thread::yield_now();
-                    creating.store(false, Ordering::SeqCst);
-                    if call == 0 { Err(failure().into()) } else { Ok(Arc::new(Service)) }
-                })
-                .build()
-                .expect("valid")
+            let mut services = ServiceCollection::new();
+            services.add_singleton::<Service>(move |_| {
+                creating.store(true, Ordering::SeqCst);
+                let call = created.fetch_add(1, Ordering::SeqCst);
+                thread::yield_now();
+                creating.store(false, Ordering::SeqCst);
+                if call == 0 { Err(failure().into()) } else { Ok(Arc::new(Service)) }
+            });
+            services.build().expect("valid")
         };
 
         let results = resolve_twice(&provider, &creating);
@@ -398,15 +394,15 @@ fn scoped_waiter_races_scope_disposal() {
         let resolvers: Vec<_> = (0..2)
             .map(|_| {
                 let scope = scope.clone();
-                thread::spawn(move || scope.get::<Service>())
+                thread::spawn(move || scope.provider().get::<Service>())
             })
             .collect();
-        scope.dispose_sync().expect("the hook succeeds");
+        scope.provider().dispose_sync().expect("the hook succeeds");
         let results: Vec<_> = resolvers.into_iter().map(|r| r.join().expect("no panic")).collect();
         let results: [_; 2] = results.try_into().expect("two resolves");
 
         check_waiter_vs_disposal(&results, count(&created), count(&disposed));
-        assert!(scope.get::<Service>().expect_err("disposed").is_disposed());
+        assert!(scope.provider().get::<Service>().expect_err("disposed").is_disposed());
     });
 }
 

@@ -172,7 +172,9 @@ impl<'a, K: Key> KeyedServices<'a, K> {
     where
         T: ?Sized + Send + Sync + 'static,
     {
-        self.services.register(Some(ServiceKey::new(self.key)), lifetime, source, Mode::Replace).expect("`replace` always adds")
+        self.services
+            .register(Some(ServiceKey::new(self.key)), lifetime, source, Mode::Replace)
+            .expect("`replace` always adds")
     }
 
     /// [`ServiceCollection::remove`] under this key: removes every registration of `T` under an

@@ -174,7 +174,6 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use di_core::{BoxError, FromProvider, Lifetime, Resolver, ServiceCollection, Source};
     /// struct Clock;
     /// impl FromProvider for Clock {
@@ -198,7 +197,6 @@ impl ServiceCollection {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use di_core::{Lifetime, ServiceCollection, Source};
     /// let mut services = ServiceCollection::new();
     /// services.add(Lifetime::Singleton, Source::instance(1u32));

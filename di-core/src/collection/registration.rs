@@ -9,8 +9,8 @@ use crate::descriptor::Descriptor;
 use crate::dispose::{AsyncDispose, Dispose};
 use crate::error::BoxError;
 use crate::inject::Dependencies;
-use crate::resolve::Resolvable;
 use crate::key::Key;
+use crate::resolve::Resolvable;
 
 /// The registration just added: attach disposal hooks, or declare what its factory resolves so
 /// [`build`](ServiceCollection::build) can check it. Each method returns the registration, so

@@ -14,11 +14,12 @@ use super::BoxError;
 /// let mut services = ServiceCollection::new();
 /// services
 ///     .add_singleton::<Conn>(|_| Ok(Arc::new(Conn)))
-///     .on_dispose(|_| Err(anyhow::anyhow!("socket already closed")));
+///     .on_dispose(|_| Err("socket already closed".into()));
 /// let provider = services.build()?;
 /// provider.get::<Conn>()?;
 /// let err = provider.dispose_sync().unwrap_err();
-/// assert!(matches!(err.failures()[0], DisposeFailure::Failed { .. }));
+/// let DisposeFailure::Failed { source, .. } = &err.failures()[0] else { panic!("{err}") };
+/// assert_eq!(source.to_string(), "socket already closed"); // the cause is the source, not the message
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +108,7 @@ impl DisposeError {
     /// # use di_core::ServiceCollection;
     /// # struct Conn;
     /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err("boom".into()));
     /// # let provider = services.build()?;
     /// # provider.get::<Conn>()?;
     /// let err = provider.dispose_sync().unwrap_err();
@@ -127,7 +128,7 @@ impl DisposeError {
     /// # use di_core::ServiceCollection;
     /// # struct Conn;
     /// # let mut services = ServiceCollection::new();
-    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err(anyhow::anyhow!("boom")));
+    /// # services.add_singleton::<Conn>(|_| Ok(Arc::new(Conn))).on_dispose(|_| Err("boom".into()));
     /// # let provider = services.build()?;
     /// # provider.get::<Conn>()?;
     /// let failures = provider.dispose_sync().unwrap_err().into_failures();

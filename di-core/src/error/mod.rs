@@ -32,12 +32,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// struct Repo;
 /// struct Db;
-/// let provider = ServiceCollection::new()
-///     .add_singleton::<Repo>(|sp| {
-///         sp.get::<Db>()?;
-///         Ok(Arc::new(Repo))
-///     })
-///     .build()?;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Repo>(|sp| {
+///     sp.get::<Db>()?;
+///     Ok(Arc::new(Repo))
+/// });
+/// let provider = services.build()?;
 /// let Err(ResolveError::NotRegistered { path, .. }) = provider.get::<Repo>() else { panic!() };
 /// assert_eq!(path.services().len(), 1);
 /// assert!(path.to_string().ends_with("Repo`"));
@@ -351,7 +351,7 @@ impl ResolveError {
 /// struct Repo;
 /// struct Db;
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<Repo>(|sp| Ok(Arc::new(Repo))).depends_on::<Db>();
+/// services.add_singleton::<Repo>(|sp| Ok(Arc::new(Repo))).depends_on::<Arc<Db>>();
 /// let err = services.build().unwrap_err();
 /// assert!(matches!(err, BuildError::Invalid { .. }));
 /// let (repo, db) = (std::any::type_name::<Repo>(), std::any::type_name::<Db>());
@@ -360,7 +360,7 @@ impl ResolveError {
 ///     format!(
 ///         "the service collection has 1 problem:\n  \
 ///          - no service registered for `{db}` (required by `{repo}`); \
-///          register it with `add_singleton` before `build()`"
+///          register it with `services.add_singleton` before `build()`"
 ///     )
 /// );
 /// ```
@@ -381,12 +381,13 @@ impl BuildError {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use di_core::{ServiceCollection, ValidationError};
     /// struct A;
     /// struct B;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<B>();
-    /// services.add_singleton::<B>(|_| Ok(B.into())).depends_on::<A>();
+    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<Arc<B>>();
+    /// services.add_singleton::<B>(|_| Ok(B.into())).depends_on::<Arc<A>>();
     /// let err = services.build().unwrap_err();
     /// assert!(matches!(err.problems(), [ValidationError::Cycle { .. }]));
     /// ```
@@ -401,10 +402,11 @@ impl BuildError {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct A;
     /// let mut services = ServiceCollection::new();
-    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<A>();
+    /// services.add_singleton::<A>(|_| Ok(A.into())).depends_on::<Arc<A>>();
     /// assert_eq!(services.build().unwrap_err().into_problems().len(), 1);
     /// ```
     pub fn into_problems(self) -> Vec<ValidationError> {
@@ -424,7 +426,6 @@ fn render_problems(problems: &[ValidationError]) -> String {
     s
 }
 
-
 /// One problem found by build-time validation of declared dependencies.
 ///
 /// Paths use the same text as the matching [`ResolveError`] at run time: outermost first,
@@ -439,7 +440,7 @@ fn render_problems(problems: &[ValidationError]) -> String {
 ///
 /// struct A;
 /// let mut services = ServiceCollection::new();
-/// services.add_singleton::<A>(|_| Ok(Arc::new(A))).depends_on::<A>();
+/// services.add_singleton::<A>(|_| Ok(Arc::new(A))).depends_on::<Arc<A>>();
 /// let BuildError::Invalid { problems } = services.build().unwrap_err() else { unreachable!() };
 /// assert!(matches!(problems[0], ValidationError::Cycle { .. }));
 /// let a = std::any::type_name::<A>();
@@ -519,11 +520,12 @@ impl ValidationError {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct Repo;
     /// struct Db;
     /// let mut services = ServiceCollection::new();
-    /// services.add_scoped::<Repo>(|_| Ok(Repo.into())).depends_on::<Db>();
+    /// services.add_scoped::<Repo>(|_| Ok(Repo.into())).depends_on::<Arc<Db>>();
     /// let err = services.build().unwrap_err();
     /// assert_eq!(err.problems()[0].registration(), std::any::type_name::<Repo>());
     /// ```
@@ -536,10 +538,11 @@ impl ValidationError {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use di_core::ServiceCollection;
     /// struct A;
     /// let mut services = ServiceCollection::new();
-    /// services.add_transient::<A>(|_| Ok(A.into())).depends_on::<A>();
+    /// services.add_transient::<A>(|_| Ok(A.into())).depends_on::<Arc<A>>();
     /// let err = services.build().unwrap_err();
     /// assert_eq!(err.problems()[0].path().services().len(), 2); // A -> A
     /// ```

@@ -38,7 +38,7 @@ enum Handle {
 /// keeping the container alive: no `Arc` cycle can be built through the container's handles.
 ///
 /// Resolve with a fallible lookup ([`get`](Self::get) and friends, returning
-/// `Result<Arc<T>, ResolveError>`) or an optional one ([`get_optional`](Self::get_optional),
+/// `Result<Arc<T>, ResolveError>`) or an optional one ([`resolve::<Option<Arc<T>>>()`](Self::resolve),
 /// returning `Ok(None)` when nothing is registered). Lookups of a cached singleton through an
 /// owner take no lock and do not allocate.
 ///
@@ -58,13 +58,13 @@ enum Handle {
 /// struct Db;
 /// struct Repo { db: Arc<Db> }
 ///
-/// let provider: Arc<ServiceProvider> = ServiceCollection::new()
-///     .add_singleton::<Db>(|_| Ok(Arc::new(Db)))
-///     .add_scoped::<Repo>(|sp| Ok(Arc::new(Repo { db: sp.get()? })))
-///     .build()?;
+/// let mut services = ServiceCollection::new();
+/// services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+/// services.add_scoped::<Repo>(|sp| Ok(Arc::new(Repo { db: sp.get()? })));
+/// let provider: Arc<ServiceProvider> = services.build()?;
 ///
 /// let scope = provider.create_scope()?;
-/// let repo = scope.get::<Repo>()?;
+/// let repo = scope.provider().get::<Repo>()?;
 /// assert!(Arc::ptr_eq(&repo.db, &provider.get::<Db>()?));
 ///
 /// // A handle the container gives out does not own the container.
@@ -129,8 +129,9 @@ impl ServiceProvider {
             Handle::Weak { core, scope, is_root } => {
                 let gone = |scope| ResolveError::Disposed { service, scope };
                 let core = core.upgrade().ok_or_else(|| gone(DisposedScope::Root))?;
-                let scope =
-                    scope.upgrade().ok_or_else(|| gone(if *is_root { DisposedScope::Root } else { DisposedScope::Scope }))?;
+                let scope = scope
+                    .upgrade()
+                    .ok_or_else(|| gone(if *is_root { DisposedScope::Root } else { DisposedScope::Scope }))?;
                 Ok(Parts { core: Held::Owned(core), scope: Held::Owned(scope), chain: Chain::Empty })
             }
         }
@@ -295,12 +296,14 @@ impl ServiceProvider {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let provider = di_core::ServiceCollection::new().add_scoped::<u64>(|_| Ok(Arc::new(1u64))).build()?;
+    /// let mut services = di_core::ServiceCollection::new();
+    /// services.add_scoped::<u64>(|_| Ok(Arc::new(1u64)));
+    /// let provider = services.build()?;
     /// let outer = provider.create_scope()?;
-    /// let inner = outer.create_scope()?;
-    /// assert!(!Arc::ptr_eq(&outer.get::<u64>()?, &inner.get::<u64>()?));
+    /// let inner = outer.provider().create_scope()?;
+    /// assert!(!Arc::ptr_eq(&outer.provider().get::<u64>()?, &inner.provider().get::<u64>()?));
     /// drop(outer);
-    /// assert!(inner.get::<u64>().is_ok()); // ending the outer scope leaves the inner one alone
+    /// assert!(inner.provider().get::<u64>().is_ok()); // ending the outer scope leaves the inner one alone
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
@@ -347,7 +350,10 @@ impl ServiceProvider {
     /// # Examples
     ///
     /// ```
-    /// let provider = di_core::ServiceCollection::new().add_singleton_instance(1u8).build()?;
+    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// let mut services = ServiceCollection::new();
+    /// services.add(Lifetime::Singleton, Source::instance(1u8));
+    /// let provider = services.build()?;
     /// provider.dispose_sync()?;
     /// assert!(provider.get::<u8>().unwrap_err().is_disposed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -381,7 +387,7 @@ impl ServiceProvider {
     /// ```
     /// let provider = di_core::ServiceCollection::new().build()?;
     /// assert!(provider.is_root());
-    /// assert!(!provider.create_scope()?.is_root());
+    /// assert!(!provider.create_scope()?.provider().is_root());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_root(&self) -> bool {

@@ -61,12 +61,7 @@ impl PerKey {
 
     /// The virtual slot for `key` served by `slot`, a registration of `service`; the key is
     /// cloned only the first time it is seen.
-    pub(crate) fn virtual_slot<K: crate::key::Key>(
-        &self,
-        slot: u32,
-        service: TypeId,
-        key: &K,
-    ) -> Arc<VirtualSlot> {
+    pub(crate) fn virtual_slot<K: crate::key::Key>(&self, slot: u32, service: TypeId, key: &K) -> Arc<VirtualSlot> {
         self.find_or_insert(slot, keyed_hash(service, key), |k| k.matches(key), || ServiceKey::new(key.clone()))
     }
 

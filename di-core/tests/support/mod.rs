@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use di_core::BoxError;
+
 /// The entries disposal hooks appended, in the order they ran.
 pub(crate) type Log = Arc<Mutex<Vec<&'static str>>>;
 
@@ -9,7 +11,7 @@ pub(crate) type Log = Arc<Mutex<Vec<&'static str>>>;
 pub(crate) fn logs<T: ?Sized>(
     log: &Log,
     entry: &'static str,
-) -> impl Fn(&T) -> anyhow::Result<()> + Send + Sync + use<T> {
+) -> impl Fn(&T) -> Result<(), BoxError> + Send + Sync + use<T> {
     let log = log.clone();
     move |_| {
         log.lock().unwrap().push(entry);
@@ -18,7 +20,7 @@ pub(crate) fn logs<T: ?Sized>(
 }
 
 /// The future an async disposal hook returns.
-pub(crate) type HookFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+pub(crate) type HookFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), BoxError>> + Send>>;
 
 /// An async disposal hook that appends `entry` to `log`.
 pub(crate) fn logs_async<T: ?Sized>(
