@@ -541,7 +541,7 @@ impl ServiceCollection {
         T: ?Sized + Send + Sync + 'static,
     {
         let arc: Arc<T> = instance.into_arc();
-        self.push(descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Arc::new(arc)), None))
+        self.push(descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Instance::new(arc)), None))
     }
 
     /// Registers a keyed service of any lifetime with a factory. Keyed and unkeyed registrations
@@ -670,7 +670,7 @@ impl ServiceCollection {
         K: Eq + Hash + Send + Sync + 'static,
     {
         let arc: Arc<T> = instance.into_arc();
-        let mut d = descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Arc::new(arc)), None);
+        let mut d = descriptor::<T>(Lifetime::Singleton, None, Factory::Instance(Instance::new(arc)), None);
         d.key = Some(ServiceKey::new(key));
         self.push(d)
     }
@@ -998,7 +998,7 @@ where
 {
     Factory::Async(Arc::new(move |sp| {
         let fut = f(sp);
-        Box::pin(async move { Ok(Arc::new(fut.await?) as Instance) })
+        Box::pin(async move { Ok(Instance::new(fut.await?)) })
     }))
 }
 

@@ -9,8 +9,8 @@ use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::resolve::Resolver;
 
-/// A created instance, type-erased: an `Arc<dyn Any>` holding the service's `Arc<T>`.
-pub(crate) type Instance = Arc<dyn Any + Send + Sync>;
+/// A created instance, type-erased: the service's `Arc<T>` itself (see [`crate::instance`]).
+pub(crate) use crate::instance::Instance;
 
 /// A sync factory returning the service as its own type.
 pub(crate) type TypedFactory<T> = Arc<dyn Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync>;
@@ -32,7 +32,7 @@ impl SyncFactory {
     ) -> Self {
         let typed: TypedFactory<T> = Arc::new(f);
         let erase = typed.clone();
-        Self { erased: Arc::new(move |r| Ok(Arc::new(erase(r)?) as Instance)), typed: Arc::new(typed) }
+        Self { erased: Arc::new(move |r| Ok(Instance::new(erase(r)?))), typed: Arc::new(typed) }
     }
 
     /// The factory as `T`'s; `None` only if `T` is not the registration's service type.

@@ -77,7 +77,7 @@ struct ScopedGuard<'s> {
 impl ScopedGuard<'_> {
     fn complete(mut self, instance: Instance, d: &Descriptor) -> Result<(), Late> {
         self.done = true;
-        let disposer = d.disposer_for(&*instance);
+        let disposer = d.disposer_for(instance.as_any());
         self.scope.finish(self.id, Some((instance, disposer)))
     }
 }
@@ -181,8 +181,8 @@ impl<'s, 'c> Source<'s, 'c> {
     fn builtin(&self, d: &Descriptor, owner: &Arc<ScopeState>) -> Option<Instance> {
         match &d.factory {
             Factory::Instance(i) => Some(i.clone()),
-            Factory::Provider => Some(Arc::new(Arc::new(ServiceProvider::handle_of(self.core, owner))) as Instance),
-            Factory::Scopes => Some(Arc::new(self.core.scope_factory.clone()) as Instance),
+            Factory::Provider => Some(Instance::new(Arc::new(ServiceProvider::handle_of(self.core, owner)))),
+            Factory::Scopes => Some(Instance::new(self.core.scope_factory.clone())),
             Factory::Sync(_) | Factory::Async(_) => None,
         }
     }
@@ -313,7 +313,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_sync(t, d, me.creation(), root)?;
-                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
                         drop(guard);
                         return Err(self.too_late_sync(d, root, late));
                     }
@@ -400,9 +400,7 @@ impl<'s, 'c> Source<'s, 'c> {
                 None => Target::slot(self.core, slot),
                 Some(v) => Target::per_key(slot, v),
             };
-            let resolved: Result<Arc<dyn std::any::Any + Send + Sync>, _> =
-                Box::pin(self.resolve_erased_async(t)).await;
-            resolved?;
+            Box::pin(self.resolve_erased_async(t)).await?;
         }
         Ok(())
     }
@@ -424,7 +422,7 @@ impl<'s, 'c> Source<'s, 'c> {
     }
 
     async fn keep_async(&self, d: &Descriptor, owner: &ScopeState, instance: Instance) -> Result<(), ResolveError> {
-        match owner.track(d.disposer_for(&*instance)) {
+        match owner.track(d.disposer_for(instance.as_any())) {
             Ok(()) => Ok(()),
             Err(late) => Err(self.too_late_async(d, owner, late).await),
         }
@@ -441,7 +439,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_async(t, d, me.creation(), root).await?;
-                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
                         // Free the cell before awaiting the late hooks: never hold a claim
                         // across an await.
                         drop(guard);

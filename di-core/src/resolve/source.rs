@@ -25,7 +25,7 @@ pub(crate) struct Source<'s, 'c> {
 /// a mismatch is a bug in this crate, not a user error.
 #[inline(always)]
 pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
-    instance.downcast_ref::<Arc<T>>().expect("di-core stores every instance under its registered service type").clone()
+    instance.downcast_ref::<T>().expect("di-core stores every instance under its registered service type").clone()
 }
 
 impl<'s, 'c> Source<'s, 'c> {
