@@ -204,6 +204,12 @@ impl ServiceProvider {
         {
             return Ok(crate::resolve::downcast(instance));
         }
+        self.get_uncached()
+    }
+
+    /// The rest of [`get`](Self::get), out of line so the cached path stays small enough to inline.
+    #[inline(never)]
+    fn get_uncached<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         if let Handle::Owner { core, scope } = &self.handle {
             return Source { core, scope, chain: &TOP_LEVEL }.get();
         }
