@@ -197,8 +197,7 @@ impl ServiceProvider {
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         // The cached-singleton path, inline: a hash lookup and an atomic load, no lock.
         if let Handle::Owner { core, scope } = &self.handle
-            && !scope.is_disposed()
-            && !core.is_disposed()
+            && !crate::resolve::disposed(core, scope)
             && let Some(unkeyed) = core.unkeyed::<T>()
             && let Some(instance) = unkeyed.cell.get()
         {

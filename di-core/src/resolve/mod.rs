@@ -31,4 +31,4 @@ mod source;
 pub(crate) mod waits;
 
 pub use self::context::Resolver;
-pub(crate) use self::source::{Source, downcast};
+pub(crate) use self::source::{Source, disposed, downcast};

@@ -28,10 +28,19 @@ pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
     instance.downcast_ref::<T>().expect("di-core stores every instance under its registered service type").clone()
 }
 
+/// Whether the scope or the root has been disposed: both flags read, one branch.
+#[inline(always)]
+pub(crate) fn disposed(core: &Core, scope: &ScopeState) -> bool {
+    scope.is_disposed() | core.is_disposed()
+}
+
 impl<'s, 'c> Source<'s, 'c> {
     /// Fails if the scope or the root has been disposed.
     #[inline]
     pub(crate) fn live(&self, service: &'static str) -> Result<(), ResolveError> {
+        if !disposed(self.core, self.scope) {
+            return Ok(());
+        }
         if self.scope.is_disposed() {
             return Err(self.scope.disposed_error(service));
         }
