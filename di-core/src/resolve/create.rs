@@ -78,14 +78,14 @@ impl ScopedGuard<'_> {
     fn complete(mut self, instance: Instance, d: &Descriptor) -> Result<(), Late> {
         self.done = true;
         let disposer = d.disposer_for(instance.as_any());
-        self.scope.finish(self.id, Some((instance, disposer)))
+        self.scope.finish(self.id, instance, disposer)
     }
 }
 
 impl Drop for ScopedGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.scope.finish(self.id, None);
+            self.scope.release(self.id);
         }
     }
 }
