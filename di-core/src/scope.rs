@@ -163,6 +163,7 @@ impl ScopeState {
     /// Marks the scope disposed (no creation starts after this) and takes its cached services,
     /// to drop once the hooks ran; `idle` when there is nothing else to do (no hook left, none
     /// running, none interrupted): the common end of a unit of work, in one critical section.
+    #[inline(always)]
     fn begin_dispose(&self) -> (ScopedSlots, bool) {
         let mut inner = self.lock();
         if !inner.disposed {
@@ -195,6 +196,12 @@ impl ScopeState {
             drop(services); // outside the lock: dropping a service may run user code
             return Ok(());
         }
+        self.run_hooks_sync(services)
+    }
+
+    /// The rest of [`dispose_sync`](Self::dispose_sync), when there are hooks: out of line.
+    #[inline(never)]
+    fn run_hooks_sync(&self, services: ScopedSlots) -> Result<(), DisposeError> {
         let mut failures = Vec::new();
         while let Some(hook) = self.next_hook() {
             let running = InFlight { scope: self, service: hook.service, finished: false };
