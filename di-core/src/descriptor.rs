@@ -22,8 +22,9 @@ pub(crate) type AsyncFactory = Arc<dyn Fn(Resolver<'static>) -> BoxFuture<anyhow
 #[derive(Clone)]
 pub(crate) struct SyncFactory {
     pub(crate) erased: ErasedFactory,
-    /// A `TypedFactory<T>` of the registration's service type.
-    typed: Arc<dyn Any + Send + Sync>,
+    /// A `TypedFactory<T>` of the registration's service type, erased as an [`Instance`] (a
+    /// `TypeId` compare to recover it, no virtual call).
+    typed: Instance,
 }
 
 impl SyncFactory {
@@ -32,13 +33,13 @@ impl SyncFactory {
     ) -> Self {
         let typed: TypedFactory<T> = Arc::new(f);
         let erase = typed.clone();
-        Self { erased: Arc::new(move |r| Ok(Instance::new(erase(r)?))), typed: Arc::new(typed) }
+        Self { erased: Arc::new(move |r| Ok(Instance::new(erase(r)?))), typed: Instance::new(typed) }
     }
 
     /// The factory as `T`'s; `None` only if `T` is not the registration's service type.
     #[inline]
     pub(crate) fn typed<T: ?Sized + 'static>(&self) -> Option<&TypedFactory<T>> {
-        self.typed.downcast_ref()
+        self.typed.downcast_ref::<dyn Fn(&Resolver<'_>) -> anyhow::Result<Arc<T>> + Send + Sync>()
     }
 }
 
