@@ -394,6 +394,9 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
+        if let Handle::Owner { core, .. } = &self.handle {
+            return Core::create_scope(core);
+        }
         let (core, _) = self.parts("di_core::Scope")?;
         Core::create_scope(&core)
     }
