@@ -10,13 +10,13 @@ use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
 use crate::resolve::Resolver;
 
-/// A created instance, type-erased: an `Arc<dyn Any>` holding the service's `Arc<T>`.
-pub(crate) type Instance = Arc<dyn Any + Send + Sync>;
+/// A created instance, type-erased: the service's `Arc<T>` itself (see [`crate::instance`]).
+pub(crate) use crate::instance::Instance;
 
 /// Erases a service's `Arc<T>` into an [`Instance`].
 #[inline]
 pub(crate) fn erase<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Instance {
-    Arc::new(value)
+    Instance::new(value)
 }
 
 /// A sync factory returning the service as its own type.
@@ -29,8 +29,9 @@ pub(crate) type AsyncFactory = Arc<dyn Fn(Resolver<'static>) -> BoxFuture<Result
 #[derive(Clone)]
 pub(crate) struct SyncFactory {
     pub(crate) erased: ErasedFactory,
-    /// A `TypedFactory<T>` of the registration's service type.
-    typed: Arc<dyn Any + Send + Sync>,
+    /// A `TypedFactory<T>` of the registration's service type, erased as an [`Instance`] (a
+    /// `TypeId` compare to recover it, no virtual call).
+    typed: Instance,
 }
 
 impl SyncFactory {
@@ -39,13 +40,13 @@ impl SyncFactory {
     ) -> Self {
         let typed: TypedFactory<T> = Arc::new(f);
         let call = typed.clone();
-        Self { erased: Arc::new(move |r| call(r).map(erase)), typed: Arc::new(typed) }
+        Self { erased: Arc::new(move |r| call(r).map(erase)), typed: Instance::new(typed) }
     }
 
     /// The factory as `T`'s; `None` only if `T` is not the registration's service type.
     #[inline]
     pub(crate) fn typed<T: ?Sized + 'static>(&self) -> Option<&TypedFactory<T>> {
-        self.typed.downcast_ref()
+        self.typed.downcast_ref::<dyn Fn(&Resolver<'_>) -> Result<Arc<T>, BoxError> + Send + Sync>()
     }
 }
 

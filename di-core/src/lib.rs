@@ -6,6 +6,7 @@ mod collection;
 mod descriptor;
 mod dispose;
 mod inject;
+mod instance;
 mod key;
 mod lifetime;
 mod options;

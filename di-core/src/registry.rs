@@ -134,7 +134,7 @@ impl Core {
                 .map(|d| {
                     Arc::new(match &d.factory {
                         Factory::Instance(i) => OnceCell::filled(i.clone()),
-                        Factory::Scopes => OnceCell::filled(Arc::new(scope_factory.clone()) as Instance),
+                        Factory::Scopes => OnceCell::filled(Instance::new(scope_factory.clone())),
                         _ => OnceCell::default(),
                     })
                 })

@@ -110,33 +110,43 @@ impl ScopeState {
     }
 
     /// Ends a creation of `slot`: keeps the instance and its hooks, unless the scope was disposed
-    /// meanwhile (then they come back as [`Late`]); `None` frees the slot for a retry.
+    /// meanwhile (then they come back as [`Late`]).
     #[inline]
-    pub(crate) fn finish(&self, slot: u32, created: Option<(Instance, Option<Disposer>)>) -> Result<(), Late> {
-        let (outcome, notify, dropped) = {
+    pub(crate) fn finish(&self, slot: u32, value: Instance, disposer: Option<Disposer>) -> Result<(), Late> {
+        let mut inner = self.lock();
+        let notify = inner.waiters > 0;
+        if inner.disposed {
+            inner.slots.remove(slot);
+            drop(inner);
+            drop(value); // outside the lock: dropping a service may run user code
+            self.notify(notify);
+            return Err(Late(disposer));
+        }
+        inner.slots.set(slot, Scoped::Ready(value));
+        if let Some(disposer) = disposer {
+            inner.disposers.push(disposer);
+        }
+        drop(inner);
+        self.notify(notify);
+        Ok(())
+    }
+
+    /// Ends a creation of `slot` that produced nothing: frees the slot for a retry.
+    #[cold]
+    pub(crate) fn release(&self, slot: u32) {
+        let notify = {
             let mut inner = self.lock();
-            let notify = inner.waiters > 0;
-            match created {
-                Some((value, disposer)) if !inner.disposed => {
-                    inner.slots.set(slot, Scoped::Ready(value));
-                    inner.disposers.extend(disposer);
-                    (Ok(()), notify, None)
-                }
-                Some((value, disposer)) => {
-                    inner.slots.remove(slot);
-                    (Err(Late(disposer)), notify, Some(value))
-                }
-                None => {
-                    inner.slots.remove(slot);
-                    (Ok(()), notify, None)
-                }
-            }
+            inner.slots.remove(slot);
+            inner.waiters > 0
         };
-        drop(dropped); // outside the lock: dropping a service may run user code
+        self.notify(notify);
+    }
+
+    #[inline]
+    fn notify(&self, notify: bool) {
         if notify {
             self.changed.notify(usize::MAX);
         }
-        outcome
     }
 
     /// Records a created instance's hooks (a singleton's on the root, a transient's on its
@@ -153,6 +163,7 @@ impl ScopeState {
     /// Marks the scope disposed (no creation starts after this) and takes its cached services,
     /// to drop once the hooks ran; `idle` when there is nothing else to do (no hook left, none
     /// running, none interrupted): the common end of a unit of work, in one critical section.
+    #[inline(always)]
     fn begin_dispose(&self) -> (ScopedSlots, bool) {
         let mut inner = self.lock();
         if !inner.disposed {
@@ -185,6 +196,12 @@ impl ScopeState {
             drop(services); // outside the lock: dropping a service may run user code
             return Ok(());
         }
+        self.run_hooks_sync(services)
+    }
+
+    /// The rest of [`dispose_sync`](Self::dispose_sync), when there are hooks: out of line.
+    #[inline(never)]
+    fn run_hooks_sync(&self, services: ScopedSlots) -> Result<(), DisposeError> {
         let mut failures = Vec::new();
         while let Some(hook) = self.next_hook() {
             let running = InFlight { scope: self, service: hook.service, finished: false };

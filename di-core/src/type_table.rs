@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 /// A read-only map from `TypeId` to `V`.
 #[derive(Debug)]
 pub(crate) struct TypeTable<V> {
-    mask: usize,
+    /// A power of two long.
     slots: Box<[Option<(TypeId, V)>]>,
 }
 
@@ -59,16 +59,18 @@ impl<V> TypeTable<V> {
             }
             slots[i] = Some((id, value));
         }
-        Self { mask, slots: slots.into() }
+        Self { slots: slots.into() }
     }
 
     #[inline]
     pub(crate) fn get(&self, id: &TypeId) -> Option<&V> {
-        let mut i = index(id) & self.mask;
+        // The mask from the length (a power of two): one load fewer, and the bounds check folds.
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = index(id) & mask;
         loop {
             match self.slots.get(i)? {
                 Some((key, value)) if key == id => return Some(value),
-                Some(_) => i = (i + 1) & self.mask,
+                Some(_) => i = (i + 1) & mask,
                 None => return None,
             }
         }

@@ -163,14 +163,20 @@ impl ServiceProvider {
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         // The cached-singleton path, inline: a hash lookup and an atomic load, no lock.
+        if let Handle::Owner { core, scope } = &self.handle
+            && !crate::resolve::disposed(core, scope)
+            && let Some(unkeyed) = core.unkeyed::<T>()
+            && let Some(instance) = unkeyed.cell.get()
+        {
+            return Ok(crate::resolve::downcast(instance));
+        }
+        self.get_uncached()
+    }
+
+    /// The rest of [`get`](Self::get), out of line so the cached path stays small enough to inline.
+    #[inline(never)]
+    fn get_uncached<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         if let Handle::Owner { core, scope } = &self.handle {
-            if !scope.is_disposed()
-                && !core.is_disposed()
-                && let Some(unkeyed) = core.unkeyed::<T>()
-                && let Some(instance) = unkeyed.cell.get()
-            {
-                return Ok(crate::resolve::downcast(instance));
-            }
             return Source { core, scope, chain: &TOP_LEVEL }.get();
         }
         self.resolve::<Arc<T>>()
@@ -307,6 +313,9 @@ impl ServiceProvider {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_scope(&self) -> Result<Scope, ResolveError> {
+        if let Handle::Owner { core, .. } = &self.handle {
+            return Core::create_scope(core);
+        }
         let parts = self.parts("di_core::Scope")?;
         Core::create_scope(&parts.core)
     }

@@ -184,8 +184,7 @@ impl<'a> Resolver<'a> {
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
         if let Kind::Borrowed { core, scope, link } = &self.kind {
             // The cached-singleton path, inline (a factory's dependencies are mostly these).
-            if !scope.is_disposed()
-                && !core.is_disposed()
+            if !super::disposed(core, scope)
                 && let Some(unkeyed) = core.unkeyed::<T>()
                 && let Some(instance) = unkeyed.cell.get()
             {

@@ -77,15 +77,15 @@ struct ScopedGuard<'s> {
 impl ScopedGuard<'_> {
     fn complete(mut self, instance: Instance, d: &Descriptor) -> Result<(), Late> {
         self.done = true;
-        let disposer = d.disposer_for(&*instance);
-        self.scope.finish(self.id, Some((instance, disposer)))
+        let disposer = d.disposer_for(instance.as_any());
+        self.scope.finish(self.id, instance, disposer)
     }
 }
 
 impl Drop for ScopedGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.scope.finish(self.id, None);
+            self.scope.release(self.id);
         }
     }
 }
@@ -184,8 +184,8 @@ impl<'s, 'c> Source<'s, 'c> {
     fn builtin(&self, d: &Descriptor, owner: &Arc<ScopeState>) -> Option<Instance> {
         match &d.factory {
             Factory::Instance(i) => Some(i.clone()),
-            Factory::Provider => Some(Arc::new(Arc::new(ServiceProvider::handle_of(self.core, owner))) as Instance),
-            Factory::Scopes => Some(Arc::new(self.core.scope_factory.clone()) as Instance),
+            Factory::Provider => Some(Instance::new(Arc::new(ServiceProvider::handle_of(self.core, owner)))),
+            Factory::Scopes => Some(Instance::new(self.core.scope_factory.clone())),
             Factory::Sync(_) | Factory::Async(_) => None,
         }
     }
@@ -316,7 +316,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_sync(t, d, me.creation(), root)?;
-                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
                         drop(guard);
                         return Err(self.too_late_sync(d, root, late));
                     }
@@ -403,9 +403,7 @@ impl<'s, 'c> Source<'s, 'c> {
                 None => Target::slot(self.core, slot),
                 Some(v) => Target::per_key(slot, v),
             };
-            let resolved: Result<Arc<dyn std::any::Any + Send + Sync>, _> =
-                Box::pin(self.resolve_erased_async(t)).await;
-            resolved?;
+            Box::pin(self.resolve_erased_async(t)).await?;
         }
         Ok(())
     }
@@ -427,7 +425,7 @@ impl<'s, 'c> Source<'s, 'c> {
     }
 
     async fn keep_async(&self, d: &Descriptor, owner: &ScopeState, instance: Instance) -> Result<(), ResolveError> {
-        match owner.track(d.disposer_for(&*instance)) {
+        match owner.track(d.disposer_for(instance.as_any())) {
             Ok(()) => Ok(()),
             Err(late) => Err(self.too_late_async(d, owner, late).await),
         }
@@ -444,7 +442,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_async(t, d, me.creation(), root).await?;
-                    if let Err(late) = root.track(d.disposer_for(&*instance)) {
+                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
                         // Free the cell before awaiting the late hooks: never hold a claim
                         // across an await.
                         drop(guard);

@@ -34,7 +34,13 @@ impl ScopedSlots {
             .flatten()
             .find(|(s, _)| *s == slot)
             .map(|(_, entry)| entry)
-            .or_else(|| self.spilled.as_ref()?.get(&slot))
+            .or_else(|| self.get_spilled(slot))
+    }
+
+    /// Out of line: hashing the slot is for scopes that resolve many scoped services.
+    #[inline(never)]
+    fn get_spilled(&self, slot: u32) -> Option<&Scoped> {
+        self.spilled.as_ref()?.get(&slot)
     }
 
     #[inline]
@@ -43,6 +49,11 @@ impl ScopedSlots {
             *e = entry;
             return;
         }
+        self.set_spilled(slot, entry);
+    }
+
+    #[inline(never)]
+    fn set_spilled(&mut self, slot: u32, entry: Scoped) {
         if let Some(map) = self.spilled.as_mut().filter(|m| m.contains_key(&slot)) {
             map.insert(slot, entry);
             return;
@@ -55,17 +66,27 @@ impl ScopedSlots {
     pub(crate) fn insert(&mut self, slot: u32, entry: Scoped) {
         match self.inline.iter_mut().find(|e| e.is_none()) {
             Some(free) => *free = Some((slot, entry)),
-            None => {
-                self.spilled.get_or_insert_default().insert(slot, entry);
-            }
+            None => self.insert_spilled(slot, entry),
         }
+    }
+
+    #[inline(never)]
+    fn insert_spilled(&mut self, slot: u32, entry: Scoped) {
+        self.spilled.get_or_insert_default().insert(slot, entry);
     }
 
     #[inline]
     pub(crate) fn remove(&mut self, slot: u32) {
         if let Some(e) = self.inline.iter_mut().find(|e| matches!(e, Some((s, _)) if *s == slot)) {
             *e = None;
-        } else if let Some(map) = self.spilled.as_mut() {
+        } else {
+            self.remove_spilled(slot);
+        }
+    }
+
+    #[inline(never)]
+    fn remove_spilled(&mut self, slot: u32) {
+        if let Some(map) = self.spilled.as_mut() {
             map.remove(&slot);
         }
     }

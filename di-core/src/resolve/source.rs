@@ -26,13 +26,22 @@ pub struct Source<'s, 'c> {
 /// a mismatch is a bug in this crate, not a user error.
 #[inline(always)]
 pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
-    instance.downcast_ref::<Arc<T>>().expect("di-core stores every instance under its registered service type").clone()
+    instance.downcast_ref::<T>().expect("di-core stores every instance under its registered service type").clone()
+}
+
+/// Whether the scope or the root has been disposed: both flags read, one branch.
+#[inline(always)]
+pub(crate) fn disposed(core: &Core, scope: &ScopeState) -> bool {
+    scope.is_disposed() | core.is_disposed()
 }
 
 impl<'s, 'c> Source<'s, 'c> {
     /// Fails if the scope or the root has been disposed.
     #[inline]
     pub(crate) fn live(&self, service: &'static str) -> Result<(), ResolveError> {
+        if !disposed(self.core, self.scope) {
+            return Ok(());
+        }
         if self.scope.is_disposed() {
             return Err(self.scope.disposed_error(service));
         }
