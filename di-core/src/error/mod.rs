@@ -131,13 +131,14 @@ impl fmt::Display for DisposedScope {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyLabel {
-    value: String,
+    // `Box<str>`, not `String`: every `Result<_, ResolveError>` carries this field's size.
+    value: Box<str>,
     type_name: &'static str,
 }
 
 impl KeyLabel {
     pub(crate) fn of<K: fmt::Debug + 'static>(key: &K) -> Self {
-        Self { value: format!("{key:?}"), type_name: std::any::type_name::<K>() }
+        Self { value: format!("{key:?}").into_boxed_str(), type_name: std::any::type_name::<K>() }
     }
 
     /// The key's value, as its `Debug` output.
@@ -189,6 +190,9 @@ impl fmt::Display for KeyLabel {
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+// A plain one-byte tag: `Ok` in a `Result<Arc<T>, ResolveError>` is then a small tag value,
+// tested with one compare on every lookup (a niche in a field needs a 64-bit immediate).
+#[repr(u8)]
 pub enum ResolveError {
     /// No registration exists for the type (and key, if any).
     #[error(

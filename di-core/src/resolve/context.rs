@@ -129,11 +129,15 @@ impl<'a> Resolver<'a> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn key<K: 'static>(&self) -> Option<&K> {
-        let node = match &self.kind {
-            Kind::Borrowed { link, .. } => &link.node,
-            Kind::Owned { chain, .. } => chain.innermost()?,
+        let key = match &self.kind {
+            // The key served (`AnyKey`), else the registration's own (a real slot's descriptor).
+            Kind::Borrowed { core, link, .. } => {
+                let node = &link.node;
+                node.key.as_ref().or_else(|| core.descriptors.get(node.id as usize)?.key.as_ref())
+            }
+            Kind::Owned { chain, .. } => chain.innermost()?.key.as_ref(),
         };
-        node.key.as_ref()?.as_any().downcast_ref()
+        key?.as_any().downcast_ref()
     }
 
     /// A handle to the scope this service is created in (the root, for a singleton), to keep:

@@ -92,9 +92,9 @@ impl Drop for ScopedGuard<'_> {
 
 impl<'s, 'c> Source<'s, 'c> {
     fn node(&self, t: Target<'_>, d: &Descriptor, creation: Creation) -> Node {
-        // The key a factory is given: the one resolved (for an `AnyKey` registration) or its own.
-        let key = t.key.or(d.key.as_ref()).cloned();
-        Node { id: t.id, service: d.name, lifetime: d.lifetime, creation, key }
+        // The key an `AnyKey` registration serves; a keyed registration's own key is read from
+        // its descriptor by a sync factory's resolver (`Resolver::key`), so it is not cloned here.
+        Node { id: t.id, service: d.name, lifetime: d.lifetime, creation, key: t.key.cloned() }
     }
 
     #[inline]
@@ -220,7 +220,12 @@ impl<'s, 'c> Source<'s, 'c> {
         owner: &Arc<ScopeState>,
     ) -> Result<Instance, ResolveError> {
         let Factory::Async(factory) = &d.factory else { return self.create_sync(t, d, creation, owner) };
-        let (chain, _ends) = self.chain.push_shared(self.node(t, d, creation));
+        let mut node = self.node(t, d, creation);
+        // An async factory's resolver has no registry to read the key from: it carries it.
+        if node.key.is_none() {
+            node.key = d.key.clone();
+        }
+        let (chain, _ends) = self.chain.push_shared(node);
         let resolver = Resolver::owned(self.core, owner, chain);
         let result = match catch_unwind(AssertUnwindSafe(|| {
             let _busy = Busy::enter(creation, d.name);
