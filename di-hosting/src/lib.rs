@@ -12,6 +12,7 @@ mod options;
 mod phase;
 mod registration;
 mod shutdown;
+mod tasks;
 
 #[doc(inline)]
 pub use self::builder::HostBuilder;

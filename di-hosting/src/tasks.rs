@@ -1,0 +1,114 @@
+//! The host's tasks, on tokio-util's graceful-shutdown recipe: one root [`CancellationToken`]
+//! (a child per service) and one [`TaskTracker`] that every task the host and its services
+//! spawn runs on. Stopping is: cancel, close, wait with a deadline; what is still running at
+//! the deadline is reported by name.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Every task of one host. Cheap to clone (shared state).
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code, reason = "the foundation the host and work services are moved onto next")]
+pub(crate) struct HostTasks {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    token: CancellationToken,
+    tracker: TaskTracker,
+    next: AtomicU64,
+    /// The tasks still running, by id: what a stop that hits its deadline names.
+    running: Mutex<HashMap<u64, &'static str>>,
+}
+
+/// Removes a task from the running list when it ends (completes, panics or is dropped).
+struct Running {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    }
+}
+
+#[allow(dead_code, reason = "the foundation the host and work services are moved onto next")]
+impl HostTasks {
+    /// A token cancelled when the host stops (or `cancel` is called): give one to each service.
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.inner.token.child_token()
+    }
+
+    /// Whether stopping has begun.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// Spawns `task` on the host's tracker, listed under `name` while it runs.
+    pub(crate) fn spawn<F>(&self, name: &'static str, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).insert(id, name);
+        let running = Running { inner: self.inner.clone(), id };
+        self.inner.tracker.spawn(async move {
+            let _running = running;
+            task.await
+        })
+    }
+
+    /// Cancels every token handed out: the first step of stopping.
+    pub(crate) fn cancel(&self) {
+        self.inner.token.cancel();
+    }
+
+    /// Lets `wait` return once the tasks are done: the second step of stopping (see
+    /// `TaskTracker::close`; a task spawned later is still tracked).
+    pub(crate) fn close(&self) {
+        self.inner.tracker.close();
+    }
+
+    /// Waits until every tracked task has ended (after `close`).
+    pub(crate) async fn wait(&self) {
+        self.inner.tracker.wait().await;
+    }
+
+    /// The names of the tasks still running, sorted: what a stop reports as abandoned.
+    pub(crate) fn running(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> =
+            self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).values().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn cancel_close_wait_and_name_what_is_left() {
+        let tasks = HostTasks::default();
+        let token = tasks.child_token();
+        tasks.spawn("polite", async move { token.cancelled().await });
+        tasks.spawn("stubborn", std::future::pending::<()>());
+        assert_eq!(tasks.running(), ["polite", "stubborn"]);
+        tasks.cancel();
+        tasks.close();
+        let waited = tokio::time::timeout(Duration::from_millis(200), tasks.wait()).await;
+        assert!(waited.is_err(), "the stubborn task never ends");
+        assert_eq!(tasks.running(), ["stubborn"], "the polite one ended on cancellation");
+    }
+}
