@@ -10,6 +10,7 @@ use crate::error::HostError;
 use crate::host::Host;
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{BackgroundServiceFailure, HostOptions};
+use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
 
 /// Configures and builds a [`Host`]: services on a [`ServiceCollection`], and [`HostOptions`].
@@ -212,6 +213,7 @@ impl HostBuilder {
         services.add(Lifetime::Singleton, Source::<BackgroundFailures>::instance(failures.clone()));
         // Every task the host and its services spawn runs on this one tracker, under its token.
         services.add(Lifetime::Singleton, Source::<HostTasks>::instance(HostTasks::default()));
+        services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(StatusBoard::default()));
         let provider = services.build_with(provider_options)?;
         Ok(Host::new(provider, lifetime, options, failures))
     }

@@ -12,6 +12,7 @@ mod options;
 mod phase;
 mod registration;
 mod shutdown;
+mod status;
 mod tasks;
 
 #[doc(inline)]
@@ -28,6 +29,8 @@ pub use self::lifetime::ApplicationLifetime;
 pub use self::options::{BackgroundServiceFailure, HostOptions};
 #[doc(inline)]
 pub use self::registration::HostingServiceCollectionExt;
+#[doc(inline)]
+pub use self::status::{HostStatus, ServiceState, ServiceStatus};
 
 /// Re-exported from `tokio-util`: the token every hosted service receives, so you need not
 /// depend on `tokio-util` yourself.
