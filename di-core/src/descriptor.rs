@@ -120,6 +120,10 @@ pub(crate) struct Descriptor {
     pub(crate) name: &'static str,
     /// The implementation type, or the factory closure's type (for `try_add_enumerable`).
     pub(crate) implementation: TypeId,
+    /// The implementation's name when the registration maps a type of the user's to the service
+    /// (`Source::implemented_by`): what validation messages name, since a trait object such as
+    /// `dyn HostedService` says nothing about which registration is wrong.
+    pub(crate) implementation_name: Option<&'static str>,
     pub(crate) key: Option<ServiceKey>,
     pub(crate) lifetime: Lifetime,
     pub(crate) factory: Factory,
@@ -129,6 +133,11 @@ pub(crate) struct Descriptor {
 }
 
 impl Descriptor {
+    /// The name messages use for this registration: the user's implementation type if known.
+    pub(crate) fn display_name(&self) -> &'static str {
+        self.implementation_name.unwrap_or(self.name)
+    }
+
     /// Whether instances of this registration have disposal hooks.
     #[inline]
     pub(crate) fn has_hooks(&self) -> bool {

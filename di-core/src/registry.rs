@@ -250,6 +250,7 @@ fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
         service: TypeId::of::<T>(),
         name: type_name::<T>(),
         implementation: TypeId::of::<T>(),
+        implementation_name: None,
         key: None,
         lifetime,
         factory,

@@ -144,7 +144,7 @@ impl<'a> Graph<'a> {
     }
 
     fn name(&self, slot: usize) -> &'static str {
-        self.descriptors[slot].name
+        self.descriptors[slot].display_name()
     }
 
     fn path(&self, slots: &[usize]) -> ResolutionPath {
@@ -198,7 +198,7 @@ impl<'a> Graph<'a> {
             found.push((
                 route[0],
                 ValidationError::MissingDependency {
-                    service: d.name,
+                    service: d.display_name(),
                     dependency: dep.name,
                     key: dep.key.as_ref().map(crate::key::ServiceKey::label),
                     lifetime: d.lifetime,

@@ -173,8 +173,9 @@ fn captured_scoped_at_resolve_has_the_same_text_as_at_build() -> Result<(), Box<
     assert_eq!(
         at_resolve,
         "singleton `resolve_errors::Cache` captures scoped service `resolve_errors::Request` (required by \
-         `resolve_errors::Cache` -> `resolve_errors::Handler`); make `resolve_errors::Cache` scoped, or resolve \
-         `resolve_errors::Request` from a scope created per unit of work with `create_scope()`"
+         `resolve_errors::Cache` -> `resolve_errors::Handler`); resolve `resolve_errors::Request` from a scope \
+         created per unit of work with `create_scope()` (through an `Arc<ServiceProvider>` that \
+         `resolve_errors::Cache` keeps), or make `resolve_errors::Cache` scoped if it need not be a singleton"
     );
 
     let mut declared = ServiceCollection::new();

@@ -51,8 +51,9 @@ fn cycle(path: &str, service: &str) -> String {
 
 fn captive(singleton: &str, scoped: &str, path: &str) -> String {
     format!(
-        "singleton `{singleton}` captures scoped service `{scoped}` (required by {path}); make `{singleton}` scoped, \
-         or resolve `{scoped}` from a scope created per unit of work with `create_scope()`"
+        "singleton `{singleton}` captures scoped service `{scoped}` (required by {path}); resolve `{scoped}` from a \
+         scope created per unit of work with `create_scope()` (through an `Arc<ServiceProvider>` that `{singleton}` \
+         keeps), or make `{singleton}` scoped if it need not be a singleton"
     )
 }
 
@@ -407,8 +408,9 @@ fn every_problem_is_reported_at_once_in_registration_order() {
          - no service registered for `validation_build::C` with key \"cold\" (&str) (required by `validation_build::A`); \
          register it with `services.keyed(key).add_singleton` before `build()`\n  \
          - singleton `validation_build::A` captures scoped service `validation_build::B` (required by \
-         `validation_build::A`); make `validation_build::A` scoped, or resolve `validation_build::B` from a scope created per unit of work with \
-         `create_scope()`\n  \
+         `validation_build::A`); resolve `validation_build::B` from a scope created per unit of work with \
+         `create_scope()` (through an `Arc<ServiceProvider>` that `validation_build::A` keeps), or make \
+         `validation_build::A` scoped if it need not be a singleton\n  \
          - no service registered for `validation_build::Foo` (required by `validation_build::C`); \
          register it with `services.add_transient` before `build()`\n  \
          - dependency cycle detected for `validation_build::D`: `validation_build::D` -> `validation_build::D`; \
@@ -426,4 +428,46 @@ fn build_error_is_send_sync_static() {
     fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
     assert_error::<BuildError>();
     assert_error::<ValidationError>();
+}
+
+/// A registration that maps the user's type to a trait object is named by the user's type, so
+/// the message points at the registration to fix (not at `dyn Trait`, shared by many).
+#[test]
+fn mapped_registrations_are_named_by_their_implementation() {
+    use di_core::{BoxError, Dependencies, FromProvider, Lifetime, Provides, Resolver, Source};
+
+    trait Job: Send + Sync {}
+    struct Db;
+    struct Nightly;
+    impl Job for Nightly {}
+    impl FromProvider for Nightly {
+        fn from_provider(r: &Resolver<'_>) -> Result<Self, BoxError> {
+            r.get::<Db>()?;
+            Ok(Nightly)
+        }
+        fn dependencies(deps: &mut Dependencies) {
+            deps.add::<Arc<Db>>();
+        }
+    }
+    impl Provides<dyn Job> for Nightly {
+        fn provide(self: Arc<Self>) -> Arc<dyn Job> {
+            self
+        }
+    }
+
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::<dyn Job>::implemented_by::<Nightly>());
+    let missing = services.build().expect_err("`Db` is missing").to_string();
+    assert!(
+        missing.contains(
+            "(required by `validation_build::mapped_registrations_are_named_by_their_implementation::Nightly`)"
+        ),
+        "{missing}"
+    );
+
+    services.add_scoped::<Db>(|_| Ok(Arc::new(Db)));
+    let captive = services.build().expect_err("a singleton captures `Db`").to_string();
+    let nightly = "validation_build::mapped_registrations_are_named_by_their_implementation::Nightly";
+    assert!(captive.contains(&format!("singleton `{nightly}` captures scoped service")), "{captive}");
+    assert!(!captive.contains("dyn "), "names the implementation, not the trait object: {captive}");
 }

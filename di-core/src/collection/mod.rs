@@ -426,6 +426,7 @@ impl ServiceCollection {
             service,
             name: type_name::<T>(),
             implementation: source.implementation,
+            implementation_name: source.implementation_name,
             key,
             lifetime,
             factory: source.factory,

@@ -76,6 +76,8 @@ pub struct Source<T: ?Sized> {
     pub(crate) factory: Factory,
     /// What `try_add_enumerable` compares: the implementation type, or the closure's own type.
     pub(crate) implementation: TypeId,
+    /// The implementation type's name, for `implemented_by` and `injected`.
+    pub(crate) implementation_name: Option<&'static str>,
     pub(crate) dependencies: Vec<Dependency>,
     _service: PhantomData<fn() -> Box<T>>,
 }
@@ -88,7 +90,7 @@ impl<T: ?Sized> std::fmt::Debug for Source<T> {
 
 impl<T: ?Sized + Send + Sync + 'static> Source<T> {
     fn new(factory: Factory, implementation: TypeId, dependencies: Vec<Dependency>) -> Self {
-        Self { factory, implementation, dependencies, _service: PhantomData }
+        Self { factory, implementation, implementation_name: None, dependencies, _service: PhantomData }
     }
 
     /// A closure that creates the service, given a [`Resolver`] for the scope it is created in
@@ -221,7 +223,9 @@ impl<T: ?Sized + Send + Sync + 'static> Source<T> {
         let factory = SyncFactory::new(move |r: &Resolver<'_>| Ok(upcast(Arc::new(I::from_provider(r)?))));
         let mut deps = Dependencies::default();
         I::dependencies(&mut deps);
-        Self::new(Factory::Sync(factory), TypeId::of::<I>(), deps.list)
+        let mut source = Self::new(Factory::Sync(factory), TypeId::of::<I>(), deps.list);
+        source.implementation_name = Some(type_name::<I>());
+        source
     }
 
     /// `T` itself, built by constructor injection ([`FromProvider`], or

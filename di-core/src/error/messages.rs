@@ -47,7 +47,7 @@ impl fmt::Display for Captured<'_> {
         let Self(singleton, scoped, path) = self;
         write!(
             f,
-            "singleton `{singleton}` captures scoped service `{scoped}`{}; make `{singleton}` scoped, or resolve `{scoped}` from a scope created per unit of work with `create_scope()`",
+            "singleton `{singleton}` captures scoped service `{scoped}`{}; resolve `{scoped}` from a scope created per unit of work with `create_scope()` (through an `Arc<ServiceProvider>` that `{singleton}` keeps), or make `{singleton}` scoped if it need not be a singleton",
             RequiredBy(path)
         )
     }
