@@ -443,7 +443,7 @@ fn mapped_registrations_are_named_by_their_implementation() {
     impl FromProvider for Nightly {
         fn from_provider(r: &Resolver<'_>) -> Result<Self, BoxError> {
             r.get::<Db>()?;
-            Ok(Nightly)
+            Ok(Self)
         }
         fn dependencies(deps: &mut Dependencies) {
             deps.add::<Arc<Db>>();
