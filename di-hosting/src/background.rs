@@ -1,20 +1,25 @@
-//! The adapter that runs a [`BackgroundService`] as a [`HostedService`]: `execute` on its own
-//! task with its own token, panics contained, failures handled by the host's policy.
+//! The adapter that runs a [`BackgroundService`] as a [`HostedService`]: `execute` on a task of
+//! the host's tracker with a child of the host's token, panics contained, failures handled by
+//! the host's policy and recorded on its status board.
 
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use di_core::error::panic_message;
 use di_core::{BoxError, Dependencies, FromProvider, ResolveError, Resolver};
+use futures_util::FutureExt as _;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::error::{Phase, ServiceFailure};
+use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{BackgroundServiceFailure, HostOptions};
+use crate::status::{ServiceState, StatusBoard};
+use crate::tasks::HostTasks;
 
 /// Background failures that stop the host, collected for the [`StopReport`](crate::StopReport).
 /// The host registers one as a singleton; adapters resolve it.
@@ -38,14 +43,23 @@ struct HostContext {
     lifetime: Arc<ApplicationLifetime>,
     policy: BackgroundServiceFailure,
     failures: Arc<BackgroundFailures>,
+    tasks: Arc<HostTasks>,
+    status: Arc<StatusBoard>,
+    /// Whether a host runs the service (it then names an `execute` still running at the
+    /// shutdown timeout as abandoned).
+    in_host: bool,
 }
 
 impl HostContext {
     fn resolve(provider: &Resolver<'_>) -> Result<Self, ResolveError> {
+        let tasks = provider.resolve::<Option<Arc<HostTasks>>>()?;
         Ok(Self {
+            in_host: tasks.is_some(),
+            tasks: tasks.unwrap_or_default(),
             lifetime: provider.resolve::<Option<Arc<ApplicationLifetime>>>()?.unwrap_or_default(),
             policy: provider.resolve::<Option<Arc<HostOptions>>>()?.unwrap_or_default().background_service_failure,
             failures: provider.resolve::<Option<Arc<BackgroundFailures>>>()?.unwrap_or_default(),
+            status: provider.resolve::<Option<Arc<StatusBoard>>>()?.unwrap_or_default(),
         })
     }
 }
@@ -60,7 +74,7 @@ pub(crate) struct BackgroundHost {
 #[derive(Debug)]
 struct Running {
     stopping: CancellationToken,
-    tracker: TaskTracker,
+    task: JoinHandle<()>,
 }
 
 impl BackgroundHost {
@@ -71,26 +85,45 @@ impl BackgroundHost {
 
 #[async_trait]
 impl HostedService for BackgroundHost {
-    /// Spawns `execute` and returns at once: a background service never delays start-up.
-    async fn start(&self, cancel: CancellationToken) -> anyhow::Result<()> {
-        // A child of the start token: an aborted start-up cancels the work too.
-        let stopping = cancel.child_token();
-        let tracker = TaskTracker::new();
+    /// Spawns `execute` on the host's tracker and returns at once: a background service never
+    /// delays start-up.
+    async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+        // A child of the host's root token: the host cancels it when it stops (or is disposed or
+        // dropped); this service's own `stop` cancels it alone. Not a child of the start token:
+        // a stop requested during start-up cancels the work only when the services are stopped.
+        let stopping = self.context.tasks.child_token();
+        let name = self.service.name();
+        self.context.status.set_state(name, ServiceState::Running);
         // A root span: the work outlives the `start` call whose span is current here.
-        let span = tracing::info_span!(parent: None, "background_service", service = self.service.name());
-        tracker.spawn(supervise(self.service.clone(), stopping.clone(), self.context.clone()).instrument(span));
-        tracker.close();
-        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, tracker });
+        let span = tracing::info_span!(parent: None, "background_service", service = name);
+        let work = supervise(self.service.clone(), stopping.clone(), self.context.clone()).instrument(span);
+        let task = self.context.tasks.spawn(name, work);
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, task });
         Ok(())
     }
 
-    /// Cancels the token and waits for `execute` to return; the host's shutdown timeout bounds
-    /// the wait. Stopping a service that never started does nothing.
-    async fn stop(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+    /// Cancels the token and waits for `execute` to return, until `cancel` fires (the host's
+    /// shutdown timeout): then it stops waiting, and the host names the task still running as
+    /// abandoned. Stopping a service that never started does nothing.
+    async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(Running { stopping, tracker }) = running {
+        if let Some(Running { stopping, task }) = running {
             stopping.cancel();
-            tracker.wait().await;
+            let name = self.service.name();
+            tokio::select! {
+                biased;
+                _ = task => {}
+                () = cancel.cancelled() => {
+                    tracing::warn!(service = name, "background service did not return from `execute` in time");
+                    // In a host, the task still running is reported as abandoned, by name.
+                    if !self.context.in_host {
+                        anyhow::bail!(
+                            "`{name}` did not return from `execute` when its token was cancelled; return from \
+                             `execute` when `stopping` is cancelled"
+                        );
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -134,39 +167,38 @@ impl<T: BackgroundService + FromProvider> HostedService for InjectedBackground<T
     }
 }
 
-/// Runs `execute` on its own task (so a panic surfaces as a `JoinError`) and applies the policy
-/// when it fails.
+/// Runs `execute` (panics caught) and applies the policy when it fails.
 async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationToken, context: HostContext) {
     let name = service.name();
+    let status = &context.status;
     let mut restarts = 0_u32;
     loop {
-        let run = {
-            let (service, stopping) = (service.clone(), stopping.clone());
-            tokio::spawn(async move { service.execute(stopping).await }.in_current_span())
-        };
-        let failure = match run.await {
+        let failure = match AssertUnwindSafe(service.execute(stopping.clone())).catch_unwind().await {
             Ok(Ok(())) => {
                 tracing::info!(service = name, "background service completed");
+                status.set_state(name, ServiceState::Stopped);
                 return;
             }
             Ok(Err(error)) => {
                 tracing::error!(service = name, error = %format!("{error:#}"), "background service failed");
                 ServiceFailure::new(name, Phase::Execute, error)
             }
-            Err(join) if join.is_panic() => {
-                let message = panic_message(&*join.into_panic());
+            Err(payload) => {
+                let message = panic_message(&*payload);
                 tracing::error!(service = name, message, "background service panicked");
                 ServiceFailure::panicked(name, Phase::Execute, message)
             }
-            // Cancelled: the runtime is shutting down; there is nobody left to report to.
-            Err(_) => return,
         };
         match context.policy {
-            BackgroundServiceFailure::Ignore => return,
+            BackgroundServiceFailure::Ignore => {
+                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
+                return;
+            }
             BackgroundServiceFailure::Restart { backoff, max_restarts }
                 if restarts < max_restarts && !stopping.is_cancelled() =>
             {
                 restarts += 1;
+                status.set_state(name, ServiceState::Restarting { attempt: restarts });
                 tracing::warn!(
                     service = name,
                     restart = restarts,
@@ -174,10 +206,11 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                     ?backoff,
                     "restarting background service"
                 );
-                tokio::select! {
-                    () = stopping.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                if stopping.run_until_cancelled(tokio::time::sleep(backoff)).await.is_none() {
+                    status.set_state(name, ServiceState::Stopped);
+                    return;
                 }
+                status.set_state(name, ServiceState::Running);
             }
             _ => {
                 tracing::error!(
@@ -186,6 +219,7 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                     "a background service failed and the host is stopping; set \
                      `HostOptions::background_service_failure` to `Ignore` or `Restart` to keep it running"
                 );
+                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
                 context.failures.push(failure);
                 context.lifetime.stop_application();
                 return;

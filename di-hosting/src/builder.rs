@@ -7,7 +7,7 @@ use di_core::{Lifetime, ProviderOptions, ServiceCollection, Source};
 
 use crate::background::BackgroundFailures;
 use crate::error::HostError;
-use crate::host::Host;
+use crate::host::{Host, Parts};
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{BackgroundServiceFailure, HostOptions};
 use crate::status::StatusBoard;
@@ -212,9 +212,11 @@ impl HostBuilder {
         services.add(Lifetime::Singleton, Source::<HostOptions>::instance(options.clone()));
         services.add(Lifetime::Singleton, Source::<BackgroundFailures>::instance(failures.clone()));
         // Every task the host and its services spawn runs on this one tracker, under its token.
-        services.add(Lifetime::Singleton, Source::<HostTasks>::instance(HostTasks::default()));
-        services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(StatusBoard::default()));
+        let tasks = Arc::new(HostTasks::default());
+        let status = Arc::new(StatusBoard::default());
+        services.add(Lifetime::Singleton, Source::<HostTasks>::instance(tasks.clone()));
+        services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(status.clone()));
         let provider = services.build_with(provider_options)?;
-        Ok(Host::new(provider, lifetime, options, failures))
+        Ok(Host::new(Parts { provider, lifetime, options, failures, tasks, status }))
     }
 }

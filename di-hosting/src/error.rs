@@ -3,9 +3,12 @@
 
 use std::fmt;
 use std::process::{ExitCode, Termination};
+use std::sync::Arc;
 use std::time::Duration;
 
 use di_core::{BuildError, DisposeError, ResolveError};
+
+use crate::schedule_error::ScheduleError;
 
 /// The lifecycle step a [`ServiceFailure`] happened in.
 ///
@@ -188,29 +191,37 @@ impl std::error::Error for ServiceFailure {
 
 /// Why the host could not be built or started.
 ///
+/// The message includes the cause (and its causes), so printing the error once says everything;
+/// for the same reason [`source`](std::error::Error::source) is `None`, and `Debug` prints the
+/// same readable text. The three `main` signatures the docs recommend
+/// (`Result<StopReport, HostError>`, `Result<_, Box<dyn Error>>` and `anyhow::Result<_>`) all print
+/// each cause once.
+///
 /// # Examples
 ///
 /// ```
 /// use di_hosting::{HostError, Phase, ServiceFailure};
 /// let err = HostError::Start(ServiceFailure::new("app::Db", Phase::Start, anyhow::anyhow!("refused")));
-/// assert_eq!(err.to_string(), "hosted service `app::Db` failed in `start`");
+/// assert_eq!(err.to_string(), "hosted service `app::Db` failed in `start`: refused");
+/// assert_eq!(format!("{err:?}"), err.to_string());
+/// assert!(std::error::Error::source(&err).is_none(), "the cause is in the message, printed once");
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum HostError {
     /// The service collection failed validation.
-    #[error("could not build the host's service provider")]
-    Build(#[from] BuildError),
+    #[error("could not build the host's service provider: {}", chain(.0))]
+    Build(BuildError),
     /// The hosted services could not be resolved from the container.
-    #[error("could not resolve the hosted services; check their registrations")]
-    Resolve(#[source] ResolveError),
-    /// One service failed to start: the original failure, as is. The services already started
-    /// were stopped.
-    #[error(transparent)]
+    #[error("could not resolve the hosted services (check their registrations): {}", chain(.0))]
+    Resolve(ResolveError),
+    /// One service failed to start: the original failure, with its cause. The services already
+    /// started were stopped.
+    #[error("{}", chain(.0))]
     Start(ServiceFailure),
     /// Several services failed to start (concurrent start). The services already started were
     /// stopped.
-    #[error("{} hosted services failed to start: {}", .failures.len(), names(.failures.iter().map(ServiceFailure::service)))]
+    #[error("{} hosted services failed to start: {}", .failures.len(), failure_list(.failures))]
     StartMany {
         /// Every failure, in registration order.
         failures: Vec<ServiceFailure>,
@@ -226,12 +237,68 @@ pub enum HostError {
         /// token was cancelled).
         services: Vec<&'static str>,
     },
-    /// The application was asked to stop (a signal, or `stop_application`) while starting.
-    #[error("start-up was cancelled because the application is stopping")]
-    StartCancelled,
-    /// `start` was called on a host that had already been started.
+    /// The application was asked to stop (a signal, `stop_application`, a failing background
+    /// service) while starting, and a service did not return from its start-up call within the
+    /// shutdown timeout (or a second signal came), so it was abandoned. When every service
+    /// returns (seeing its start token cancelled), start-up finishes normally instead and the
+    /// host then stops.
+    #[error(
+        "start-up was cancelled because the application is stopping: {} did not return within the shutdown \
+         timeout; return from `start` when its token is cancelled{}",
+        names(.abandoned.iter().copied()),
+        stopped_by(.failures)
+    )]
+    StartCancelled {
+        /// The services abandoned while starting.
+        abandoned: Vec<&'static str>,
+        /// The background failures that stopped the host while it was starting.
+        failures: Vec<ServiceFailure>,
+    },
+    /// `start` was called on a host that had already been started (or stopped).
     #[error("the host was already started; call `start` once")]
     AlreadyStarted,
+    /// Registering background work failed.
+    #[error("{0}")]
+    Schedule(ScheduleError),
+}
+
+impl fmt::Debug for HostError {
+    /// The readable message, so `main` returning `Result<_, HostError>` (or a boxed one) prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<BuildError> for HostError {
+    fn from(error: BuildError) -> Self {
+        Self::Build(error)
+    }
+}
+
+impl From<ScheduleError> for HostError {
+    fn from(error: ScheduleError) -> Self {
+        Self::Schedule(error)
+    }
+}
+
+/// `error` and each of its causes, joined with `: `.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+fn failure_list(failures: &[ServiceFailure]) -> String {
+    failures.iter().map(|f| chain(f)).collect::<Vec<_>>().join("; ")
+}
+
+fn stopped_by(failures: &[ServiceFailure]) -> String {
+    if failures.is_empty() { String::new() } else { format!("; it was stopping because {}", failure_list(failures)) }
 }
 
 fn names(names: impl Iterator<Item = &'static str>) -> String {
@@ -241,7 +308,9 @@ fn names(names: impl Iterator<Item = &'static str>) -> String {
 /// The outcome of [`Host::stop`](crate::Host::stop) or a whole run: the services that failed
 /// (in any phase, including background failures under
 /// [`BackgroundServiceFailure::StopHost`](crate::BackgroundServiceFailure::StopHost)), the
-/// services abandoned when the shutdown timeout expired, and disposal problems.
+/// services and tasks abandoned when the shutdown timeout expired, and disposal problems.
+///
+/// Cheap to clone (shared): every caller of `stop` gets the same report.
 ///
 /// It implements [`Termination`], so `main` can return it (or `Result<StopReport, HostError>`)
 /// and the process exits with [`exit_code`](Self::exit_code).
@@ -253,11 +322,41 @@ fn names(names: impl Iterator<Item = &'static str>) -> String {
 /// assert!(report.is_success());
 /// assert_eq!(report.exit_code(), 0);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StopReport {
+    failures: Arc<[ServiceFailure]>,
+    timed_out: Arc<[&'static str]>,
+    dispose: Option<Arc<DisposeError>>,
+    disposal_unfinished: Option<Arc<[&'static str]>>,
+}
+
+/// A [`StopReport`] being assembled.
+#[derive(Debug, Default)]
+pub(crate) struct ReportBuilder {
     pub(crate) failures: Vec<ServiceFailure>,
     pub(crate) timed_out: Vec<&'static str>,
-    pub(crate) dispose: Option<DisposeError>,
+}
+
+impl ReportBuilder {
+    pub(crate) fn add_timed_out(&mut self, service: &'static str) {
+        if !self.timed_out.contains(&service) {
+            self.timed_out.push(service);
+        }
+    }
+
+    pub(crate) fn finish(self) -> StopReport {
+        StopReport { failures: self.failures.into(), timed_out: self.timed_out.into(), ..StopReport::default() }
+    }
+}
+
+/// How disposing the container ended, for the report.
+#[derive(Debug)]
+pub(crate) enum Disposal {
+    Done,
+    Failed(DisposeError),
+    /// The grace period ran out (or a second signal came) with hooks still running: the names
+    /// of those known.
+    Unfinished(Vec<&'static str>),
 }
 
 impl StopReport {
@@ -272,8 +371,9 @@ impl StopReport {
         &self.failures
     }
 
-    /// The services that were still running when the shutdown timeout expired (or a second
-    /// signal arrived), and were abandoned.
+    /// The services (and tasks, by name) that were still running when the shutdown timeout
+    /// expired (or a second signal arrived, or the caller's bound of
+    /// [`Host::stop_within`](crate::Host::stop_within) passed), and were abandoned.
     ///
     /// # Examples
     ///
@@ -292,10 +392,24 @@ impl StopReport {
     /// assert!(di_hosting::StopReport::default().dispose_error().is_none());
     /// ```
     pub fn dispose_error(&self) -> Option<&DisposeError> {
-        self.dispose.as_ref()
+        self.dispose.as_deref()
     }
 
-    /// Whether everything stopped cleanly: no failure, no abandoned service, no disposal error.
+    /// `Some` when disposing the container did not finish within what was left of the shutdown
+    /// timeout (or a second signal cut it short): the services whose disposal hooks were still
+    /// running, as far as they are known (the list may be empty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(di_hosting::StopReport::default().disposal_unfinished().is_none());
+    /// ```
+    pub fn disposal_unfinished(&self) -> Option<&[&'static str]> {
+        self.disposal_unfinished.as_deref()
+    }
+
+    /// Whether everything stopped cleanly: no failure, no abandoned service, disposal finished
+    /// without error.
     ///
     /// # Examples
     ///
@@ -303,7 +417,10 @@ impl StopReport {
     /// assert!(di_hosting::StopReport::default().is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        self.failures.is_empty() && self.timed_out.is_empty() && self.dispose.is_none()
+        self.failures.is_empty()
+            && self.timed_out.is_empty()
+            && self.dispose.is_none()
+            && self.disposal_unfinished.is_none()
     }
 
     /// `0` on success, `1` otherwise: the process exit code for this outcome.
@@ -317,10 +434,14 @@ impl StopReport {
         u8::from(!self.is_success())
     }
 
-    pub(crate) fn add_timed_out(&mut self, service: &'static str) {
-        if !self.timed_out.contains(&service) {
-            self.timed_out.push(service);
+    /// This report with how disposal ended.
+    pub(crate) fn with_disposal(mut self, disposal: Disposal) -> Self {
+        match disposal {
+            Disposal::Done => {}
+            Disposal::Failed(error) => self.dispose = Some(Arc::new(error)),
+            Disposal::Unfinished(services) => self.disposal_unfinished = Some(services.into()),
         }
+        self
     }
 }
 
@@ -331,17 +452,20 @@ impl fmt::Display for StopReport {
         }
         let mut parts = Vec::new();
         if !self.failures.is_empty() {
-            parts.push(format!(
-                "{} failure(s): {}",
-                self.failures.len(),
-                names(self.failures.iter().map(|f| f.service))
-            ));
+            parts.push(format!("{} failure(s): {}", self.failures.len(), failure_list(&self.failures)));
         }
         if !self.timed_out.is_empty() {
             parts.push(format!("abandoned at the shutdown timeout: {}", names(self.timed_out.iter().copied())));
         }
-        if self.dispose.is_some() {
-            parts.push("disposal failed".to_owned());
+        if let Some(error) = &self.dispose {
+            parts.push(format!("disposal failed: {error}"));
+        }
+        if let Some(services) = &self.disposal_unfinished {
+            let mut part = "disposal did not finish within the shutdown timeout".to_owned();
+            if !services.is_empty() {
+                part.push_str(&format!(" (still running: {})", names(services.iter().copied())));
+            }
+            parts.push(part);
         }
         f.write_str(&parts.join("; "))
     }

@@ -20,7 +20,7 @@ pub use self::builder::HostBuilder;
 #[doc(inline)]
 pub use self::error::{HostError, Phase, ServiceFailure, StopReport};
 #[doc(inline)]
-pub use self::host::Host;
+pub use self::host::{Host, HostHandle};
 #[doc(inline)]
 pub use self::hosted_service::{BackgroundService, HostedService};
 #[doc(inline)]

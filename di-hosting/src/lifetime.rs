@@ -38,11 +38,13 @@ pub struct ApplicationLifetime {
 
 type Callback = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
 
-/// One event: a token plus the callbacks still waiting for it.
+/// One event: a token plus the callbacks still waiting for it, and a second token cancelled
+/// once the callbacks taken when it fired have all run.
 #[derive(Clone, Default)]
 struct Event {
     token: CancellationToken,
     callbacks: Arc<Mutex<Vec<Callback>>>,
+    done: CancellationToken,
 }
 
 impl std::fmt::Debug for Event {
@@ -66,6 +68,7 @@ impl Event {
         for callback in callbacks {
             run_callback(event, callback);
         }
+        self.done.cancel();
     }
 
     fn register(&self, event: &'static str, callback: Callback) {
@@ -205,6 +208,12 @@ impl ApplicationLifetime {
     /// Fires `started`. Called by the host.
     pub(crate) fn notify_started(&self) {
         self.started.fire("started");
+    }
+
+    /// Completes once the `stopping` callbacks have run (the event fired and every callback
+    /// registered before it returned), whichever thread fired it.
+    pub(crate) async fn stopping_callbacks_done(&self) {
+        self.stopping.done.cancelled().await;
     }
 
     /// Fires `stopped`. Called by the host.

@@ -40,10 +40,13 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HostOptions {
-    /// How long [`Host::stop`](crate::Host::stop) waits for services to stop. When it expires,
-    /// the stop token is cancelled, services still running are abandoned and named in the
-    /// [`StopReport`](crate::StopReport), and `stop` returns. Zero abandons any service that
-    /// does not stop at its first poll; `Duration::MAX` waits forever.
+    /// How long [`Host::stop`](crate::Host::stop) waits for services and background tasks to
+    /// stop; `run` disposes the container within what is left of it. When it expires, the stop
+    /// token is cancelled, services and tasks still running are abandoned and named in the
+    /// [`StopReport`](crate::StopReport) (as is an unfinished disposal), and `stop` returns. A
+    /// stop requested during start-up also gives the services still starting this long to
+    /// return. Zero abandons any service that does not stop at its first poll; `Duration::MAX`
+    /// waits forever.
     pub shutdown_timeout: Duration,
     /// How long start-up may take before it is aborted with
     /// [`HostError::StartupTimeout`](crate::HostError::StartupTimeout). `None` waits forever.

@@ -9,9 +9,10 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, join_all};
 use tracing::Instrument as _;
 
-use crate::error::{Phase, ServiceFailure};
+use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::HostedService;
 use crate::shutdown::Deadline;
+use crate::status::{ServiceState, StatusBoard};
 
 /// What one phase did, per service (indices into the host's service list).
 #[derive(Debug, Default)]
@@ -53,22 +54,25 @@ pub(crate) struct PhasePlan {
     pub(crate) abort_on_failure: bool,
 }
 
-/// Calls `plan.phase` on `services[i]` for each `i` in `order`.
+/// Calls `plan.phase` on `services[i]` for each `i` in `order`, recording each service's state
+/// on `status` around `start` and `stop`.
 pub(crate) async fn run_phase(
     services: &[Arc<dyn HostedService>],
     order: &[usize],
     plan: PhasePlan,
     deadline: &Deadline,
+    status: &StatusBoard,
 ) -> PhaseOutcome {
     let mut outcome = PhaseOutcome::default();
     if plan.concurrent {
-        let calls = order.iter().map(|&i| async move { (i, call(&*services[i], plan.phase, deadline).await) });
+        let calls =
+            order.iter().map(|&i| async move { (i, tracked(&*services[i], plan.phase, deadline, status).await) });
         for (i, result) in join_all(calls).await {
             outcome.record(i, services[i].name(), result);
         }
     } else {
         for &i in order {
-            let result = call(&*services[i], plan.phase, deadline).await;
+            let result = tracked(&*services[i], plan.phase, deadline, status).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, services[i].name(), result);
             if failed && plan.abort_on_failure {
@@ -91,6 +95,29 @@ fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline)
         // `execute` belongs to background services and is never run as a host phase.
         Phase::Execute => Box::pin(async { Ok(()) }),
     }
+}
+
+/// `call`, with the service's state recorded before and after `start` and `stop`. A failed
+/// service stays failed (its stop does not hide the failure).
+async fn tracked(service: &dyn HostedService, phase: Phase, deadline: &Deadline, status: &StatusBoard) -> Call {
+    let name = service.name();
+    let not_failed = |s: &ServiceState| !matches!(s, ServiceState::Failed { .. });
+    match phase {
+        Phase::Start => status.set_state(name, ServiceState::Starting),
+        Phase::Stop => status.set_state_if(name, not_failed, ServiceState::Stopping),
+        _ => {}
+    }
+    let result = call(service, phase, deadline).await;
+    match (&result, phase) {
+        (Call::Failed(failure), _) => status.set_state(name, ServiceState::Failed { error: chain(failure) }),
+        // A background service records `Running` itself, and may have failed already.
+        (Call::Done, Phase::Start) => {
+            status.set_state_if(name, |s| *s == ServiceState::Starting, ServiceState::Running);
+        }
+        (Call::Done, Phase::Stop) => status.set_state_if(name, not_failed, ServiceState::Stopped),
+        _ => {}
+    }
+    result
 }
 
 async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) -> Call {

@@ -2,30 +2,78 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use di_core::ServiceProvider;
 
 use futures_util::FutureExt as _;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::Disposal;
+
 /// A point in time after which the host stops waiting for services.
 ///
 /// `token` is what the services receive: it is cancelled when the deadline expires, either
-/// because the time is up or because `force` fired (a second signal during shutdown, or the
-/// application stopping during start-up).
+/// because the time is up or because `force` fired (a second signal, or the caller's bound on a
+/// stop). A start-up deadline also has a [`Grace`]: its token is a child of the application's
+/// `stopping` token (so a service sees a stop request at once) and, from the stop request on,
+/// it expires at most one shutdown timeout later.
 #[derive(Debug)]
 pub(crate) struct Deadline {
     at: Option<Instant>,
     force: CancellationToken,
+    grace: Option<Grace>,
     token: CancellationToken,
+    expired: CancellationToken,
+}
+
+/// How long start-up may still take once the application was asked to stop.
+#[derive(Debug)]
+pub(crate) struct Grace {
+    /// The application's `stopping` token.
+    pub(crate) requested: CancellationToken,
+    /// When the stop was requested.
+    pub(crate) clock: Arc<StopClock>,
+    /// The shutdown timeout.
+    pub(crate) timeout: Duration,
+}
+
+/// The instant the application was first asked to stop (marked by a `stopping` callback, or by
+/// whoever reads it first).
+#[derive(Debug, Default)]
+pub(crate) struct StopClock(OnceLock<Instant>);
+
+impl StopClock {
+    /// The instant of the stop request (now, if nobody marked it yet).
+    pub(crate) fn at(&self) -> Instant {
+        *self.0.get_or_init(Instant::now)
+    }
 }
 
 impl Deadline {
     /// `timeout: None` (or one too large to represent, like `Duration::MAX`) never expires on
     /// its own.
     pub(crate) fn new(timeout: Option<Duration>, force: CancellationToken) -> Self {
-        let at = timeout.and_then(|t| Instant::now().checked_add(t));
-        Self { at, force, token: CancellationToken::new() }
+        Self::until(timeout.and_then(|t| Instant::now().checked_add(t)), force)
+    }
+
+    /// A deadline at `at` (`None`: never, unless forced).
+    pub(crate) fn until(at: Option<Instant>, force: CancellationToken) -> Self {
+        Self { at, force, grace: None, token: CancellationToken::new(), expired: CancellationToken::new() }
+    }
+
+    /// The start-up deadline: `timeout` (the startup timeout), or one `grace.timeout` after the
+    /// stop request, whichever comes first. The services' token fires at the stop request.
+    pub(crate) fn starting(timeout: Option<Duration>, force: CancellationToken, grace: Grace) -> Self {
+        let token = grace.requested.child_token();
+        Self { grace: Some(grace), token, ..Self::new(timeout, force) }
+    }
+
+    /// The instant it expires on its own, if any.
+    pub(crate) fn at(&self) -> Option<Instant> {
+        self.at
     }
 
     /// The token handed to the services bounded by this deadline.
@@ -35,30 +83,41 @@ impl Deadline {
 
     /// Whether the deadline expired or was forced, even if nothing was waiting on it then.
     pub(crate) fn is_expired(&self) -> bool {
-        self.token.is_cancelled() || self.force.is_cancelled()
+        self.expired.is_cancelled() || self.force.is_cancelled()
     }
 
-    /// Whether `force` fired (as opposed to the time running out).
-    pub(crate) fn was_forced(&self) -> bool {
-        self.force.is_cancelled()
+    /// Whether `force` fired or the stop request's grace ran out (as opposed to the time
+    /// running out).
+    pub(crate) fn was_cut_short(&self) -> bool {
+        self.force.is_cancelled() || self.grace.as_ref().is_some_and(|g| g.requested.is_cancelled())
     }
 
     /// Completes when the deadline expires, and cancels the token.
     async fn expired(&self) {
-        if !self.token.is_cancelled() {
+        if !self.is_expired() {
             let time_up = async {
                 match self.at {
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
+            let grace_up = async {
+                let Some(grace) = &self.grace else { return std::future::pending().await };
+                grace.requested.cancelled().await;
+                match grace.clock.at().checked_add(grace.timeout) {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = time_up => {}
+                () = grace_up => {}
                 () = self.force.cancelled() => {}
-                () = self.token.cancelled() => {}
+                () = self.expired.cancelled() => {}
             }
-            self.token.cancel();
         }
+        self.expired.cancel();
+        self.token.cancel();
     }
 
     /// Runs `fut` to completion, or until the deadline expires. At expiry the token is
@@ -73,6 +132,24 @@ impl Deadline {
             () = self.expired() => {}
         }
         fut.as_mut().now_or_never()
+    }
+}
+
+/// Disposes the container within `deadline` (what is left of the shutdown timeout; a forced
+/// deadline, after a second signal, ends it at once).
+///
+/// The single place the bound on disposal lives: when di-core can name the hooks still running,
+/// swap `bound(dispose())` for that call here and fill in [`Disposal::Unfinished`]'s names.
+pub(crate) async fn dispose_within(provider: &ServiceProvider, deadline: &Deadline) -> Disposal {
+    match deadline.bound(provider.dispose()).await {
+        Some(Ok(())) => Disposal::Done,
+        Some(Err(error)) => Disposal::Failed(error),
+        None => {
+            tracing::warn!("disposing the container did not finish within the shutdown timeout; abandoned");
+            // The hooks left half-run are reported (by name) by the next disposal, e.g. when the
+            // container is dropped.
+            Disposal::Unfinished(Vec::new())
+        }
     }
 }
 
@@ -171,6 +248,31 @@ mod tests {
         let started = Instant::now();
         assert_eq!(deadline.bound(std::future::pending::<()>()).await, None, "forced deadline abandons");
         assert_eq!(started.elapsed(), Duration::ZERO, "no waiting once forced");
-        assert!(deadline.was_forced(), "expiry is reported as forced");
+        assert!(deadline.was_cut_short(), "expiry is reported as forced");
+    }
+}
+
+#[cfg(test)]
+mod grace_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_deadline_cancels_its_token_at_the_stop_request_and_expires_one_grace_later() {
+        let requested = CancellationToken::new();
+        let grace = Grace { requested: requested.clone(), clock: Arc::default(), timeout: Duration::from_secs(3) };
+        let deadline = Deadline::starting(None, CancellationToken::new(), grace);
+        let token = deadline.token();
+        let began = Instant::now();
+        let stop = requested.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        });
+        assert_eq!(deadline.bound(token.cancelled()).await, Some(()), "the token fires at the stop request");
+        assert_eq!(began.elapsed(), Duration::from_secs(1));
+        assert!(!deadline.is_expired(), "the request alone does not expire the deadline");
+        assert_eq!(deadline.bound(std::future::pending::<()>()).await, None, "abandoned one grace later");
+        assert_eq!(began.elapsed(), Duration::from_secs(4), "3 s after the request");
+        assert!(deadline.was_cut_short());
     }
 }

@@ -14,7 +14,6 @@ use tokio_util::task::TaskTracker;
 
 /// Every task of one host. Cheap to clone (shared state).
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code, reason = "the foundation the host and work services are moved onto next")]
 pub(crate) struct HostTasks {
     inner: Arc<Inner>,
 }
@@ -40,7 +39,6 @@ impl Drop for Running {
     }
 }
 
-#[allow(dead_code, reason = "the foundation the host and work services are moved onto next")]
 impl HostTasks {
     /// A token cancelled when the host stops (or `cancel` is called): give one to each service.
     pub(crate) fn child_token(&self) -> CancellationToken {
@@ -48,6 +46,7 @@ impl HostTasks {
     }
 
     /// Whether stopping has begun.
+    #[allow(dead_code, reason = "for the timed, queued and cron services (background-work rework)")]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.inner.token.is_cancelled()
     }

@@ -169,7 +169,12 @@ async fn concurrent_start_failures_are_aggregated() {
     let HostError::StartMany { failures } = &err else { panic!("expected StartMany, got {err:?}") };
     let names: Vec<_> = failures.iter().map(|f| (f.service(), f.is_panic())).collect();
     assert_eq!(names, [("a", false), ("b", true)], "every failure, in registration order");
-    assert_eq!(err.to_string(), "2 hosted services failed to start: `a`, `b`");
+    assert_eq!(
+        err.to_string(),
+        "2 hosted services failed to start: hosted service `a` failed in `start`: a failed in start; hosted service \
+         `b` panicked in `start` with message \"b panicked in start\"",
+        "each failure with its cause (issue 11)"
+    );
     assert_eq!(failures[1].panic_message(), Some("b panicked in start"), "the panic message is kept");
 }
 
@@ -327,7 +332,12 @@ async fn a_hosted_service_that_cannot_be_built_fails_start_without_panicking() {
         .expect("builds: factories run at start");
     let err = host.start().await.expect_err("the factory fails");
     assert!(matches!(err, HostError::Resolve(_)), "a resolve error, got {err:?}");
-    assert_eq!(err.to_string(), "could not resolve the hosted services; check their registrations");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("could not resolve the hosted services (check their registrations): ")
+            && text.ends_with(": missing configuration"),
+        "the message ends with the cause (issue 11): {text}"
+    );
 }
 
 #[test]

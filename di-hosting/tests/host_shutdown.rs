@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Behaviour, Log, Recorder, host_with};
 use di_hosting::{BackgroundServiceFailure, HostError, HostOptions, Phase};
-use tokio::time::Instant;
+use tokio::time::{Instant, timeout};
 
 #[test]
 fn default_options() {
@@ -138,7 +138,7 @@ async fn start_is_aborted_at_the_startup_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn stop_application_during_start_cancels_the_start() {
+async fn stop_application_during_start_cancels_the_start_token_and_start_up_finishes() {
     let log = Log::default();
     let host = host_with(vec![Recorder::new("slow", &log).on(Phase::Start, Behaviour::UntilCancelled)], |_| {});
     let lifetime = host.lifetime().clone();
@@ -147,8 +147,31 @@ async fn stop_application_during_start_cancels_the_start() {
         lifetime.stop_application();
     });
     let began = Instant::now();
-    let err = host.start().await.expect_err("start is cancelled");
-    assert!(matches!(err, HostError::StartCancelled), "cancelled by the application stopping (H65), got {err:?}");
+    host.start().await.expect("start-up finishes: no service was abandoned (issue 11, break 4)");
     assert_eq!(began.elapsed(), Duration::from_secs(1), "at once");
     assert_eq!(log.matching("slow:start:"), ["slow:start:cancelled"], "the start token was cancelled (H64)");
+    assert!(host.stop().await.is_success(), "the started service then stops cleanly");
+    assert_eq!(log.of_phase(Phase::Stop), ["slow:stop"], "and it was stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_ignores_the_stop_during_start_is_abandoned_one_shutdown_timeout_later() {
+    let log = Log::default();
+    let host = host_with(
+        vec![Recorder::new("ok", &log), Recorder::new("slow", &log).on(Phase::Start, Behaviour::Hang)],
+        |o| o.shutdown_timeout = Duration::from_secs(3),
+    );
+    let lifetime = host.lifetime().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        lifetime.stop_application();
+    });
+    let began = Instant::now();
+    let err = timeout(Duration::from_secs(60), host.start()).await.expect("bounded").expect_err("start is cancelled");
+    let HostError::StartCancelled { abandoned, failures } = &err else {
+        panic!("expected StartCancelled, got {err:?}")
+    };
+    assert_eq!((abandoned.as_slice(), failures.len()), (["slow"].as_slice(), 0), "names the abandoned service (H65)");
+    assert_eq!(began.elapsed(), Duration::from_secs(4), "one shutdown timeout after the stop request");
+    assert_eq!(log.matching("ok:stop"), ["ok:stopping", "ok:stop", "ok:stopped"], "the started service is stopped");
 }
