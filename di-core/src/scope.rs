@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use std::future::Future;
+
 use event_listener::{Event, EventListener};
+use futures_util::future::{Either, select};
 
 use crate::descriptor::Instance;
 use crate::dispose::Disposer;
@@ -220,25 +223,53 @@ impl ScopeState {
     /// that was running is reported by it as [`DisposeFailure::Interrupted`]. Returns once no
     /// hook of this scope is running, including hooks a concurrent `dispose()` runs.
     pub(crate) async fn dispose_async(&self) -> Result<(), DisposeError> {
+        self.dispose_async_until(std::future::pending()).await
+    }
+
+    /// [`dispose_async`](Self::dispose_async), given up when `until` completes: the hook then
+    /// running is abandoned and reported as [`DisposeFailure::Interrupted`], the hooks not
+    /// started are dropped unrun and reported as [`DisposeFailure::NotRun`], by name.
+    pub(crate) async fn dispose_async_until(&self, until: impl Future<Output = ()>) -> Result<(), DisposeError> {
         let (services, idle) = self.begin_dispose();
         if idle {
             drop(services);
             return Ok(());
         }
+        let mut until = std::pin::pin!(until);
         let mut failures = Vec::new();
+        let mut given_up = false;
         while let Some(hook) = self.next_hook() {
             let running = InFlight { scope: self, service: hook.service, finished: false };
-            if let Err(f) = hook.run_async().await {
-                failures.push(f);
+            match select(std::pin::pin!(hook.run_async()), until.as_mut()).await {
+                Either::Left((result, _)) => {
+                    failures.extend(result.err());
+                    running.finish();
+                }
+                // The running hook is dropped: `running` records it as interrupted.
+                Either::Right(((), _)) => {
+                    given_up = true;
+                    break;
+                }
             }
-            running.finish();
         }
         drop(services);
-        while let Some(mut waiting) = self.listen_in_flight() {
-            waiting.take().await;
+        if given_up {
+            failures.extend(self.take_unrun());
+        } else {
+            while let Some(mut waiting) = self.listen_in_flight() {
+                if let Either::Right(((), _)) = select(waiting.take(), until.as_mut()).await {
+                    break;
+                }
+            }
         }
         failures.extend(self.take_interrupted());
         DisposeError::from_failures(failures)
+    }
+
+    /// Drops the hooks not started yet, reporting each.
+    fn take_unrun(&self) -> Vec<DisposeFailure> {
+        let unrun = std::mem::take(&mut self.lock().disposers);
+        unrun.into_iter().rev().map(|hook| DisposeFailure::NotRun { service: hook.service }).collect()
     }
 
     fn listen_in_flight(&self) -> Option<ScopeListener<'_>> {

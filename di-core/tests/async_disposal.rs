@@ -259,3 +259,53 @@ async fn each_way_of_ending_a_scope_or_the_root_runs_the_matching_hook() -> Test
     assert_eq!(entries(&log), ["async", "sync", "sync", "async"], "the root's dispose().await prefers it too");
     Ok(())
 }
+
+/// `dispose_until` keeps disposal bounded: at the deadline the running hook is abandoned and
+/// the ones not started are dropped, each named; nothing runs later, and the root is disposed.
+#[tokio::test(start_paused = true)]
+async fn dispose_until_names_the_abandoned_hook_and_the_ones_not_run() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use di_core::DisposeFailure;
+
+    struct First;
+    struct Hung;
+    struct Last;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    let count = ran.clone();
+    services.add_singleton::<First>(|_| Ok(Arc::new(First))).on_dispose(move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    services.add_singleton::<Hung>(|_| Ok(Arc::new(Hung))).on_dispose_async(|_| std::future::pending());
+    let count = ran.clone();
+    services.add_singleton::<Last>(|_| Ok(Arc::new(Last))).on_dispose(move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let provider = services.build().expect("valid");
+    provider.get::<First>().expect("created first");
+    provider.get::<Hung>().expect("created second");
+    provider.get::<Last>().expect("created last");
+
+    // Reverse creation order: `Last` runs, `Hung` never finishes, `First` never starts.
+    let deadline = tokio::time::sleep(Duration::from_secs(5));
+    let bounded = tokio::time::timeout(Duration::from_secs(6), provider.dispose_until(deadline));
+    let err = bounded.await.expect("returns at its deadline").expect_err("one hook hung");
+    let named: Vec<_> = err
+        .failures()
+        .iter()
+        .map(|f| match f {
+            DisposeFailure::Interrupted { service } => ("interrupted", *service),
+            DisposeFailure::NotRun { service } => ("not run", *service),
+            other => panic!("unexpected {other}"),
+        })
+        .collect();
+    assert_eq!(named, [("not run", std::any::type_name::<First>()), ("interrupted", std::any::type_name::<Hung>())]);
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "only `Last`'s hook ran");
+    assert!(provider.is_disposed());
+    provider.dispose().await.expect("nothing is left to run or report");
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the hooks not run are dropped, not run later");
+}

@@ -354,9 +354,11 @@ impl ReportBuilder {
 pub(crate) enum Disposal {
     Done,
     Failed(DisposeError),
-    /// The grace period ran out (or a second signal came) with hooks still running: the names
-    /// of those known.
+    /// The grace period ran out (or a second signal came) with hooks still running or not
+    /// started: their services.
     Unfinished(Vec<&'static str>),
+    /// Both: some hooks failed, and the deadline cut the rest short.
+    FailedAndUnfinished(DisposeError, Vec<&'static str>),
 }
 
 impl StopReport {
@@ -440,6 +442,10 @@ impl StopReport {
             Disposal::Done => {}
             Disposal::Failed(error) => self.dispose = Some(Arc::new(error)),
             Disposal::Unfinished(services) => self.disposal_unfinished = Some(services.into()),
+            Disposal::FailedAndUnfinished(error, services) => {
+                self.dispose = Some(Arc::new(error));
+                self.disposal_unfinished = Some(services.into());
+            }
         }
         self
     }
@@ -463,7 +469,7 @@ impl fmt::Display for StopReport {
         if let Some(services) = &self.disposal_unfinished {
             let mut part = "disposal did not finish within the shutdown timeout".to_owned();
             if !services.is_empty() {
-                part.push_str(&format!(" (still running: {})", names(services.iter().copied())));
+                part.push_str(&format!(" (abandoned: {})", names(services.iter().copied())));
             }
             parts.push(part);
         }

@@ -5,7 +5,7 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use di_core::ServiceProvider;
+use di_core::{DisposeFailure, ServiceProvider};
 
 use futures_util::FutureExt as _;
 use tokio::time::Instant;
@@ -136,20 +136,33 @@ impl Deadline {
 }
 
 /// Disposes the container within `deadline` (what is left of the shutdown timeout; a forced
-/// deadline, after a second signal, ends it at once).
-///
-/// The single place the bound on disposal lives: when di-core can name the hooks still running,
-/// swap `bound(dispose())` for that call here and fill in [`Disposal::Unfinished`]'s names.
+/// deadline, after a second signal, ends it at once). At the deadline di-core abandons the hook
+/// running and drops the ones not started, naming each: the report lists them.
 pub(crate) async fn dispose_within(provider: &ServiceProvider, deadline: &Deadline) -> Disposal {
-    match deadline.bound(provider.dispose()).await {
-        Some(Ok(())) => Disposal::Done,
-        Some(Err(error)) => Disposal::Failed(error),
-        None => {
-            tracing::warn!("disposing the container did not finish within the shutdown timeout; abandoned");
-            // The hooks left half-run are reported (by name) by the next disposal, e.g. when the
-            // container is dropped.
-            Disposal::Unfinished(Vec::new())
-        }
+    let error = match provider.dispose_until(deadline.expired()).await {
+        Ok(()) => return Disposal::Done,
+        Err(error) => error,
+    };
+    let unfinished: Vec<&'static str> = error
+        .failures()
+        .iter()
+        .filter_map(|failure| match failure {
+            DisposeFailure::Interrupted { service } | DisposeFailure::NotRun { service } => Some(*service),
+            _ => None,
+        })
+        .collect();
+    if unfinished.is_empty() {
+        return Disposal::Failed(error);
+    }
+    tracing::warn!(
+        unfinished = ?unfinished,
+        "disposing the container did not finish within the shutdown timeout; abandoned"
+    );
+    if unfinished.len() == error.failures().len() {
+        Disposal::Unfinished(unfinished)
+    } else {
+        // Hooks also failed before the deadline: report both.
+        Disposal::FailedAndUnfinished(error, unfinished)
     }
 }
 

@@ -40,6 +40,11 @@ async fn a_dispose_hook_that_never_returns_is_abandoned_at_the_shutdown_timeout(
     assert_eq!(began.elapsed(), Duration::from_secs(2), "disposal runs within the shutdown timeout");
     assert_eq!(report.exit_code(), 1, "an unfinished disposal is not a clean stop: {report}");
     assert!(report.to_string().contains("disposal did not finish"), "the report says so: {report}");
+    assert_eq!(
+        report.disposal_unfinished(),
+        Some(&[std::any::type_name::<Resource>()][..]),
+        "the report names the service whose hook did not finish"
+    );
 }
 
 /// Break 2: `stop()` during `start()` waits for start-up to unwind and stops what started

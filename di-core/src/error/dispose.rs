@@ -49,6 +49,14 @@ pub enum DisposeFailure {
         /// The service being disposed.
         service: &'static str,
     },
+    /// Disposal was given up (see
+    /// [`ServiceProvider::dispose_until`](crate::ServiceProvider::dispose_until)) before this
+    /// service's hook started; it will not run.
+    #[error("disposing `{service}` did not start: disposal was given up before its turn")]
+    NotRun {
+        /// The service whose hook did not run.
+        service: &'static str,
+    },
     /// The service has only an async hook and was disposed synchronously.
     #[error("`{service}` only has an async disposal hook; dispose the container with `dispose().await`")]
     AsyncOnly {

@@ -1,6 +1,7 @@
 //! `ServiceProvider`: the handle every lookup goes through, and the one rule for who owns what.
 
 use std::any::type_name;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 
 use crate::error::{BuildError, DisposeError, DisposedScope, ResolveError};
@@ -344,6 +345,41 @@ impl ServiceProvider {
     pub async fn dispose(&self) -> Result<(), DisposeError> {
         match self.parts("di_core::ServiceProvider") {
             Ok(parts) => parts.scope.dispose_async().await,
+            Err(_) => Ok(()), // what it referred to is gone, and was disposed when it went
+        }
+    }
+
+    /// [`dispose`](Self::dispose), given up when `until` completes (a deadline, a token): what
+    /// a host uses to keep its shutdown bounded. The hook running then is abandoned
+    /// ([`DisposeFailure::Interrupted`](crate::DisposeFailure::Interrupted)) and the hooks not
+    /// started are dropped unrun ([`DisposeFailure::NotRun`](crate::DisposeFailure::NotRun)),
+    /// each reported by its service's name; the container counts as disposed either way.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispose`](Self::dispose), plus the hooks abandoned or not run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use di_core::{DisposeFailure, ServiceCollection};
+    /// struct Flusher;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<Flusher>(|_| Ok(std::sync::Arc::new(Flusher)))
+    ///     .on_dispose_async(|_| std::future::pending()); // never finishes
+    /// let provider = services.build()?;
+    /// provider.get::<Flusher>()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    /// # rt.block_on(async {
+    /// let err = provider.dispose_until(tokio::time::sleep(Duration::from_millis(10))).await.unwrap_err();
+    /// assert!(matches!(err.failures(), [DisposeFailure::Interrupted { .. }]));
+    /// # });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn dispose_until(&self, until: impl Future<Output = ()>) -> Result<(), DisposeError> {
+        match self.parts("di_core::ServiceProvider") {
+            Ok(parts) => parts.scope.dispose_async_until(until).await,
             Err(_) => Ok(()), // what it referred to is gone, and was disposed when it went
         }
     }
