@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use di_core::{Lifetime, ServiceCollection, Source};
 
-use crate::cron::{self, CronService};
-use crate::queue::QueuedWorkService;
-use crate::timed::TimedService;
+use crate::work::cron::{self, CronService};
+use crate::work::queue::QueuedWorkService;
+use crate::work::timed::TimedService;
 use crate::{
     BackgroundTaskQueue, BoundedTaskQueue, CronJob, CronOptions, HostedService, QueueOptions, ScheduleError,
     TimedOptions, TimedTask, WorkMetrics,

@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::unit_of_work::Worker;
+use crate::work::unit::Worker;
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// What a queued work item receives: a token that fires when it must stop now (the shutdown

@@ -12,7 +12,7 @@ use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::unit_of_work::Worker;
+use crate::work::unit::Worker;
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a cron job does at each firing.

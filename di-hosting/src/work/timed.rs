@@ -10,7 +10,7 @@ use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::unit_of_work::Worker;
+use crate::work::unit::Worker;
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a timed service does on every tick.
