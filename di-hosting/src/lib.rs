@@ -51,7 +51,9 @@ pub use self::work::error::ScheduleError;
 #[doc(inline)]
 pub use self::work::ext::BackgroundWorkExt;
 #[doc(inline)]
-pub use self::work::queue::{BackgroundTaskQueue, BoundedTaskQueue, QueueOptions, WorkContext, WorkItem};
+pub use self::work::queue::{BackgroundTaskQueue, BoundedTaskQueue, WorkContext, WorkItem};
+#[doc(inline)]
+pub use self::work::queued::{QueueOptions, QueueStopPolicy};
 #[doc(inline)]
 pub use self::work::timed::{MissedTickPolicy, TimedOptions, TimedTask};
 #[doc(inline)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use di_core::{Lifetime, ServiceCollection, Source};
 
 use crate::work::cron::{self, CronService};
-use crate::work::queue::QueuedWorkService;
+use crate::work::queued::QueuedWorkService;
 use crate::work::timed::TimedService;
 use crate::{
     BackgroundTaskQueue, BoundedTaskQueue, CronJob, CronOptions, HostedService, QueueOptions, ScheduleError,
@@ -22,13 +22,17 @@ use crate::{
 ///
 /// # Stopping
 ///
-/// `start` spawns the service's loop and returns at once. On `stop`, timed services and cron jobs
-/// cancel the running unit's token and wait for it; queued work refuses new items
-/// ([`ScheduleError::QueueClosed`]) and drains what is queued, cancelling the items' token only
-/// when the shutdown timeout fires. Either way, whatever is still running or queued when the
-/// host's shutdown timeout fires is logged and reported as [`ScheduleError::ShutdownTimedOut`]
-/// (with counts) from `stop`; running units are not aborted, their token is already cancelled.
-/// Failures follow each service's [`FailurePolicy`](crate::FailurePolicy).
+/// `start` spawns the service's loop on the host's tasks and returns at once; the units of work
+/// run inside that loop's task, panics caught. On `stop`, timed services and cron jobs cancel
+/// the running units' token and wait for them; queued work refuses new items
+/// ([`ScheduleError::QueueClosed`]) and follows its [`QueueStopPolicy`](crate::QueueStopPolicy):
+/// it drains what is queued, cancelling the items' token only at the shutdown timeout (`Drain`,
+/// the default), or cancels at once and drops what never started (`Cancel`). What is still
+/// running at the shutdown timeout is logged and reported from `stop`
+/// ([`ScheduleError::ShutdownTimedOut`], [`ScheduleError::QueueStopTimedOut`] with the items'
+/// names); running units are not aborted, their token is cancelled. A unit that returns an error
+/// after its token fired was cancelled, not failed (logged at `info`). Failures follow each
+/// service's [`FailurePolicy`](crate::FailurePolicy).
 ///
 /// # Examples
 ///

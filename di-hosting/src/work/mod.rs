@@ -5,5 +5,9 @@ pub(crate) mod cron;
 pub(crate) mod error;
 pub(crate) mod ext;
 pub(crate) mod queue;
+pub(crate) mod queued;
 pub(crate) mod timed;
 pub(crate) mod unit;
+
+#[cfg(test)]
+mod tests;

@@ -3,23 +3,28 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use di_core::error::panic_message;
 use di_core::{ResolveError, Resolver, ScopeFactory, ServiceProvider};
 use futures_util::FutureExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::status::StatusBoard;
+use crate::tasks::HostTasks;
 use crate::{ApplicationLifetime, ScheduleError};
 
 /// What a timed, queued or cron service does when a unit of work fails or panics.
 ///
-/// Either way the failure is logged (at `error`, with the service name) and counted.
+/// Either way the failure is logged (at `error`, with the service name) and counted. A unit
+/// that returns an error after its token fired (the service is stopping) was cancelled, not
+/// failed: it is logged at `info` and counted in [`WorkMetrics::cancelled`], and no policy
+/// applies.
 ///
 /// # Examples
 ///
@@ -42,7 +47,9 @@ pub enum FailurePolicy {
 }
 
 /// Counts of finished units of work for one service, readable while it runs. The queued-work
-/// service registers its counters as a singleton: resolve `WorkMetrics` to read them.
+/// service registers its counters as a singleton: resolve `WorkMetrics` to read them. In a host,
+/// every timed, cron and queued service's metrics are also in its
+/// [`ServiceStatus::metrics`](crate::ServiceStatus::metrics).
 ///
 /// # Examples
 ///
@@ -61,6 +68,7 @@ pub enum FailurePolicy {
 pub struct WorkMetrics {
     completed: AtomicUsize,
     failed: AtomicUsize,
+    cancelled: AtomicUsize,
     running: AtomicUsize,
     abandoned: AtomicUsize,
 }
@@ -86,6 +94,18 @@ impl WorkMetrics {
     /// ```
     pub fn failed(&self) -> usize {
         self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Units of work that returned an error after their token fired: they were cancelled by
+    /// the service stopping, which is not a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(di_hosting::WorkMetrics::default().cancelled(), 0);
+    /// ```
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     /// Units of work running right now.
@@ -115,10 +135,25 @@ impl WorkMetrics {
     }
 }
 
+/// How one unit of work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Completed,
+    /// Returned an error after its token fired: stopped, not failed.
+    Cancelled,
+    Failed,
+}
+
 /// Runs `body` with a fresh scope's provider, then disposes the scope (awaiting async hooks)
-/// whether the body succeeded, failed or panicked. Logs any failure with the service name.
-/// Returns whether the unit succeeded.
-pub(crate) async fn run_in_scope<F, Fut>(scopes: &ScopeFactory, service: &'static str, what: &str, body: F) -> bool
+/// whether the body succeeded, failed or panicked. Logs the outcome with the service name: a
+/// failure at `error`, an error returned after `cancel` fired at `info`, as a cancellation.
+pub(crate) async fn run_in_scope<F, Fut>(
+    scopes: &ScopeFactory,
+    service: &'static str,
+    what: &str,
+    cancel: &CancellationToken,
+    body: F,
+) -> Outcome
 where
     F: FnOnce(Arc<ServiceProvider>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -133,71 +168,95 @@ where
         Ok(created) => created,
         Err(error) => {
             tracing::error!(service, %error, "{what} could not run: no scope");
-            return false;
+            return Outcome::Failed;
         }
     };
     let result = AssertUnwindSafe(async move { body(services).await }).catch_unwind().await;
     let disposed = scope.dispose().await;
-    let succeeded = match result {
-        Ok(Ok(())) => true,
+    let outcome = match result {
+        Ok(Ok(())) => Outcome::Completed,
+        Ok(Err(error)) if cancel.is_cancelled() => {
+            tracing::info!(service, error = format!("{error:#}"), "{what} cancelled: the service is stopping");
+            Outcome::Cancelled
+        }
         Ok(Err(error)) => {
             tracing::error!(service, error = format!("{error:#}"), "{what} failed");
-            false
+            Outcome::Failed
         }
         Err(panic) => {
             let message = panic_message(panic.as_ref());
             tracing::error!(service, "{what} panicked with message {message:?}");
-            false
+            Outcome::Failed
         }
     };
     match disposed {
-        Ok(()) => succeeded,
+        Ok(()) => outcome,
         Err(error) => {
             tracing::error!(service, %error, "{what}: disposing its scope failed");
-            false
+            Outcome::Failed
         }
     }
 }
 
-/// The shared machinery of one background work service: its name, its failure policy, the task
-/// tracker that owns its loop and its units of work, and the token that stops them.
+/// The shared machinery of one background work service: its name, its failure policy, the
+/// host's tasks its loop runs on, and the token that stops its units.
+///
+/// The service's loop is one task on the host's [`HostTasks`] (a standalone one outside a
+/// host); its units of work run inside that task ([`Units`]), each with panics caught, so a
+/// unit costs no task of its own and the loop's end is the end of all its work.
 #[derive(Debug)]
 pub(crate) struct Worker {
     pub(crate) name: &'static str,
     on_failure: FailurePolicy,
     scopes: Arc<ScopeFactory>,
     lifetime: Option<Arc<ApplicationLifetime>>,
+    tasks: Arc<HostTasks>,
+    status: Option<Arc<StatusBoard>>,
     /// Cancelled when the work must stop now: ends the loop and is the units' token.
     pub(crate) stopping: CancellationToken,
-    tracker: TaskTracker,
-    permits: Arc<Semaphore>,
+    /// Cancelled when the loop task has ended, and with it every unit it ran.
+    done: CancellationToken,
     started: AtomicBool,
     pub(crate) metrics: Arc<WorkMetrics>,
 }
 
 impl Worker {
-    /// Resolves the scope factory and (when a host registered one) the application lifetime.
+    /// Resolves the scope factory, the host's tasks and (in a host) the application lifetime and
+    /// status board, to which the metrics are attached. `linked`: whether the units' token is a
+    /// child of the host's root token (fires as soon as the host stops) or fires only when this
+    /// service says so (queued work that drains).
     pub(crate) fn new(
         provider: &Resolver<'_>,
         name: &'static str,
         on_failure: FailurePolicy,
-        max_concurrent: usize,
         metrics: Arc<WorkMetrics>,
+        linked: bool,
     ) -> Result<Self, ResolveError> {
+        let tasks = provider.resolve::<Option<Arc<HostTasks>>>()?.unwrap_or_default();
+        let status = provider.resolve::<Option<Arc<StatusBoard>>>()?;
+        if let Some(status) = &status {
+            status.attach_metrics(name, Arc::clone(&metrics));
+        }
         Ok(Self {
             name,
             on_failure,
             scopes: provider.get::<ScopeFactory>()?,
             lifetime: provider.resolve::<Option<Arc<ApplicationLifetime>>>()?,
-            stopping: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            permits: Arc::new(Semaphore::new(max_concurrent)),
+            stopping: if linked { tasks.child_token() } else { CancellationToken::new() },
+            tasks,
+            status,
+            done: CancellationToken::new(),
             started: AtomicBool::new(false),
             metrics,
         })
     }
 
-    /// Checks the handler is registered, then spawns the service's loop on its tracker.
+    /// A token that fires when the host stops (a child of its root token).
+    pub(crate) fn host_stopping(&self) -> CancellationToken {
+        self.tasks.child_token()
+    }
+
+    /// Checks the handler is registered, then spawns the service's loop on the host's tasks.
     pub(crate) fn start<H: ?Sized + 'static>(
         &self,
         run: impl Future<Output = ()> + Send + 'static,
@@ -205,6 +264,7 @@ impl Worker {
         if self.started.swap(true, Ordering::SeqCst) {
             return Err(ScheduleError::AlreadyStarted { service: self.name }.into());
         }
+        // `build()` checks this when validation is on; this covers a container built without.
         let probe = self.scopes.create_scope()?;
         if !probe.provider().contains::<H>() {
             let handler = std::any::type_name::<H>();
@@ -213,60 +273,84 @@ impl Worker {
         drop(probe);
         // A root span: the loop outlives the host's start phase, whose span is current here.
         let span = tracing::info_span!(parent: None, "background_work", service = self.name);
-        self.tracker.spawn(run.instrument(span));
+        let done = self.done.clone().drop_guard();
+        self.tasks.spawn(
+            self.name,
+            async move {
+                let _done = done;
+                run.await;
+            }
+            .instrument(span),
+        );
         tracing::debug!(service = self.name, "started");
         Ok(())
     }
 
-    /// Sleeps until `deadline`; `false` when the work must stop first.
-    pub(crate) async fn sleep_until(&self, deadline: Instant) -> bool {
-        tokio::select! {
-            biased;
-            () = self.stopping.cancelled() => false,
-            () = tokio::time::sleep_until(deadline) => true,
-        }
-    }
-
-    /// A slot for one unit of work, and whether it had to be waited for (the previous unit was
-    /// still running); `None` when the work must stop first.
-    pub(crate) async fn acquire(&self) -> Option<(OwnedSemaphorePermit, bool)> {
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Some((permit, false));
+    /// Waits for the loop and every unit of work to end; `false` when `timeout` fires first.
+    pub(crate) async fn wait(&self, timeout: &CancellationToken) -> bool {
+        if !self.started.load(Ordering::SeqCst) {
+            return true;
         }
         tokio::select! {
             biased;
-            () = self.stopping.cancelled() => None,
-            permit = self.permits.clone().acquire_owned() => permit.ok().map(|permit| (permit, true)),
+            () = self.done.cancelled() => true,
+            () = timeout.cancelled() => false,
         }
     }
 
-    /// Spawns one unit of work in a fresh scope; it holds `permit` until it ends.
-    pub(crate) fn spawn_unit<F, Fut>(
-        self: &Arc<Self>,
-        permit: OwnedSemaphorePermit,
+    /// Stops timed and cron work: cancels the units' token, waits for them until `timeout`
+    /// fires, then reports what is still running.
+    pub(crate) async fn stop(&self, timeout: &CancellationToken) -> Result<(), ScheduleError> {
+        self.stopping.cancel();
+        if self.wait(timeout).await {
+            tracing::debug!(service = self.name, "stopped");
+            return Ok(());
+        }
+        let running = self.metrics.running();
+        self.metrics.add_abandoned(running);
+        tracing::warn!(
+            service = self.name,
+            running,
+            "shutdown timeout reached: abandoning work still running or queued"
+        );
+        Err(ScheduleError::ShutdownTimedOut { service: self.name, running, queued: 0 })
+    }
+
+    /// One unit of work in a fresh scope, counted and logged; yields the instant it ended. Run
+    /// it on the loop's [`Units`].
+    pub(crate) fn unit<'a, F, Fut>(
+        &'a self,
         what: &'static str,
+        cancel: CancellationToken,
         span: tracing::Span,
         body: F,
-    ) where
-        F: FnOnce(Arc<ServiceProvider>) -> Fut + Send + 'static,
-        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) -> impl Future<Output = Instant> + Send + 'a
+    where
+        F: FnOnce(Arc<ServiceProvider>) -> Fut + Send + 'a,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'a,
     {
-        let worker = Arc::clone(self);
         self.metrics.running.fetch_add(1, Ordering::SeqCst);
-        self.tracker.spawn(
-            async move {
-                let succeeded = run_in_scope(&worker.scopes, worker.name, what, body).await;
-                worker.metrics.running.fetch_sub(1, Ordering::SeqCst);
-                drop(permit);
-                if succeeded {
-                    worker.metrics.completed.fetch_add(1, Ordering::SeqCst);
-                } else {
-                    worker.metrics.failed.fetch_add(1, Ordering::SeqCst);
-                    worker.on_failed();
+        async move {
+            let outcome = run_in_scope(&self.scopes, self.name, what, &cancel, body).await;
+            self.metrics.running.fetch_sub(1, Ordering::SeqCst);
+            match outcome {
+                Outcome::Completed => {
+                    self.metrics.completed.fetch_add(1, Ordering::SeqCst);
+                    if let Some(status) = &self.status {
+                        status.record_success(self.name);
+                    }
+                }
+                Outcome::Cancelled => {
+                    self.metrics.cancelled.fetch_add(1, Ordering::SeqCst);
+                }
+                Outcome::Failed => {
+                    self.metrics.failed.fetch_add(1, Ordering::SeqCst);
+                    self.on_failed();
                 }
             }
-            .instrument(span),
-        );
+            Instant::now()
+        }
+        .instrument(span)
     }
 
     fn on_failed(&self) {
@@ -285,39 +369,80 @@ impl Worker {
             ),
         }
     }
+}
 
-    /// Waits for the loop and every unit of work until `timeout` fires, cancelling `stopping`
-    /// first when `cancel_first` (timed and cron work) or only at the timeout (queued work, which
-    /// drains). At the timeout, counts what is still running, adds `queued()` and reports both.
-    pub(crate) async fn stop(
-        &self,
-        timeout: CancellationToken,
-        cancel_first: bool,
-        queued: impl FnOnce() -> usize,
-    ) -> Result<(), ScheduleError> {
-        if cancel_first {
-            self.stopping.cancel();
+type Unit<'a> = Pin<Box<dyn Future<Output = Instant> + Send + 'a>>;
+
+/// The units of work a service's loop runs at once, up to its limit, inside the loop's own task
+/// (no task per unit): the loop drives them while it waits for its next unit.
+pub(crate) struct Units<'a> {
+    running: FuturesUnordered<Unit<'a>>,
+    max: usize,
+    /// When every slot last became busy, and when one freed up again (if it has): a unit due
+    /// in between found every slot busy.
+    full_since: Option<Instant>,
+    freed: Option<Instant>,
+}
+
+impl std::fmt::Debug for Units<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Units").field("running", &self.running.len()).field("max", &self.max).finish()
+    }
+}
+
+impl<'a> Units<'a> {
+    pub(crate) fn new(max: usize) -> Self {
+        Self { running: FuturesUnordered::new(), max, full_since: None, freed: None }
+    }
+
+    /// Whether every slot is busy.
+    pub(crate) fn is_full(&self) -> bool {
+        self.running.len() >= self.max
+    }
+
+    /// Whether every slot was busy at `due`: units started before it still ran then. (A unit
+    /// started late, after `due`, does not count.)
+    pub(crate) fn were_busy_at(&self, due: Instant) -> bool {
+        let busy_from = self.full_since.is_some_and(|since| since <= due);
+        busy_from && self.freed.is_none_or(|freed| freed > due)
+    }
+
+    /// Starts `unit`; it runs while the loop awaits [`next_end`](Self::next_end) or
+    /// [`finish`](Self::finish).
+    pub(crate) fn push(&mut self, unit: impl Future<Output = Instant> + Send + 'a) {
+        self.running.push(Box::pin(unit));
+        if self.is_full() {
+            self.full_since = Some(Instant::now());
+            self.freed = None;
         }
-        self.tracker.close();
-        let finished = tokio::select! {
-            biased;
-            () = self.tracker.wait() => true,
-            () = timeout.cancelled() => false,
-        };
-        if finished {
-            tracing::debug!(service = self.name, "stopped");
-            return Ok(());
+    }
+
+    /// Drives the running units until one ends (pending forever while none runs).
+    pub(crate) async fn next_end(&mut self) {
+        match self.running.next().await {
+            Some(end) => {
+                if self.running.len() + 1 == self.max {
+                    self.freed = Some(end);
+                }
+            }
+            None => std::future::pending().await,
         }
-        self.stopping.cancel();
-        let running = self.metrics.running();
-        let queued = queued();
-        self.metrics.add_abandoned(running + queued);
-        tracing::warn!(
-            service = self.name,
-            running,
-            queued,
-            "shutdown timeout reached: abandoning work still running or queued"
-        );
-        Err(ScheduleError::ShutdownTimedOut { service: self.name, running, queued })
+    }
+
+    /// Drives `future` to its end while running the units.
+    pub(crate) async fn drive<T>(&mut self, future: impl Future<Output = T>) -> T {
+        let mut future = pin!(future);
+        loop {
+            tokio::select! {
+                biased;
+                () = self.next_end() => {}
+                value = &mut future => return value,
+            }
+        }
+    }
+
+    /// Runs every unit to its end.
+    pub(crate) async fn finish(&mut self) {
+        while self.running.next().await.is_some() {}
     }
 }
