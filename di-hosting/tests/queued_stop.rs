@@ -37,6 +37,8 @@ struct Running {
     metrics: Arc<WorkMetrics>,
 }
 
+/// Every test captures logs: tracing caches whether a log line is wanted the first time it is
+/// reached, so a test without a subscriber could hide a line from one that has one.
 async fn started(options: QueueOptions) -> Running {
     let host = Host::builder()
         .configure_services(|s| {
@@ -52,6 +54,7 @@ async fn started(options: QueueOptions) -> Running {
 
 #[tokio::test(start_paused = true)]
 async fn capacity_counts_the_items_waiting_and_len_is_exact() {
+    let (_logs, _guard) = Logs::capture();
     let r = started(QueueOptions::default().capacity(1)).await;
     let timeline = Timeline::new();
     r.queue.enqueue(three_steps(&timeline, "a")).await.unwrap();
@@ -94,6 +97,7 @@ async fn seed_scenario_under_cancel_stops_cleanly_and_names_the_items_never_star
 
 #[tokio::test(start_paused = true)]
 async fn seed_scenario_under_drain_reports_exactly_what_was_cut_off_and_dropped() {
+    let (_logs, _guard) = Logs::capture();
     let r = started(QueueOptions::default()).await;
     let timeline = Timeline::new();
     for name in ["a", "b", "c"] {
@@ -130,6 +134,7 @@ async fn seed_scenario_under_drain_reports_exactly_what_was_cut_off_and_dropped(
 
 #[tokio::test(start_paused = true)]
 async fn drain_finishes_what_fits_in_the_timeout() {
+    let (_logs, _guard) = Logs::capture();
     let r = started(QueueOptions::default()).await;
     let timeline = Timeline::new();
     let short = |name: &'static str| {

@@ -341,10 +341,18 @@ async fn zero_period_and_zero_concurrency_are_rejected_at_registration() {
 }
 
 #[tokio::test]
-async fn an_unregistered_handler_fails_start_with_its_name() {
+async fn an_unregistered_handler_is_reported_by_build_with_its_name() {
     let mut services = ServiceCollection::new();
     services.add_timed_service::<Ticker>(TimedOptions::every(Duration::from_secs(1))).unwrap();
-    let provider = services.build().unwrap();
+    let err = services.build().expect_err("the handler is missing");
+    assert_eq!(
+        err.to_string(),
+        "the service collection has 1 problem:\n  - no service registered for `timed_service::Ticker` (required by \
+         `di_hosting::work::timed::TimedService<timed_service::Ticker>`); register it with `services.add_scoped` \
+         before `build()`"
+    );
+    // Without validation at build, start still finds it.
+    let provider = services.build_with(di_core::ProviderOptions::default().validate_on_build(false)).unwrap();
     let service = provider.get::<dyn di_hosting::HostedService>().unwrap();
     let err = service.start(CancellationToken::new()).await.unwrap_err();
     assert_eq!(
