@@ -476,9 +476,9 @@ async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedu
         if late {
             tracing::warn!(service = worker.name, %due, "cron firing missed; running it once now");
         }
-        let cancel = worker.stopping.clone();
+        let cancel = CancellationToken::clone(&worker.stopping);
         let span = tracing::info_span!("cron_firing", firing = %due);
-        units.push(worker.unit("cron firing", cancel.clone(), span, move |services| async move {
+        units.push(worker.unit("cron firing", span, move |services| async move {
             services.get_async::<T>().await?.run(due, cancel).await
         }));
     }

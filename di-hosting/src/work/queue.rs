@@ -2,14 +2,17 @@
 //! backpressure (a tokio `mpsc` channel); the service that drains it is in `queued.rs`.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::sync::Arc;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use async_trait::async_trait;
 use di_core::ServiceProvider;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ScheduleError;
@@ -32,7 +35,7 @@ use crate::ScheduleError;
 /// ```
 #[derive(Debug, Clone)]
 pub struct WorkContext {
-    pub(crate) cancel: CancellationToken,
+    pub(crate) cancel: Arc<CancellationToken>,
     pub(crate) services: Arc<ServiceProvider>,
 }
 
@@ -180,6 +183,13 @@ pub trait BackgroundTaskQueue: Send + Sync + 'static {
     /// Takes the oldest item, waiting for one; `None` once the queue is closed and empty.
     async fn dequeue(&self) -> Option<WorkItem>;
 
+    /// Takes the oldest item if one is queued and can be taken without waiting (the default:
+    /// never; [`dequeue`](Self::dequeue) is then used). The queued-work service tries this
+    /// first, so a busy queue costs no future per item.
+    fn try_dequeue(&self) -> Option<WorkItem> {
+        None
+    }
+
     /// Refuses new items from now on; items already queued can still be dequeued.
     fn close(&self);
 
@@ -197,6 +207,8 @@ pub trait BackgroundTaskQueue: Send + Sync + 'static {
 
 /// The default [`BackgroundTaskQueue`]: first in, first out, with room for a fixed number of
 /// queued items (items already taken by the service do not count), on a tokio `mpsc` channel.
+/// Any number of producers; one consumer (the queued-work service): concurrent `dequeue`
+/// calls are not all woken.
 ///
 /// # Examples
 ///
@@ -213,9 +225,13 @@ pub trait BackgroundTaskQueue: Send + Sync + 'static {
 pub struct BoundedTaskQueue {
     capacity: usize,
     sender: mpsc::Sender<WorkItem>,
-    /// One consumer at a time; it closes the channel once `closed` fired, so the items queued
-    /// before are still taken and none sent after is lost.
+    /// Locked only within a poll, never across an `.await`. The consumer closes the channel
+    /// once `closed` fired, so the items queued before are still taken and none sent after is
+    /// lost.
     receiver: Mutex<mpsc::Receiver<WorkItem>>,
+    /// Set by `close`, read on every enqueue (a token's `is_cancelled` takes a lock).
+    is_closed: AtomicBool,
+    /// Fires on `close`: wakes producers waiting for room and the consumer.
     closed: CancellationToken,
 }
 
@@ -234,7 +250,13 @@ impl BoundedTaskQueue {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.min(tokio::sync::Semaphore::MAX_PERMITS);
         let (sender, receiver) = mpsc::channel(capacity.max(1));
-        Self { capacity, sender, receiver: Mutex::new(receiver), closed: CancellationToken::new() }
+        Self {
+            capacity,
+            sender,
+            receiver: Mutex::new(receiver),
+            is_closed: AtomicBool::new(false),
+            closed: CancellationToken::new(),
+        }
     }
 
     /// How many items the queue holds at most.
@@ -248,6 +270,11 @@ impl BoundedTaskQueue {
         self.capacity
     }
 
+    fn receiver(&self) -> MutexGuard<'_, mpsc::Receiver<WorkItem>> {
+        // Never held across user code or an `.await`: a poisoned lock still guards a whole channel.
+        self.receiver.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn refused(&self) -> ScheduleError {
         ScheduleError::QueueClosed { queue: QUEUE_NAME }
     }
@@ -256,7 +283,7 @@ impl BoundedTaskQueue {
 #[async_trait]
 impl BackgroundTaskQueue for BoundedTaskQueue {
     async fn enqueue(&self, item: WorkItem) -> Result<(), ScheduleError> {
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             return Err(self.refused());
         }
         if self.capacity == 0 {
@@ -271,7 +298,7 @@ impl BackgroundTaskQueue for BoundedTaskQueue {
     }
 
     fn try_enqueue(&self, item: WorkItem) -> Result<(), ScheduleError> {
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             return Err(self.refused());
         }
         if self.capacity == 0 {
@@ -286,26 +313,34 @@ impl BackgroundTaskQueue for BoundedTaskQueue {
     }
 
     async fn dequeue(&self) -> Option<WorkItem> {
-        let mut receiver = self.receiver.lock().await;
-        if !self.closed.is_cancelled() {
-            tokio::select! {
-                biased;
-                item = receiver.recv() => return item,
-                () = self.closed.cancelled() => {}
+        if !self.is_closed() {
+            let mut closed = pin!(self.closed.cancelled());
+            let taken = poll_fn(|cx| match self.receiver().poll_recv(cx) {
+                Poll::Ready(item) => Poll::Ready(Some(item)),
+                Poll::Pending => closed.as_mut().poll(cx).map(|()| None),
+            })
+            .await;
+            if let Some(item) = taken {
+                return item;
             }
         }
         // Closed: refuse further sends, then hand out what was queued before (`recv` waits for a
         // send already under way), then `None`.
-        receiver.close();
-        receiver.recv().await
+        self.receiver().close();
+        poll_fn(|cx| self.receiver().poll_recv(cx)).await
+    }
+
+    fn try_dequeue(&self) -> Option<WorkItem> {
+        self.receiver().try_recv().ok()
     }
 
     fn close(&self) {
+        self.is_closed.store(true, Ordering::Release);
         self.closed.cancel();
     }
 
     fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        self.is_closed.load(Ordering::Acquire)
     }
 
     fn len(&self) -> usize {

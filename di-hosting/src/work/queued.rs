@@ -2,6 +2,7 @@
 //! the service's task, and an explicit policy for what is queued or running when the host stops.
 
 use std::borrow::Cow;
+use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -271,8 +272,9 @@ impl HostedService for QueuedWorkService {
     }
 }
 
-/// The consuming loop: takes an item whenever a slot is free and runs it as a unit of work;
-/// under `Drain`, the host stopping closes the queue (the loop then ends once it is empty).
+/// The consuming loop: takes an item whenever a slot is free and runs it as a unit of work
+/// (awaited in the loop itself when one runs at a time); under `Drain`, the host stopping closes
+/// the queue (the loop then ends once it is empty).
 async fn drain(
     worker: Arc<Worker>,
     queue: Arc<dyn BackgroundTaskQueue>,
@@ -282,33 +284,57 @@ async fn drain(
     let worker = &*worker;
     let running = &*running;
     let host_stopping = worker.host_stopping();
+    // Created once: each `cancelled()` future registers with its token when first polled.
+    let mut stopping = pin!(worker.stopping.cancelled());
+    let mut host_stopping = pin!(host_stopping.cancelled());
     let mut units = Units::new(concurrency);
     let mut number = 0_u64;
     loop {
-        let item = tokio::select! {
-            biased;
-            () = worker.stopping.cancelled() => break,
-            () = host_stopping.cancelled(), if !queue.is_closed() => {
-                queue.close();
-                continue;
-            }
-            () = units.next_end() => continue,
-            item = queue.dequeue(), if !units.is_full() => item,
+        if worker.stopping.is_cancelled() {
+            break;
+        }
+        // Without waiting while items are queued; the `select!` waits for the first of them.
+        let item = match queue.try_dequeue() {
+            Some(item) => Some(item),
+            None => tokio::select! {
+                biased;
+                () = &mut stopping => break,
+                () = &mut host_stopping, if !queue.is_closed() => {
+                    queue.close();
+                    continue;
+                }
+                () = units.next_end() => continue,
+                item = queue.dequeue(), if !units.is_full() => item,
+            },
         };
         let Some(item) = item else { break };
         number += 1;
         let span = tracing::info_span!("work_item", number, item = %item.name);
         running.lock().unwrap_or_else(PoisonError::into_inner).push((number, item.name));
         let job = item.job;
-        let cancel = worker.stopping.clone();
-        let unit =
-            worker.unit("work item", cancel.clone(), span, move |services| job(WorkContext { cancel, services }));
+        let cancel = Arc::clone(&worker.stopping);
+        let body = move |services| job(WorkContext { cancel, services });
         let id = number;
-        units.push(async move {
-            let end = unit.await;
-            running.lock().unwrap_or_else(PoisonError::into_inner).retain(|(number, _)| *number != id);
-            end
-        });
+        let ended = move || running.lock().unwrap_or_else(PoisonError::into_inner).retain(|(number, _)| *number != id);
+        if concurrency == 1 {
+            worker.unit("work item", span, body).await;
+            ended();
+        } else {
+            let unit = worker.unit("work item", span, body);
+            let unit = async move {
+                unit.await;
+                ended();
+            };
+            units.push(unit);
+            if units.is_full() {
+                // Wait for a free slot before taking the next item (it stays queued meanwhile).
+                tokio::select! {
+                    biased;
+                    () = &mut stopping => break,
+                    () = units.next_end() => {}
+                }
+            }
+        }
     }
     units.finish().await;
 }

@@ -311,11 +311,15 @@ async fn run_schedule<T: ?Sized + TimedTask>(worker: Arc<Worker>, options: Timed
             continue;
         }
         number += 1;
-        let cancel = worker.stopping.clone();
+        let cancel = CancellationToken::clone(&worker.stopping);
         let span = tracing::info_span!("tick", number);
-        units.push(worker.unit("tick", cancel.clone(), span, move |services| async move {
-            services.get_async::<T>().await?.tick(cancel).await
-        }));
+        units.push(
+            worker.unit(
+                "tick",
+                span,
+                move |services| async move { services.get_async::<T>().await?.tick(cancel).await },
+            ),
+        );
     }
     units.finish().await;
 }

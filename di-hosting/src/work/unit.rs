@@ -212,8 +212,9 @@ pub(crate) struct Worker {
     lifetime: Option<Arc<ApplicationLifetime>>,
     tasks: Arc<HostTasks>,
     status: Option<Arc<StatusBoard>>,
-    /// Cancelled when the work must stop now: ends the loop and is the units' token.
-    pub(crate) stopping: CancellationToken,
+    /// Cancelled when the work must stop now: ends the loop and is the units' token (shared:
+    /// cloning the `Arc` for a unit is cheaper than cloning the token).
+    pub(crate) stopping: Arc<CancellationToken>,
     /// Cancelled when the loop task has ended, and with it every unit it ran.
     done: CancellationToken,
     started: AtomicBool,
@@ -242,7 +243,7 @@ impl Worker {
             on_failure,
             scopes: provider.get::<ScopeFactory>()?,
             lifetime: provider.resolve::<Option<Arc<ApplicationLifetime>>>()?,
-            stopping: if linked { tasks.child_token() } else { CancellationToken::new() },
+            stopping: Arc::new(if linked { tasks.child_token() } else { CancellationToken::new() }),
             tasks,
             status,
             done: CancellationToken::new(),
@@ -316,22 +317,23 @@ impl Worker {
         Err(ScheduleError::ShutdownTimedOut { service: self.name, running, queued: 0 })
     }
 
-    /// One unit of work in a fresh scope, counted and logged; yields the instant it ended. Run
-    /// it on the loop's [`Units`].
+    /// One unit of work in a fresh scope, counted and logged. Run it on the loop's [`Units`],
+    /// or await it in the loop when one runs at a time.
     pub(crate) fn unit<'a, F, Fut>(
         &'a self,
         what: &'static str,
-        cancel: CancellationToken,
         span: tracing::Span,
         body: F,
-    ) -> impl Future<Output = Instant> + Send + 'a
+    ) -> impl Future<Output = ()> + Send + 'a
     where
         F: FnOnce(Arc<ServiceProvider>) -> Fut + Send + 'a,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'a,
     {
         self.metrics.running.fetch_add(1, Ordering::SeqCst);
         async move {
-            let outcome = run_in_scope(&self.scopes, self.name, what, &cancel, body).await;
+            let run = run_in_scope(&self.scopes, self.name, what, &self.stopping, body);
+            // Instrumented only when the span is enabled: a disabled one costs a move of the unit.
+            let outcome = if span.is_disabled() { run.await } else { run.instrument(span).await };
             self.metrics.running.fetch_sub(1, Ordering::SeqCst);
             match outcome {
                 Outcome::Completed => {
@@ -348,9 +350,7 @@ impl Worker {
                     self.on_failed();
                 }
             }
-            Instant::now()
         }
-        .instrument(span)
     }
 
     fn on_failed(&self) {
@@ -409,8 +409,11 @@ impl<'a> Units<'a> {
 
     /// Starts `unit`; it runs while the loop awaits [`next_end`](Self::next_end) or
     /// [`finish`](Self::finish).
-    pub(crate) fn push(&mut self, unit: impl Future<Output = Instant> + Send + 'a) {
-        self.running.push(Box::pin(unit));
+    pub(crate) fn push(&mut self, unit: impl Future<Output = ()> + Send + 'a) {
+        self.running.push(Box::pin(async move {
+            unit.await;
+            Instant::now()
+        }));
         if self.is_full() {
             self.full_since = Some(Instant::now());
             self.freed = None;
