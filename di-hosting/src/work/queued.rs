@@ -221,6 +221,9 @@ impl QueuedWorkService {
     }
 
     fn running_names(&self) -> Vec<String> {
+        if self.worker.metrics.running() == 0 {
+            return Vec::new();
+        }
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         running.iter().map(|(_, name)| name.clone().into_owned()).collect()
     }
@@ -242,12 +245,12 @@ impl HostedService for QueuedWorkService {
         let finished_before = self.finished();
         self.queue.close();
         if self.on_stop == QueueStopPolicy::Cancel {
-            self.worker.stopping.cancel();
+            self.worker.halt();
         }
         let ended = self.worker.wait(&timeout).await;
         // At the timeout, the running items' token fires (under `Drain`, for the first time).
         let running = if ended { Vec::new() } else { self.running_names() };
-        self.worker.stopping.cancel();
+        self.worker.halt();
         // The loop no longer takes items: what is queued never started (under `Drain`, because
         // of the timeout or of a `StopHost` failure).
         let not_started = self.drop_leftovers();
@@ -290,7 +293,7 @@ async fn drain(
     let mut units = Units::new(concurrency);
     let mut number = 0_u64;
     loop {
-        if worker.stopping.is_cancelled() {
+        if worker.is_halted() {
             break;
         }
         // Without waiting while items are queued; the `select!` waits for the first of them.
@@ -310,20 +313,25 @@ async fn drain(
         let Some(item) = item else { break };
         number += 1;
         let span = tracing::info_span!("work_item", number, item = %item.name);
-        running.lock().unwrap_or_else(PoisonError::into_inner).push((number, item.name));
         let job = item.job;
         let cancel = Arc::clone(&worker.stopping);
         let body = move |services| job(WorkContext { cancel, services });
-        let id = number;
-        let ended = move || running.lock().unwrap_or_else(PoisonError::into_inner).retain(|(number, _)| *number != id);
         if concurrency == 1 {
+            // One lock per item: the previous item has ended, its name is replaced (and a name
+            // is read only while an item runs).
+            {
+                let mut names = running.lock().unwrap_or_else(PoisonError::into_inner);
+                names.clear();
+                names.push((number, item.name));
+            }
             worker.unit("work item", span, body).await;
-            ended();
         } else {
+            running.lock().unwrap_or_else(PoisonError::into_inner).push((number, item.name));
             let unit = worker.unit("work item", span, body);
+            let id = number;
             let unit = async move {
                 unit.await;
-                ended();
+                running.lock().unwrap_or_else(PoisonError::into_inner).retain(|(number, _)| *number != id);
             };
             units.push(unit);
             if units.is_full() {

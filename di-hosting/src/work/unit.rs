@@ -215,6 +215,9 @@ pub(crate) struct Worker {
     /// Cancelled when the work must stop now: ends the loop and is the units' token (shared:
     /// cloning the `Arc` for a unit is cheaper than cloning the token).
     pub(crate) stopping: Arc<CancellationToken>,
+    /// Set by [`halt`](Self::halt): read once per unit by loops that take work without waiting
+    /// (a token's `is_cancelled` takes a lock).
+    halted: AtomicBool,
     /// Cancelled when the loop task has ended, and with it every unit it ran.
     done: CancellationToken,
     started: AtomicBool,
@@ -246,10 +249,23 @@ impl Worker {
             stopping: Arc::new(if linked { tasks.child_token() } else { CancellationToken::new() }),
             tasks,
             status,
+            halted: AtomicBool::new(false),
             done: CancellationToken::new(),
             started: AtomicBool::new(false),
             metrics,
         })
+    }
+
+    /// Stops the work now: no further unit starts, and the units' token fires.
+    pub(crate) fn halt(&self) {
+        self.halted.store(true, Ordering::Release);
+        self.stopping.cancel();
+    }
+
+    /// Whether [`halt`](Self::halt) was called. (The token may also fire from the host's root
+    /// token; loops see that where they wait.)
+    pub(crate) fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::Acquire)
     }
 
     /// A token that fires when the host stops (a child of its root token).
@@ -302,7 +318,7 @@ impl Worker {
     /// Stops timed and cron work: cancels the units' token, waits for them until `timeout`
     /// fires, then reports what is still running.
     pub(crate) async fn stop(&self, timeout: &CancellationToken) -> Result<(), ScheduleError> {
-        self.stopping.cancel();
+        self.halt();
         if self.wait(timeout).await {
             tracing::debug!(service = self.name, "stopped");
             return Ok(());
@@ -331,9 +347,12 @@ impl Worker {
     {
         self.metrics.running.fetch_add(1, Ordering::SeqCst);
         async move {
-            let run = run_in_scope(&self.scopes, self.name, what, &self.stopping, body);
             // Instrumented only when the span is enabled: a disabled one costs a move of the unit.
-            let outcome = if span.is_disabled() { run.await } else { run.instrument(span).await };
+            let outcome = if span.is_disabled() {
+                run_in_scope(&self.scopes, self.name, what, &self.stopping, body).await
+            } else {
+                run_in_scope(&self.scopes, self.name, what, &self.stopping, body).instrument(span).await
+            };
             self.metrics.running.fetch_sub(1, Ordering::SeqCst);
             match outcome {
                 Outcome::Completed => {
@@ -357,7 +376,7 @@ impl Worker {
         if self.on_failure != FailurePolicy::StopHost {
             return;
         }
-        self.stopping.cancel();
+        self.halt();
         match &self.lifetime {
             Some(lifetime) => {
                 tracing::error!(service = self.name, "failure policy is StopHost: stopping the host");
