@@ -11,9 +11,13 @@
 //!
 //! Stop it with Ctrl-C (or `kill -TERM <pid>`): the producer stops first, then the queue refuses
 //! new work and drains what is queued within the 5 s shutdown timeout, the metrics are logged and
-//! the host exits with code 0. `QUEUE_BURST_MS` sets how often the producer enqueues a burst of
-//! five mails (default 1000 ms); `QUEUE_SEND_MS` how long sending one takes (default 300 ms);
-//! `RUST_LOG` the log filter (default `info`).
+//! the host exits with code 0. With `QUEUE_STOP=cancel` the mails being sent are cancelled at
+//! once instead (logged as cancelled, not as failures) and those still queued are dropped and
+//! logged by name. With long sends (`QUEUE_SEND_MS=15000`) draining cannot finish: the stop report
+//! names the mails cut off at the timeout and those never sent, and the exit code is 1.
+//! `QUEUE_BURST_MS` sets how often the producer enqueues a burst of five mails (default
+//! 1000 ms); `QUEUE_SEND_MS` how long sending one takes (default 300 ms); `RUST_LOG` the log
+//! filter (default `info`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +27,7 @@ use async_trait::async_trait;
 use di_core::{Injectable, Lifetime, Source};
 use di_hosting::{
     BackgroundService, BackgroundTaskQueue, BackgroundWorkExt, CancellationToken, Host, HostingServiceCollectionExt,
-    QueueOptions, StopReport, WorkItem, WorkMetrics,
+    QueueOptions, QueueStopPolicy, StopReport, WorkItem, WorkMetrics,
 };
 
 /// How many mails the producer enqueues per burst: more than the queue holds, so it waits.
@@ -34,6 +38,7 @@ const BURST: u64 = 5;
 struct QueueSettings {
     burst_every: Duration,
     send: Duration,
+    on_stop: QueueStopPolicy,
 }
 
 impl QueueSettings {
@@ -41,6 +46,11 @@ impl QueueSettings {
         Ok(Self {
             burst_every: samples::env_millis("QUEUE_BURST_MS", 1000)?,
             send: samples::env_millis("QUEUE_SEND_MS", 300)?,
+            on_stop: match std::env::var("QUEUE_STOP").as_deref() {
+                Ok("cancel") => QueueStopPolicy::Cancel,
+                Ok("drain") | Err(_) => QueueStopPolicy::Drain,
+                Ok(other) => anyhow::bail!("QUEUE_STOP must be `drain` or `cancel`, not `{other}`"),
+            },
         })
     }
 }
@@ -48,7 +58,7 @@ impl QueueSettings {
 /// What a work item resolves from its scope.
 #[async_trait]
 trait Mailer: Send + Sync {
-    /// Sends one mail, giving up if `cancel` fires (the shutdown timeout).
+    /// Sends one mail, giving up if `cancel` fires (the host is stopping, per the stop policy).
     async fn send(&self, to: &str, cancel: &CancellationToken) -> anyhow::Result<()>;
 }
 
@@ -75,7 +85,7 @@ struct SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, to: &str, cancel: &CancellationToken) -> anyhow::Result<()> {
         tokio::select! {
-            () = cancel.cancelled() => anyhow::bail!("sending to {to} was cancelled by the shutdown timeout"),
+            () = cancel.cancelled() => anyhow::bail!("sending to {to} was cancelled: the host is stopping"),
             () = tokio::time::sleep(self.settings.send) => {}
         }
         tracing::info!(to, session = self.session.id, "mail sent");
@@ -131,7 +141,9 @@ async fn main() -> anyhow::Result<StopReport> {
 
     let mut builder = Host::builder().shutdown_timeout(Duration::from_secs(5));
     let services = builder.services();
-    services.add(Lifetime::Singleton, Source::instance(QueueSettings::from_env()?));
+    let settings = QueueSettings::from_env()?;
+    let on_stop = settings.on_stop;
+    services.add(Lifetime::Singleton, Source::instance(settings));
     services.add(Lifetime::Singleton, Source::instance(SessionIds::default()));
     services
         .add_scoped::<MailSession>(|sp| {
@@ -143,7 +155,9 @@ async fn main() -> anyhow::Result<StopReport> {
             Ok(())
         });
     services.add(Lifetime::Scoped, Source::<dyn Mailer>::implemented_by::<SmtpMailer>());
-    services.add_queued_work(QueueOptions::default().capacity(3).concurrency(2).name("queued_work::mail-queue"))?;
+    services.add_queued_work(
+        QueueOptions::default().capacity(3).concurrency(2).on_stop(on_stop).name("queued_work::mail-queue"),
+    )?;
     // Registered after the queue, so it is stopped before it: the producer is done enqueueing
     // by the time the queue closes and drains.
     services.add_background_service::<Producer>();
@@ -154,6 +168,7 @@ async fn main() -> anyhow::Result<StopReport> {
     tracing::info!(
         completed = metrics.completed(),
         failed = metrics.failed(),
+        cancelled = metrics.cancelled(),
         abandoned = metrics.abandoned(),
         "mail queue drained"
     );

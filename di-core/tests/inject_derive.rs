@@ -229,7 +229,7 @@ fn add_as_declares_the_implementation_dependencies() {
     let err = services.build().expect_err("`Config` is missing");
     assert_eq!(
         err.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        ["no service registered for `inject_derive::Config` (required by `dyn inject_derive::EmployeeDb`); \
+        ["no service registered for `inject_derive::Config` (required by `inject_derive::SqliteEmployeeDb`); \
           register it with `services.add_scoped` before `build()`"]
     );
 }

@@ -2,13 +2,12 @@
 //! the host's tracker with a child of the host's token, panics contained, failures handled by
 //! the host's policy and recorded on its status board.
 
-use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use di_core::error::panic_message;
-use di_core::{BoxError, Dependencies, FromProvider, ResolveError, Resolver};
+use di_core::{ResolveError, Resolver};
 use futures_util::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -130,40 +129,6 @@ impl HostedService for BackgroundHost {
 
     fn name(&self) -> &'static str {
         self.service.name()
-    }
-}
-
-/// A `T` built by constructor injection and run by a [`BackgroundHost`]: what
-/// `add_background_service::<T>` registers. It declares `T`'s dependencies, and its type is what
-/// `try_add_enumerable` compares, so the same `T` is registered once.
-pub(crate) struct InjectedBackground<T> {
-    host: BackgroundHost,
-    service: PhantomData<fn() -> T>,
-}
-
-impl<T: BackgroundService + FromProvider> FromProvider for InjectedBackground<T> {
-    fn from_provider(provider: &Resolver<'_>) -> Result<Self, BoxError> {
-        let service: Arc<dyn BackgroundService> = Arc::new(T::from_provider(provider)?);
-        Ok(Self { host: BackgroundHost::new(service, provider)?, service: PhantomData })
-    }
-
-    fn dependencies(deps: &mut Dependencies) {
-        T::dependencies(deps);
-    }
-}
-
-#[async_trait]
-impl<T: BackgroundService + FromProvider> HostedService for InjectedBackground<T> {
-    async fn start(&self, cancel: CancellationToken) -> anyhow::Result<()> {
-        self.host.start(cancel).await
-    }
-
-    async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
-        self.host.stop(cancel).await
-    }
-
-    fn name(&self) -> &'static str {
-        self.host.name()
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use di_core::{BuildError, DisposeError, ResolveError};
 
-use crate::schedule_error::ScheduleError;
+use crate::ScheduleError;
 
 /// The lifecycle step a [`ServiceFailure`] happened in.
 ///

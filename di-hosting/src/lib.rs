@@ -38,22 +38,22 @@ pub use tokio_util::sync::CancellationToken;
 
 // ===== background work: timed services, queued work, cron jobs (issue 6) =====
 
-mod cron;
-mod queue;
-mod schedule_error;
-mod timed;
-mod unit_of_work;
-mod work_ext;
+mod work;
+// `status.rs` names the metrics by their former module path.
 
 #[doc(inline)]
-pub use self::cron::{Clock, CronJob, CronOptions, CronSchedule, CronTimeZone, MisfirePolicy, SystemClock, TokioClock};
+pub use self::work::cron::{
+    Clock, CronJob, CronOptions, CronSchedule, CronTimeZone, MisfirePolicy, SystemClock, TokioClock,
+};
 #[doc(inline)]
-pub use self::queue::{BackgroundTaskQueue, BoundedTaskQueue, QueueOptions, WorkContext, WorkItem};
+pub use self::work::error::ScheduleError;
 #[doc(inline)]
-pub use self::schedule_error::ScheduleError;
+pub use self::work::ext::BackgroundWorkExt;
 #[doc(inline)]
-pub use self::timed::{MissedTickPolicy, TimedOptions, TimedTask};
+pub use self::work::queue::{BackgroundTaskQueue, BoundedTaskQueue, WorkContext, WorkItem};
 #[doc(inline)]
-pub use self::unit_of_work::{FailurePolicy, WorkMetrics};
+pub use self::work::queued::{QueueOptions, QueueStopPolicy};
 #[doc(inline)]
-pub use self::work_ext::BackgroundWorkExt;
+pub use self::work::timed::{MissedTickPolicy, TimedOptions, TimedTask};
+#[doc(inline)]
+pub use self::work::unit::{FailurePolicy, WorkMetrics};

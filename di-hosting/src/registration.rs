@@ -2,10 +2,11 @@
 //! `ServiceCollection`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use di_core::{FromProvider, Lifetime, Resolver, ServiceCollection, Source};
+use di_core::{BoxError, FromProvider, Lifetime, Registration, Resolver, ServiceCollection, Source};
 
-use crate::background::{BackgroundHost, InjectedBackground};
+use crate::background::BackgroundHost;
 use crate::hosted_service::{BackgroundService, HostedService};
 
 mod sealed {
@@ -20,6 +21,12 @@ mod sealed {
 /// [`Host`](crate::Host) resolves (as `Vec<Arc<dyn HostedService>>`) and runs, in registration
 /// order. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
 /// registers it once; the `*_with` factory overloads add a service on every call.
+///
+/// Each method returns the [`Registration`] of `T` itself (registered as a singleton under a
+/// key private to the host, so it does not clash with your own registrations of `T`): attach
+/// disposal hooks to it, and declare what a `*_with` factory resolves with
+/// [`depends_on`](Registration::depends_on), so that `build()` checks it. Validation errors
+/// about hosted and background services name `T`.
 ///
 /// # Examples
 ///
@@ -42,7 +49,8 @@ mod sealed {
 /// }
 ///
 /// let mut services = ServiceCollection::new();
-/// services.add_background_service::<Tick>().add_background_service::<Tick>();
+/// services.add_background_service::<Tick>();
+/// services.add_background_service::<Tick>();
 /// assert_eq!(services.build()?.resolve::<Vec<Arc<dyn HostedService>>>()?.len(), 1);
 /// services.add_background_service_with(|_| Ok(Tick));
 /// assert_eq!(services.build()?.resolve::<Vec<Arc<dyn HostedService>>>()?.len(), 2);
@@ -72,9 +80,10 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// services.add_hosted_service::<Cache>();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> &mut ServiceCollection;
+    fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> Registration<'_, T>;
 
-    /// Registers the hosted service `factory` builds (once, from the root provider).
+    /// Registers the hosted service `factory` builds (once, from the root provider). Declare
+    /// what the factory resolves on the returned registration, so `build()` checks it.
     ///
     /// # Examples
     ///
@@ -92,13 +101,19 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     ///
     /// let mut services = ServiceCollection::new();
     /// services.add(Lifetime::Singleton, Source::instance(Port(8080)));
-    /// services.add_hosted_service_with(|sp| Ok(Listener { port: sp.get::<Port>()?.0 }));
+    /// services
+    ///     .add_hosted_service_with(|sp| Ok(Listener { port: sp.get::<Port>()?.0 }))
+    ///     .depends_on::<std::sync::Arc<Port>>()
+    ///     .on_dispose(|listener| {
+    ///         tracing::info!(port = listener.port, "listener released");
+    ///         Ok(())
+    ///     });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn add_hosted_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
+    fn add_hosted_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
     where
         T: HostedService,
-        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static;
+        F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static;
 
     /// Registers `T` as a background service, built by constructor injection. The host runs
     /// its `execute` on its own task (see [`BackgroundService`]).
@@ -125,7 +140,7 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// services.add_background_service::<Poller>();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> &mut ServiceCollection;
+    fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> Registration<'_, T>;
 
     /// Registers the background service `factory` builds (once, from the root provider).
     ///
@@ -148,42 +163,82 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
     /// services.add_background_service_with(|_| Ok(Poller));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn add_background_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
+    fn add_background_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
     where
         T: BackgroundService,
-        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static;
+        F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static;
+}
+
+/// The key under which hosting registers a hosted or background service as its own type `T`:
+/// the `dyn HostedService` entry forwards to it, so that validation names `T` and hooks attach
+/// to `T`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HostedKey {
+    /// `add_hosted_service::<T>` and `add_background_service::<T>`: one per `T`.
+    Injected,
+    /// A `*_with` call: one per call.
+    Factory(usize),
+}
+
+fn next_factory_key() -> HostedKey {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    HostedKey::Factory(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Adds the `dyn HostedService` entry that resolves `T` under `key` and wraps it with `host`;
+/// with `once`, only if this very entry (same `T`) is not there yet. It declares no dependency
+/// on `T`: `T`'s own registration declares what `T` needs, so that `build()` reports those
+/// problems from `T` (named `T`), not from the `dyn HostedService` entry.
+fn forward<T, H>(services: &mut ServiceCollection, key: &HostedKey, host: H, once: bool)
+where
+    T: Send + Sync + 'static,
+    H: Fn(Arc<T>, &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> + Send + Sync + 'static,
+{
+    let lookup = key.clone();
+    let source = Source::<dyn HostedService>::from_fn(move |sp| host(sp.keyed(&lookup).get::<T>()?, sp));
+    if once {
+        services.try_add_enumerable(Lifetime::Singleton, source);
+    } else {
+        services.add(Lifetime::Singleton, source);
+    }
+}
+
+fn as_hosted<T: HostedService>(service: Arc<T>, _: &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> {
+    Ok(service)
+}
+
+fn as_background<T: BackgroundService>(service: Arc<T>, sp: &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> {
+    Ok(Arc::new(BackgroundHost::new(service, sp)?))
 }
 
 impl HostingServiceCollectionExt for ServiceCollection {
-    fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> &mut ServiceCollection {
-        self.try_add_enumerable(Lifetime::Singleton, Source::<dyn HostedService>::implemented_by_with::<T>(|t| t));
-        self
+    fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> Registration<'_, T> {
+        forward::<T, _>(self, &HostedKey::Injected, as_hosted::<T>, true);
+        self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
     }
 
-    fn add_hosted_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
+    fn add_hosted_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
     where
         T: HostedService,
-        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
+        F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
-        self.add_singleton::<dyn HostedService>(move |sp| Ok(Arc::new(factory(sp)?)));
-        self
+        let key = next_factory_key();
+        forward::<T, _>(self, &key, as_hosted::<T>, false);
+        self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
     }
 
-    fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> &mut ServiceCollection {
-        let source = Source::<dyn HostedService>::implemented_by_with::<InjectedBackground<T>>(|t| t);
-        self.try_add_enumerable(Lifetime::Singleton, source);
-        self
+    fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> Registration<'_, T> {
+        forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, true);
+        self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
     }
 
-    fn add_background_service_with<T, F>(&mut self, factory: F) -> &mut ServiceCollection
+    fn add_background_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
     where
         T: BackgroundService,
-        F: Fn(&Resolver<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
+        F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
-        self.add_singleton::<dyn HostedService>(move |sp| {
-            let service: Arc<dyn BackgroundService> = Arc::new(factory(sp)?);
-            Ok(Arc::new(BackgroundHost::new(service, sp)?))
-        });
-        self
+        let key = next_factory_key();
+        forward::<T, _>(self, &key, as_background::<T>, false);
+        self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
     }
 }

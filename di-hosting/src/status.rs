@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::unit_of_work::WorkMetrics;
+use crate::WorkMetrics;
 
 /// The state of one hosted service.
 ///

@@ -296,7 +296,8 @@ async fn a_background_type_added_twice_runs_once_with_its_dependencies_injected(
     let host = Host::builder()
         .configure_options(|o| o.suppress_status_messages = true)
         .configure_services(|s| {
-            s.add_background_service::<InjectedStopper>().add_background_service::<InjectedStopper>();
+            s.add_background_service::<InjectedStopper>();
+            s.add_background_service::<InjectedStopper>();
         })
         .build()
         .expect("builds: ApplicationLifetime is registered by the host");

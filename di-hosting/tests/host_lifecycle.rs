@@ -262,7 +262,8 @@ async fn the_same_type_added_twice_starts_once_and_gets_its_dependencies_injecte
     let host = Host::builder()
         .configure_services(|s| {
             s.add(Lifetime::Singleton, Source::<AtomicUsize>::instance(starts.clone()));
-            s.add_hosted_service::<Counted>().add_hosted_service::<Counted>();
+            s.add_hosted_service::<Counted>();
+            s.add_hosted_service::<Counted>();
         })
         .build()
         .expect("builds: ApplicationLifetime is registered by the host (H80)");
@@ -326,7 +327,7 @@ async fn the_container_is_disposed_by_run_not_by_stop() {
 async fn a_hosted_service_that_cannot_be_built_fails_start_without_panicking() {
     let host = Host::builder()
         .configure_services(|s| {
-            s.add_hosted_service_with::<Recorder, _>(|_| anyhow::bail!("missing configuration"));
+            s.add_hosted_service_with::<Recorder, _>(|_| Err("missing configuration".into()));
         })
         .build()
         .expect("builds: factories run at start");

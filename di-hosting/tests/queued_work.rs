@@ -196,11 +196,21 @@ async fn at_the_timeout_running_and_queued_items_are_reported_and_logged() {
     assert_eq!(origin.elapsed(), Duration::from_secs(5), "stop gave up at the shutdown timeout");
     let error = results.pop().unwrap().expect_err("abandoned work is reported");
     let error = error.downcast::<ScheduleError>().unwrap();
-    assert_eq!(error, ScheduleError::ShutdownTimedOut { service: "mailer", running: 1, queued: 2 });
+    assert_eq!(
+        error,
+        ScheduleError::QueueStopTimedOut {
+            service: "mailer",
+            policy: di_hosting::QueueStopPolicy::Drain,
+            drained: 0,
+            running: vec!["slow".into()],
+            not_started: vec!["second".into(), "third".into()],
+        }
+    );
     assert_eq!(
         error.to_string(),
-        "`mailer` did not finish within the shutdown timeout: 1 running and 2 queued units of work abandoned; \
-         observe the cancellation token in long work, or raise the shutdown timeout"
+        "`mailer` did not drain its queue within the shutdown timeout: 0 finished while stopping, 1 item (`slow`) \
+         still running when the timeout fired their token, 2 items (`second`, `third`) never started; raise the \
+         shutdown timeout, or use `QueueStopPolicy::Cancel` to cancel items as soon as stopping begins"
     );
     assert_eq!(h.metrics.abandoned(), 3, "the metrics count the abandoned items");
     tokio::task::yield_now().await;

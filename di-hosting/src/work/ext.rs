@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use di_core::{Lifetime, ServiceCollection, Source};
+use di_core::{BoxError, Lifetime, Registration, Resolver, ServiceCollection, Source};
 
-use crate::cron::{self, CronService};
-use crate::queue::QueuedWorkService;
-use crate::timed::TimedService;
+use crate::work::cron::{self, CronService};
+use crate::work::queued::QueuedWorkService;
+use crate::work::timed::TimedService;
 use crate::{
     BackgroundTaskQueue, BoundedTaskQueue, CronJob, CronOptions, HostedService, QueueOptions, ScheduleError,
     TimedOptions, TimedTask, WorkMetrics,
@@ -22,13 +22,17 @@ use crate::{
 ///
 /// # Stopping
 ///
-/// `start` spawns the service's loop and returns at once. On `stop`, timed services and cron jobs
-/// cancel the running unit's token and wait for it; queued work refuses new items
-/// ([`ScheduleError::QueueClosed`]) and drains what is queued, cancelling the items' token only
-/// when the shutdown timeout fires. Either way, whatever is still running or queued when the
-/// host's shutdown timeout fires is logged and reported as [`ScheduleError::ShutdownTimedOut`]
-/// (with counts) from `stop`; running units are not aborted, their token is already cancelled.
-/// Failures follow each service's [`FailurePolicy`](crate::FailurePolicy).
+/// `start` spawns the service's loop on the host's tasks and returns at once; the units of work
+/// run inside that loop's task, panics caught. On `stop`, timed services and cron jobs cancel
+/// the running units' token and wait for them; queued work refuses new items
+/// ([`ScheduleError::QueueClosed`]) and follows its [`QueueStopPolicy`](crate::QueueStopPolicy):
+/// it drains what is queued, cancelling the items' token only at the shutdown timeout (`Drain`,
+/// the default), or cancels at once and drops what never started (`Cancel`). What is still
+/// running at the shutdown timeout is logged and reported from `stop`
+/// ([`ScheduleError::ShutdownTimedOut`], [`ScheduleError::QueueStopTimedOut`] with the items'
+/// names); running units are not aborted, their token is cancelled. A unit that returns an error
+/// after its token fired was cancelled, not failed (logged at `info`). Failures follow each
+/// service's [`FailurePolicy`](crate::FailurePolicy).
 ///
 /// # Examples
 ///
@@ -58,10 +62,9 @@ use crate::{
 /// let mut services = ServiceCollection::new();
 /// services.add_scoped::<Heartbeat>(|_| Ok(std::sync::Arc::new(Heartbeat)));
 /// services.add_scoped::<Nightly>(|_| Ok(std::sync::Arc::new(Nightly)));
-/// services
-///     .add_timed_service::<Heartbeat>(TimedOptions::every(Duration::from_secs(10)))?
-///     .add_cron_job::<Nightly>("0 0 3 * * *", CronOptions::default())?
-///     .add_queued_work(QueueOptions::default())?;
+/// services.add_timed_service::<Heartbeat>(TimedOptions::every(Duration::from_secs(10)))?;
+/// services.add_cron_job::<Nightly>("0 0 3 * * *", CronOptions::default())?;
+/// services.add_queued_work(QueueOptions::default())?;
 /// let provider = services.build()?;
 /// assert_eq!(provider.resolve::<Vec<std::sync::Arc<dyn HostedService>>>()?.len(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -70,7 +73,8 @@ pub trait BackgroundWorkExt {
     /// Runs `T::tick` on a schedule: at once (or after [`TimedOptions::first_delay`]), then every
     /// period; no overlap unless [`TimedOptions::max_concurrent_ticks`] allows it; missed ticks
     /// per [`TimedOptions::missed_tick`]. `T` is resolved from a fresh scope on every tick, so
-    /// register it (usually scoped) too; a missing `T` fails the host's start.
+    /// register it (usually scoped) too: `build()` reports a missing `T`. Returns the
+    /// registration of the service's `dyn HostedService` entry.
     ///
     /// # Errors
     ///
@@ -99,7 +103,10 @@ pub trait BackgroundWorkExt {
     /// # use std::sync::Arc;
     /// # Ok::<(), di_hosting::ScheduleError>(())
     /// ```
-    fn add_timed_service<T>(&mut self, options: TimedOptions) -> Result<&mut ServiceCollection, ScheduleError>
+    fn add_timed_service<T>(
+        &mut self,
+        options: TimedOptions,
+    ) -> Result<Registration<'_, dyn HostedService>, ScheduleError>
     where
         T: ?Sized + TimedTask;
 
@@ -124,7 +131,7 @@ pub trait BackgroundWorkExt {
     /// assert!(provider.get::<dyn BackgroundTaskQueue>()?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn add_queued_work(&mut self, options: QueueOptions) -> Result<&mut ServiceCollection, ScheduleError>;
+    fn add_queued_work(&mut self, options: QueueOptions) -> Result<Registration<'_, dyn HostedService>, ScheduleError>;
 
     /// Runs `T::run` at every firing of the cron `expression` (six fields with seconds, an
     /// optional year, or five without seconds), read in [`CronOptions::time_zone`] (UTC by
@@ -160,24 +167,42 @@ pub trait BackgroundWorkExt {
         &mut self,
         expression: &str,
         options: CronOptions,
-    ) -> Result<&mut ServiceCollection, ScheduleError>
+    ) -> Result<Registration<'_, dyn HostedService>, ScheduleError>
     where
         T: ?Sized + CronJob;
 }
 
+/// The key of the registrations through which a work service declares its handler.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct HandlerOf;
+
+/// Declares that the work service `S` resolves its handler `H` from a fresh scope for every
+/// unit of work, so that `build()` reports a missing handler (named, and named as what `S`
+/// needs). A scoped registration never resolved: a singleton declaring a scoped handler would
+/// be reported as a captive.
+fn declare_handler<S: Send + Sync + 'static, H: ?Sized + Send + Sync + 'static>(services: &mut ServiceCollection) {
+    let unreachable = |_: &Resolver<'_>| -> Result<Arc<S>, BoxError> {
+        Err("a declaration of the handler a work service resolves, never resolved itself".into())
+    };
+    services.keyed(HandlerOf).add(Lifetime::Scoped, Source::<S>::from_fn(unreachable)).depends_on::<Arc<H>>();
+}
+
 impl BackgroundWorkExt for ServiceCollection {
-    fn add_timed_service<T>(&mut self, options: TimedOptions) -> Result<&mut Self, ScheduleError>
+    fn add_timed_service<T>(
+        &mut self,
+        options: TimedOptions,
+    ) -> Result<Registration<'_, dyn HostedService>, ScheduleError>
     where
         T: ?Sized + TimedTask,
     {
         let name = options.validate::<T>()?;
-        self.add_singleton::<dyn HostedService>(move |provider| {
+        declare_handler::<TimedService<T>, T>(self);
+        Ok(self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(TimedService::<T>::new(provider, name, options.clone())?))
-        });
-        Ok(self)
+        }))
     }
 
-    fn add_queued_work(&mut self, options: QueueOptions) -> Result<&mut Self, ScheduleError> {
+    fn add_queued_work(&mut self, options: QueueOptions) -> Result<Registration<'_, dyn HostedService>, ScheduleError> {
         options.validate()?;
         if self.iter().any(|s| s.is::<WorkMetrics>() && !s.is_keyed()) {
             return Err(ScheduleError::QueueAlreadyAdded);
@@ -188,20 +213,25 @@ impl BackgroundWorkExt for ServiceCollection {
             Source::<dyn BackgroundTaskQueue>::from_fn(move |_| Ok(Arc::new(BoundedTaskQueue::new(capacity)))),
         );
         self.add_singleton::<WorkMetrics>(|_| Ok(Arc::new(WorkMetrics::default())));
-        self.add_singleton::<dyn HostedService>(move |provider| {
+        let mut registration = self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(QueuedWorkService::new(provider, &options)?))
         });
-        Ok(self)
+        registration.depends_on::<Arc<dyn BackgroundTaskQueue>>().depends_on::<Arc<WorkMetrics>>();
+        Ok(registration)
     }
 
-    fn add_cron_job<T>(&mut self, expression: &str, options: CronOptions) -> Result<&mut Self, ScheduleError>
+    fn add_cron_job<T>(
+        &mut self,
+        expression: &str,
+        options: CronOptions,
+    ) -> Result<Registration<'_, dyn HostedService>, ScheduleError>
     where
         T: ?Sized + CronJob,
     {
         let (name, schedule) = cron::prepare::<T>(expression, &options)?;
-        self.add_singleton::<dyn HostedService>(move |provider| {
+        declare_handler::<CronService<T>, T>(self);
+        Ok(self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(CronService::<T>::new(provider, name, schedule.clone(), options.clone())?))
-        });
-        Ok(self)
+        }))
     }
 }

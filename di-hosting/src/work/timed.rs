@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use di_core::{ResolveError, Resolver};
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::unit_of_work::Worker;
+use crate::work::unit::{Units, Worker};
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a timed service does on every tick.
@@ -68,11 +68,16 @@ pub trait TimedTask: Send + Sync + 'static {
 /// assert_eq!(MissedTickPolicy::default(), MissedTickPolicy::Skip);
 /// ```
 ///
+/// A tick is missed only when it falls due while the previous tick (every allowed tick, with
+/// [`TimedOptions::max_concurrent_ticks`]) is really still running; a tick that is late because
+/// the timer or the runtime woke late still runs.
+///
 /// # Comparison to `tokio::time::MissedTickBehavior`
 ///
-/// `Delay` and `Burst` mean what they mean for tokio's `Interval`. `Skip` differs: tokio runs
-/// one late tick at once and then realigns; here the late tick is dropped too, so work never
-/// starts off the original grid.
+/// The schedule is a tokio [`Interval`](tokio::time::Interval). `Delay` and `Burst` mean what
+/// they mean for it. `Skip` differs: tokio runs one late tick at once and then realigns, and
+/// counts a tick as missed when the timer wakes late; here only ticks that fell due while a tick
+/// was running are dropped, and the work never starts off the original grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MissedTickPolicy {
@@ -248,7 +253,7 @@ impl<T: ?Sized + TimedTask> TimedService<T> {
         options: TimedOptions,
     ) -> Result<Self, ResolveError> {
         let metrics = Arc::new(WorkMetrics::default());
-        let worker = Worker::new(provider, name, options.on_failure, options.max_concurrent_ticks, metrics)?;
+        let worker = Worker::new(provider, name, options.on_failure, metrics, true)?;
         Ok(Self { worker: Arc::new(worker), options, handler: PhantomData })
     }
 }
@@ -267,7 +272,7 @@ impl<T: ?Sized + TimedTask> HostedService for TimedService<T> {
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
-        Ok(self.worker.stop(cancel, true, || 0).await?)
+        Ok(self.worker.stop(&cancel).await?)
     }
 
     fn name(&self) -> &'static str {
@@ -275,66 +280,46 @@ impl<T: ?Sized + TimedTask> HostedService for TimedService<T> {
     }
 }
 
-/// The schedule loop: waits for each tick's slot, applies the missed-tick policy when the
-/// previous tick was still running, and spawns each tick in its own scope.
+/// The schedule loop: an [`Interval`] on the original grid, whose ticks run as units of work in
+/// fresh scopes. A tick that falls due while every slot is busy (a tick is really still
+/// running) is missed and handled per the policy; a tick that is merely late (the timer or the
+/// runtime woke late) still runs.
 async fn run_schedule<T: ?Sized + TimedTask>(worker: Arc<Worker>, options: TimedOptions) {
-    let period = options.period;
-    let Some(mut due) = Instant::now().checked_add(options.first_delay) else {
+    let worker = &*worker;
+    let Some(first) = Instant::now().checked_add(options.first_delay) else {
         tracing::warn!(service = worker.name, "the first delay is too long to schedule: no ticks");
         return;
     };
+    let mut interval = tokio::time::interval_at(first, options.period);
+    // `Skip` keeps the grid, but drops only the slots a tick was still running on: tokio's own
+    // `Skip` would also drop slots the timer merely woke late for.
+    interval.set_missed_tick_behavior(match options.missed_tick {
+        MissedTickPolicy::Skip | MissedTickPolicy::Burst => MissedTickBehavior::Burst,
+        MissedTickPolicy::Delay => MissedTickBehavior::Delay,
+    });
+    let mut units = Units::new(options.max_concurrent_ticks);
     let mut number = 0_u64;
     loop {
-        if !worker.sleep_until(due).await {
-            return;
-        }
-        let Some((permit, late)) = worker.acquire().await else { return };
-        if late {
-            let now = Instant::now();
-            match options.missed_tick {
-                MissedTickPolicy::Skip => {
-                    due = next_slot(due, now, period);
-                    if !worker.sleep_until(due).await {
-                        return;
-                    }
-                }
-                MissedTickPolicy::Delay => due = now,
-                MissedTickPolicy::Burst => {}
-            }
+        let due = tokio::select! {
+            biased;
+            () = worker.stopping.cancelled() => break,
+            () = units.next_end() => continue,
+            due = interval.tick(), if !units.is_full() => due,
+        };
+        if units.were_busy_at(due) && options.missed_tick == MissedTickPolicy::Skip {
+            tracing::debug!(service = worker.name, "tick skipped: the previous one was still running when it fell due");
+            continue;
         }
         number += 1;
-        let cancel = worker.stopping.clone();
+        let cancel = CancellationToken::clone(&worker.stopping);
         let span = tracing::info_span!("tick", number);
-        worker.spawn_unit(permit, "tick", span, move |services| async move {
-            services.get_async::<T>().await?.tick(cancel).await
-        });
-        due = match due.checked_add(period) {
-            Some(next) => next,
-            None => return,
-        };
+        units.push(
+            worker.unit(
+                "tick",
+                span,
+                move |services| async move { services.get_async::<T>().await?.tick(cancel).await },
+            ),
+        );
     }
-}
-
-/// The first slot `due + k * period` (k >= 0) at or after `now`.
-fn next_slot(due: Instant, now: Instant, period: Duration) -> Instant {
-    let behind = now.saturating_duration_since(due).as_nanos();
-    let steps = behind.div_ceil(period.as_nanos());
-    let offset = steps.saturating_mul(period.as_nanos());
-    let offset = Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX));
-    due.checked_add(offset).unwrap_or(now)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_slot_is_on_the_grid_at_or_after_now() {
-        let due = Instant::now();
-        let period = Duration::from_secs(10);
-        let slot = |secs| next_slot(due, due + Duration::from_secs(secs), period) - due;
-        assert_eq!(slot(0), Duration::ZERO, "on time stays put");
-        assert_eq!(slot(35), Duration::from_secs(40), "35 s late rounds up to the 40 s slot");
-        assert_eq!(slot(40), Duration::from_secs(40), "exactly on a slot runs on it");
-    }
+    units.finish().await;
 }

@@ -12,7 +12,7 @@ use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::unit_of_work::Worker;
+use crate::work::unit::{Units, Worker};
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a cron job does at each firing.
@@ -398,7 +398,7 @@ impl<T: ?Sized + CronJob> CronService<T> {
         options: CronOptions,
     ) -> Result<Self, ResolveError> {
         let metrics = Arc::new(WorkMetrics::default());
-        let worker = Worker::new(provider, name, options.on_failure, options.max_concurrent_runs, metrics)?;
+        let worker = Worker::new(provider, name, options.on_failure, metrics, true)?;
         Ok(Self { worker: Arc::new(worker), schedule, options, job: PhantomData })
     }
 }
@@ -417,7 +417,7 @@ impl<T: ?Sized + CronJob> HostedService for CronService<T> {
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
-        Ok(self.worker.stop(cancel, true, || 0).await?)
+        Ok(self.worker.stop(&cancel).await?)
     }
 
     fn name(&self) -> &'static str {
@@ -439,23 +439,33 @@ pub(crate) fn prepare<T: ?Sized>(
 }
 
 /// The firing loop: sleeps (on tokio's clock) until the next firing computed from the wall clock,
-/// applies the misfire policy when late, and spawns each run in its own scope.
+/// waits for a free slot, applies the misfire policy when late, and runs each firing as a unit of
+/// work in its own scope.
 async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedule, options: CronOptions) {
+    let worker = &*worker;
     let clock = &options.clock;
+    let mut units = Units::new(options.max_concurrent_runs);
     let mut after = clock.now();
-    loop {
+    'firings: loop {
         let Some(due) = schedule.next_after(after) else {
             tracing::info!(service = worker.name, "the cron schedule has no further firings");
-            return;
+            break;
         };
         // Re-check the wall clock after each sleep: it may have moved differently from tokio's.
         while let Some(wait) = (due - clock.now()).to_std().ok().filter(|wait| !wait.is_zero()) {
-            let Some(deadline) = Instant::now().checked_add(wait) else { return };
-            if !worker.sleep_until(deadline).await {
-                return;
+            let Some(deadline) = Instant::now().checked_add(wait) else { break 'firings };
+            let sleep = worker.stopping.run_until_cancelled(tokio::time::sleep_until(deadline));
+            if units.drive(sleep).await.is_none() {
+                break 'firings;
             }
         }
-        let Some((permit, _waited)) = worker.acquire().await else { return };
+        while units.is_full() {
+            tokio::select! {
+                biased;
+                () = worker.stopping.cancelled() => break 'firings,
+                () = units.next_end() => {}
+            }
+        }
         let now = clock.now();
         let late = (now - due).to_std().is_ok_and(|late| late > options.misfire_threshold);
         after = if late { now } else { due };
@@ -466,10 +476,11 @@ async fn run_cron<T: ?Sized + CronJob>(worker: Arc<Worker>, schedule: CronSchedu
         if late {
             tracing::warn!(service = worker.name, %due, "cron firing missed; running it once now");
         }
-        let cancel = worker.stopping.clone();
+        let cancel = CancellationToken::clone(&worker.stopping);
         let span = tracing::info_span!("cron_firing", firing = %due);
-        worker.spawn_unit(permit, "cron firing", span, move |services| async move {
+        units.push(worker.unit("cron firing", span, move |services| async move {
             services.get_async::<T>().await?.run(due, cancel).await
-        });
+        }));
     }
+    units.finish().await;
 }

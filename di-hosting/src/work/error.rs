@@ -108,8 +108,8 @@ pub enum ScheduleError {
         service: &'static str,
     },
 
-    /// Stop reached the shutdown timeout with work still running or queued; that work was
-    /// abandoned (and logged).
+    /// A timed service or cron job reached the shutdown timeout with units still running
+    /// although their token fired when stopping began; they were abandoned (and logged).
     #[error(
         "`{service}` did not finish within the shutdown timeout: {running} running and {queued} queued units of \
          work abandoned; observe the cancellation token in long work, or raise the shutdown timeout"
@@ -122,4 +122,54 @@ pub enum ScheduleError {
         /// Units of work still waiting in the queue when the timeout fired.
         queued: usize,
     },
+
+    /// Queued work reached the shutdown timeout: under [`QueueStopPolicy::Drain`] the queue was
+    /// not drained in time (the running items' token fired at the timeout); under
+    /// [`QueueStopPolicy::Cancel`] items kept running although their token fired when stopping
+    /// began. Names the items cut off and those that never started.
+    ///
+    /// [`QueueStopPolicy::Drain`]: crate::QueueStopPolicy::Drain
+    /// [`QueueStopPolicy::Cancel`]: crate::QueueStopPolicy::Cancel
+    #[error("{}", queue_stop_message(service, *policy, *drained, running, not_started))]
+    QueueStopTimedOut {
+        /// The service's name.
+        service: &'static str,
+        /// The policy it stopped under.
+        policy: crate::QueueStopPolicy,
+        /// Items that finished (completed, failed or cancelled) while stopping.
+        drained: usize,
+        /// The items running at the timeout.
+        running: Vec<String>,
+        /// The items still queued, never started, dropped.
+        not_started: Vec<String>,
+    },
+}
+
+fn names(count: usize, names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    let noun = if count == 1 { "item" } else { "items" };
+    if quoted.is_empty() { format!("{count} {noun}") } else { format!("{count} {noun} ({})", quoted.join(", ")) }
+}
+
+fn queue_stop_message(
+    service: &str,
+    policy: crate::QueueStopPolicy,
+    drained: usize,
+    running: &[String],
+    not_started: &[String],
+) -> String {
+    let running_list = names(running.len(), running);
+    let dropped = names(not_started.len(), not_started);
+    match policy {
+        crate::QueueStopPolicy::Cancel => format!(
+            "`{service}` did not stop within the shutdown timeout: {running_list} still running although their \
+             token fired when stopping began; {dropped} never started; return from long items when \
+             `WorkContext::cancel` fires, or raise the shutdown timeout"
+        ),
+        _ => format!(
+            "`{service}` did not drain its queue within the shutdown timeout: {drained} finished while stopping, \
+             {running_list} still running when the timeout fired their token, {dropped} never started; raise the \
+             shutdown timeout, or use `QueueStopPolicy::Cancel` to cancel items as soon as stopping begins"
+        ),
+    }
 }

@@ -1,0 +1,160 @@
+//! Hosted, background, timed, cron and queued registrations: each returns a registration to
+//! attach hooks and dependencies to, and `build()` reports their problems naming your type.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use di_core::{BoxError, Dependencies, FromProvider, Resolver, ServiceCollection};
+use di_hosting::{
+    BackgroundService, BackgroundWorkExt, CancellationToken, CronJob, CronOptions, Host, HostedService,
+    HostingServiceCollectionExt, QueueOptions,
+};
+
+struct Db;
+struct Session;
+
+/// A hosted service whose constructor needs a `Db`.
+struct Cache;
+
+impl FromProvider for Cache {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
+        sp.get::<Db>()?;
+        Ok(Self)
+    }
+    fn dependencies(deps: &mut Dependencies) {
+        deps.add::<Arc<Db>>();
+    }
+}
+
+#[async_trait]
+impl HostedService for Cache {
+    async fn start(&self, _: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn stop(&self, _: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// A background service that (wrongly) takes a scoped `Session` in its constructor.
+struct Poller;
+
+impl FromProvider for Poller {
+    fn from_provider(sp: &Resolver<'_>) -> Result<Self, BoxError> {
+        sp.get::<Session>()?;
+        Ok(Self)
+    }
+    fn dependencies(deps: &mut Dependencies) {
+        deps.add::<Arc<Session>>();
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Poller {
+    async fn execute(&self, stopping: CancellationToken) -> anyhow::Result<()> {
+        stopping.cancelled().await;
+        Ok(())
+    }
+}
+
+#[test]
+fn build_names_the_hosted_and_background_types_not_dyn_hosted_service() {
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services.add_hosted_service::<Cache>();
+    services.add_background_service::<Poller>();
+    let text = services.build().expect_err("two problems").to_string();
+    assert!(!text.contains("HostedService"), "no private trait-object path: {text}");
+    assert!(
+        text.contains("no service registered for `registrations::Db` (required by `registrations::Cache`)"),
+        "the missing dependency names the hosted service: {text}"
+    );
+    assert!(
+        text.contains("singleton `registrations::Poller` captures scoped service `registrations::Session`"),
+        "the captive names the background service: {text}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_factory_registration_takes_declared_dependencies_and_disposal_hooks() {
+    let mut services = ServiceCollection::new();
+    services.add_hosted_service_with(Cache::from_provider).depends_on::<Arc<Db>>();
+    let text = services.build().expect_err("Db is missing").to_string();
+    assert!(text.contains("(required by `registrations::Cache`)"), "checked at build, named: {text}");
+
+    let disposed = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&disposed);
+    let host = Host::builder()
+        .configure_services(move |s| {
+            s.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+            s.add_hosted_service_with(Cache::from_provider).depends_on::<Arc<Db>>().on_dispose(
+                move |_cache: &Cache| {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                },
+            );
+        })
+        .build()
+        .expect("Db is registered");
+    host.start().await.unwrap();
+    assert!(host.stop().await.is_success());
+    host.dispose().await.unwrap();
+    assert_eq!(disposed.load(Ordering::SeqCst), 1, "the hook attached to the registration ran");
+}
+
+#[test]
+fn the_same_type_registers_once_and_each_factory_call_adds_one() {
+    let count = |services: &ServiceCollection| {
+        services.build().unwrap().resolve::<Vec<Arc<dyn HostedService>>>().map(|all| all.len())
+    };
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+    services.add_hosted_service::<Cache>();
+    services.add_hosted_service::<Cache>();
+    assert_eq!(count(&services).unwrap(), 1, "the same type: once");
+    services.add_hosted_service_with(|_| Ok(Cache));
+    services.add_hosted_service_with(|_| Ok(Cache));
+    assert_eq!(count(&services).unwrap(), 3, "each factory call: one more");
+}
+
+struct Purge;
+
+#[async_trait]
+impl CronJob for Purge {
+    async fn run(&self, _firing: DateTime<Utc>, _cancel: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn build_reports_a_missing_cron_handler_by_name() {
+    let mut services = ServiceCollection::new();
+    services.add_cron_job::<Purge>("0 0 3 * * *", CronOptions::default()).unwrap();
+    let text = services.build().expect_err("Purge is missing").to_string();
+    assert!(
+        text.contains(
+            "no service registered for `registrations::Purge` (required by \
+             `di_hosting::work::cron::CronService<registrations::Purge>`); register it with `services.add_scoped`"
+        ),
+        "{text}"
+    );
+    services.add_scoped::<Purge>(|_| Ok(Arc::new(Purge)));
+    services.build().expect("registered: builds");
+}
+
+#[test]
+fn work_registrations_return_the_hosted_entry_for_hooks() {
+    let mut services = ServiceCollection::new();
+    let disposed = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&disposed);
+    services.add_queued_work(QueueOptions::default()).unwrap().on_dispose(move |_service| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let provider = services.build().unwrap();
+    provider.resolve::<Vec<Arc<dyn HostedService>>>().unwrap();
+    drop(provider);
+    assert_eq!(disposed.load(Ordering::SeqCst), 1, "the hook ran when the container ended");
+}
