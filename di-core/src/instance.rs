@@ -117,6 +117,19 @@ impl Instance {
         }
     }
 
+    /// The stored `Arc<T>` itself, if this instance holds a `T`: moved out, so no reference
+    /// count changes (a fresh instance goes to its caller without a clone and a drop).
+    #[inline(always)]
+    pub(crate) fn into_arc<T: ?Sized + 'static>(self) -> Result<Arc<T>, Self> {
+        if self.vtable.type_id != TypeId::of::<T>() {
+            return Err(self);
+        }
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: as in `downcast_ref`, the storage holds an `Arc<T>`; it is read once, and
+        // `this` is never dropped, so ownership moves to the returned `Arc<T>`.
+        Ok(unsafe { this.storage.as_ptr().cast::<Arc<T>>().read() })
+    }
+
     /// The stored `Arc<T>`, as `&dyn Any` (an `&Arc<T>` underneath): what disposal hooks take.
     #[inline]
     pub(crate) fn as_any(&self) -> &(dyn Any + Send + Sync) {
@@ -215,6 +228,19 @@ mod tests {
         assert_eq!(&**instance.downcast_ref::<str>().expect("same type"), "hello");
         drop(instance);
         assert_eq!(Arc::strong_count(&text), 1);
+    }
+
+    #[test]
+    fn into_arc_moves_the_arc_out() {
+        let arc: Arc<dyn Named> = Arc::new(Db);
+        let instance = Instance::new(arc.clone());
+        let instance = instance.into_arc::<Db>().err().expect("`dyn Named` is not `Db`");
+        assert_eq!(Arc::strong_count(&arc), 2);
+        let back = instance.into_arc::<dyn Named>().ok().expect("same type");
+        assert!(Arc::ptr_eq(&back, &arc));
+        assert_eq!(Arc::strong_count(&arc), 2, "moved, not cloned");
+        drop(back);
+        assert_eq!(Arc::strong_count(&arc), 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::context::Resolver;
 use super::occupancy::{self, Busy};
 use super::once::{CellListener, Claim, OnceCell, Owner};
 use super::per_key::VirtualSlot;
-use super::source::{Source, downcast};
+use super::source::{Source, downcast_owned};
 use super::waits::WaitTicket;
 use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
 use crate::error::{BoxError, ResolutionPath, ResolveError, panic_message};
@@ -77,7 +77,8 @@ struct ScopedGuard<'s> {
 impl ScopedGuard<'_> {
     fn complete(mut self, instance: Instance, d: &Descriptor) -> Result<(), Late> {
         self.done = true;
-        let disposer = d.disposer_for(instance.as_any());
+        // `as_any` is an indirect call: only made when there are hooks to build.
+        let disposer = if d.has_hooks() { d.disposer_for(instance.as_any()) } else { None };
         self.scope.finish(self.id, instance, disposer)
     }
 }
@@ -273,12 +274,12 @@ impl<'s, 'c> Source<'s, 'c> {
             }
             Lifetime::Singleton => {
                 self.check_cycle(t.id, d)?;
-                self.singleton(t, d).map(|i| downcast(&i))
+                self.singleton(t, d).map(downcast_owned)
             }
             Lifetime::Scoped => {
                 self.check_scoped(d)?;
                 self.check_cycle(t.id, d)?;
-                self.scoped(t, d).map(|i| downcast(&i))
+                self.scoped(t, d).map(downcast_owned)
             }
         }
     }
@@ -294,7 +295,7 @@ impl<'s, 'c> Source<'s, 'c> {
             _ => None,
         }) else {
             let instance = self.create_sync(t, d, 0, self.scope)?;
-            return Ok(downcast(&instance));
+            return Ok(downcast_owned(instance));
         };
         let link = Link { node: self.node(t, d, 0), parent: self.chain };
         let resolver = Resolver::borrowed(self.core, self.scope, &link);
@@ -380,11 +381,11 @@ impl<'s, 'c> Source<'s, 'c> {
                 if d.has_hooks() && !self.scope.is_root {
                     self.keep_async(d, self.scope, instance.clone()).await?;
                 }
-                Ok(downcast(&instance))
+                Ok(downcast_owned(instance))
             }
             Lifetime::Transient => self.transient(t, d),
-            Lifetime::Singleton => self.singleton_async(t, d).await.map(|i| downcast(&i)),
-            Lifetime::Scoped => self.scoped_async(t, d).await.map(|i| downcast(&i)),
+            Lifetime::Singleton => self.singleton_async(t, d).await.map(downcast_owned),
+            Lifetime::Scoped => self.scoped_async(t, d).await.map(downcast_owned),
         }
     }
 

@@ -29,6 +29,15 @@ pub(crate) fn downcast<T: ?Sized + 'static>(instance: &Instance) -> Arc<T> {
     instance.downcast_ref::<T>().expect("di-core stores every instance under its registered service type").clone()
 }
 
+/// [`downcast`] for an instance the caller owns: moved out, no reference count changes.
+#[inline(always)]
+pub(crate) fn downcast_owned<T: ?Sized + 'static>(instance: Instance) -> Arc<T> {
+    match instance.into_arc::<T>() {
+        Ok(arc) => arc,
+        Err(_) => panic!("di-core stores every instance under its registered service type"),
+    }
+}
+
 /// Whether the scope or the root has been disposed: both flags read, one branch.
 #[inline(always)]
 pub(crate) fn disposed(core: &Core, scope: &ScopeState) -> bool {
