@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
-use crate::options::{BackgroundServiceFailure, HostOptions};
+use crate::options::{FailurePolicy, HostOptions};
 use crate::status::{ServiceState, StatusBoard};
 use crate::tasks::HostTasks;
 
@@ -40,7 +40,7 @@ impl BackgroundFailures {
 #[derive(Debug, Clone)]
 struct HostContext {
     lifetime: Arc<ApplicationLifetime>,
-    policy: BackgroundServiceFailure,
+    policy: FailurePolicy,
     failures: Arc<BackgroundFailures>,
     tasks: Arc<HostTasks>,
     status: Arc<StatusBoard>,
@@ -155,13 +155,11 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
             }
         };
         match context.policy {
-            BackgroundServiceFailure::Ignore => {
+            FailurePolicy::Ignore => {
                 status.set_state(name, ServiceState::Failed { error: chain(&failure) });
                 return;
             }
-            BackgroundServiceFailure::Restart { backoff, max_restarts }
-                if restarts < max_restarts && !stopping.is_cancelled() =>
-            {
+            FailurePolicy::Restart { backoff, max_restarts } if restarts < max_restarts && !stopping.is_cancelled() => {
                 restarts += 1;
                 status.set_state(name, ServiceState::Restarting { attempt: restarts });
                 tracing::warn!(

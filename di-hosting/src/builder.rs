@@ -9,7 +9,7 @@ use crate::background::BackgroundFailures;
 use crate::error::HostError;
 use crate::host::{Host, Parts};
 use crate::lifetime::ApplicationLifetime;
-use crate::options::{BackgroundServiceFailure, HostOptions};
+use crate::options::{FailurePolicy, HostOptions};
 use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
 
@@ -164,12 +164,12 @@ impl HostBuilder {
     /// # Examples
     ///
     /// ```
-    /// use di_hosting::{BackgroundServiceFailure, HostBuilder};
-    /// let host = HostBuilder::new().background_service_failure(BackgroundServiceFailure::Ignore).build()?;
+    /// use di_hosting::{FailurePolicy, HostBuilder};
+    /// let host = HostBuilder::new().background_service_failure(FailurePolicy::Ignore).build()?;
     /// # Ok::<(), di_hosting::HostError>(())
     /// ```
     #[must_use]
-    pub fn background_service_failure(mut self, policy: BackgroundServiceFailure) -> Self {
+    pub fn background_service_failure(mut self, policy: FailurePolicy) -> Self {
         self.options.background_service_failure = policy;
         self
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Behaviour, Log, Recorder, host_with};
 use di_core::{BoxError, Dependencies, FromProvider, Resolver};
 use di_hosting::{
-    BackgroundService, BackgroundServiceFailure, CancellationToken, Host, HostError, HostingServiceCollectionExt,
-    Phase, ServiceState,
+    BackgroundService, CancellationToken, FailurePolicy, Host, HostError, HostingServiceCollectionExt, Phase,
+    ServiceState,
 };
 use tokio::time::{Instant, sleep, timeout};
 
@@ -64,7 +64,7 @@ impl BackgroundService for Flaky {
     }
 }
 
-fn flaky_host(policy: BackgroundServiceFailure) -> Host {
+fn flaky_host(policy: FailurePolicy) -> Host {
     Host::builder()
         .configure_options(|o| {
             o.suppress_status_messages = true;
@@ -79,7 +79,7 @@ fn flaky_host(policy: BackgroundServiceFailure) -> Host {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_under_ignore_is_visible_in_the_status_with_its_causes() {
-    let host = flaky_host(BackgroundServiceFailure::Ignore);
+    let host = flaky_host(FailurePolicy::Ignore);
     host.start().await.expect("starts");
     assert_eq!(host.status().service("app::Feed").map(|s| s.state.clone()), Some(ServiceState::Running));
     sleep(Duration::from_secs(2)).await;
@@ -100,7 +100,7 @@ async fn a_failure_under_ignore_is_visible_in_the_status_with_its_causes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restarting_service_shows_its_attempt() {
-    let policy = BackgroundServiceFailure::Restart { backoff: Duration::from_secs(10), max_restarts: 3 };
+    let policy = FailurePolicy::Restart { backoff: Duration::from_secs(10), max_restarts: 3 };
     let host = flaky_host(policy);
     host.start().await.expect("starts");
     sleep(Duration::from_secs(2)).await;

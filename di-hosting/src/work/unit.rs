@@ -17,34 +17,7 @@ use tracing::Instrument;
 
 use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
-use crate::{ApplicationLifetime, ScheduleError};
-
-/// What a timed, queued or cron service does when a unit of work fails or panics.
-///
-/// Either way the failure is logged (at `error`, with the service name) and counted. A unit
-/// that returns an error after its token fired (the service is stopping) was cancelled, not
-/// failed: it is logged at `info` and counted in [`WorkMetrics::cancelled`], and no policy
-/// applies.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use di_hosting::{FailurePolicy, TimedOptions};
-///
-/// let options = TimedOptions::every(Duration::from_secs(60)).on_failure(FailurePolicy::StopHost);
-/// assert_eq!(FailurePolicy::default(), FailurePolicy::Log);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum FailurePolicy {
-    /// Log the failure and keep going: later ticks, items and firings still run. The default.
-    #[default]
-    Log,
-    /// Log the failure, schedule no further work, and ask the host to stop
-    /// ([`ApplicationLifetime::stop_application`]).
-    StopHost,
-}
+use crate::{ApplicationLifetime, FailurePolicy, ScheduleError};
 
 /// Counts of finished units of work for one service, readable while it runs. The queued-work
 /// service registers its counters as a singleton: resolve `WorkMetrics` to read them. In a host,
@@ -132,6 +105,15 @@ impl WorkMetrics {
 
     pub(crate) fn add_abandoned(&self, count: usize) {
         self.abandoned.fetch_add(count, Ordering::SeqCst);
+    }
+}
+
+/// Rejects [`FailurePolicy::Restart`] for a timed, queued or cron service: a unit of work has no
+/// `execute` to call again, and its next unit already runs after a failure under `Ignore`.
+pub(crate) fn check_policy(service: &'static str, policy: FailurePolicy) -> Result<(), ScheduleError> {
+    match policy {
+        FailurePolicy::Restart { .. } => Err(ScheduleError::RestartNotSupported { service }),
+        _ => Ok(()),
     }
 }
 
@@ -373,6 +355,7 @@ impl Worker {
     }
 
     fn on_failed(&self) {
+        // `Restart` is rejected at registration ([`check_policy`]).
         if self.on_failure != FailurePolicy::StopHost {
             return;
         }
