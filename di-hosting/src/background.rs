@@ -17,7 +17,7 @@ use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{FailurePolicy, HostOptions};
-use crate::status::{ServiceState, StatusBoard};
+use crate::status::{ServiceState, StatusBoard, StatusSlot};
 use crate::tasks::HostTasks;
 
 /// Background failures that stop the host, collected for the [`StopReport`](crate::StopReport).
@@ -92,10 +92,14 @@ impl HostedService for BackgroundHost {
         // a stop requested during start-up cancels the work only when the services are stopped.
         let stopping = self.context.tasks.child_token();
         let name = self.service.name();
-        self.context.status.set_state(name, ServiceState::Running);
+        // This registration's entry on the host's board (none outside a host).
+        let status = StatusSlot::find(&self.context.status, self);
+        if let Some(status) = &status {
+            status.set_state(ServiceState::Running);
+        }
         // A root span: the work outlives the `start` call whose span is current here.
         let span = tracing::info_span!(parent: None, "background_service", service = name);
-        let work = supervise(self.service.clone(), stopping.clone(), self.context.clone()).instrument(span);
+        let work = supervise(self.service.clone(), stopping.clone(), self.context.clone(), status).instrument(span);
         let task = self.context.tasks.spawn(name, work);
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, task });
         Ok(())
@@ -133,15 +137,24 @@ impl HostedService for BackgroundHost {
 }
 
 /// Runs `execute` (panics caught) and applies the policy when it fails.
-async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationToken, context: HostContext) {
+async fn supervise(
+    service: Arc<dyn BackgroundService>,
+    stopping: CancellationToken,
+    context: HostContext,
+    status: Option<StatusSlot>,
+) {
     let name = service.name();
-    let status = &context.status;
+    let set_state = |state| {
+        if let Some(status) = &status {
+            status.set_state(state);
+        }
+    };
     let mut restarts = 0_u32;
     loop {
         let failure = match AssertUnwindSafe(service.execute(stopping.clone())).catch_unwind().await {
             Ok(Ok(())) => {
                 tracing::info!(service = name, "background service completed");
-                status.set_state(name, ServiceState::Stopped);
+                set_state(ServiceState::Stopped);
                 return;
             }
             Ok(Err(error)) => {
@@ -156,12 +169,12 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
         };
         match context.policy {
             FailurePolicy::Ignore => {
-                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
+                set_state(ServiceState::Failed { error: chain(&failure) });
                 return;
             }
             FailurePolicy::Restart { backoff, max_restarts } if restarts < max_restarts && !stopping.is_cancelled() => {
                 restarts += 1;
-                status.set_state(name, ServiceState::Restarting { attempt: restarts });
+                set_state(ServiceState::Restarting { attempt: restarts });
                 tracing::warn!(
                     service = name,
                     restart = restarts,
@@ -170,10 +183,10 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                     "restarting background service"
                 );
                 if stopping.run_until_cancelled(tokio::time::sleep(backoff)).await.is_none() {
-                    status.set_state(name, ServiceState::Stopped);
+                    set_state(ServiceState::Stopped);
                     return;
                 }
-                status.set_state(name, ServiceState::Running);
+                set_state(ServiceState::Running);
             }
             _ => {
                 tracing::error!(
@@ -182,7 +195,7 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                     "a background service failed and the host is stopping; set \
                      `HostOptions::background_service_failure` to `Ignore` or `Restart` to keep it running"
                 );
-                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
+                set_state(ServiceState::Failed { error: chain(&failure) });
                 context.failures.push(failure);
                 context.lifetime.stop_application();
                 return;

@@ -415,7 +415,7 @@ impl<T: ?Sized> std::fmt::Debug for CronService<T> {
 impl<T: ?Sized + CronJob> HostedService for CronService<T> {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = run_cron::<T>(Arc::clone(&self.worker), self.schedule.clone(), self.options.clone());
-        self.worker.start::<T>(run)
+        self.worker.start::<T>(self, run)
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {

@@ -240,7 +240,7 @@ impl QueuedWorkService {
 impl HostedService for QueuedWorkService {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = drain(Arc::clone(&self.worker), Arc::clone(&self.queue), Arc::clone(&self.running), self.concurrency);
-        self.worker.start::<dyn BackgroundTaskQueue>(run)
+        self.worker.start::<dyn BackgroundTaskQueue>(self, run)
     }
 
     async fn stop(&self, timeout: CancellationToken) -> anyhow::Result<()> {

@@ -271,7 +271,7 @@ impl<T: ?Sized> std::fmt::Debug for TimedService<T> {
 impl<T: ?Sized + TimedTask> HostedService for TimedService<T> {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = run_schedule::<T>(Arc::clone(&self.worker), self.options.clone());
-        self.worker.start::<T>(run)
+        self.worker.start::<T>(self, run)
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
