@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use di_core::{Lifetime, ProviderOptions, ServiceCollection, Source};
 
-use crate::background::BackgroundFailures;
+use crate::background::{BackgroundFailures, HostContext};
 use crate::error::HostError;
 use crate::host::{Host, Parts};
 use crate::lifetime::ApplicationLifetime;
@@ -216,6 +216,15 @@ impl HostBuilder {
         let status = Arc::new(StatusBoard::default());
         services.add(Lifetime::Singleton, Source::<HostTasks>::instance(tasks.clone()));
         services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(status.clone()));
+        // What every background service needs from the host, shared by them all.
+        let context = HostContext::in_host(
+            lifetime.clone(),
+            options.background_service_failure,
+            failures.clone(),
+            tasks.clone(),
+            status.clone(),
+        );
+        services.add(Lifetime::Singleton, Source::<HostContext>::instance(context));
         let provider = services.build_with(provider_options)?;
         Ok(Host::new(Parts { provider, lifetime, options, failures, tasks, status }))
     }
