@@ -4,6 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use di_core::error::panic_message;
@@ -16,8 +17,8 @@ use tracing::Instrument as _;
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
-use crate::options::{BackgroundServiceFailure, HostOptions};
-use crate::status::{ServiceState, StatusBoard};
+use crate::options::{FailurePolicy, HostOptions};
+use crate::status::{ServiceState, StatusBoard, StatusSlot};
 use crate::tasks::HostTasks;
 
 /// Background failures that stop the host, collected for the [`StopReport`](crate::StopReport).
@@ -37,10 +38,10 @@ impl BackgroundFailures {
 
 /// What the adapter needs from the host. Outside a host (a bare provider) it falls back to
 /// defaults, so the adapter still runs; failures then only get logged.
-#[derive(Debug, Clone)]
-struct HostContext {
+#[derive(Debug)]
+pub(crate) struct HostContext {
     lifetime: Arc<ApplicationLifetime>,
-    policy: BackgroundServiceFailure,
+    policy: FailurePolicy,
     failures: Arc<BackgroundFailures>,
     tasks: Arc<HostTasks>,
     status: Arc<StatusBoard>,
@@ -50,7 +51,26 @@ struct HostContext {
 }
 
 impl HostContext {
-    fn resolve(provider: &Resolver<'_>) -> Result<Self, ResolveError> {
+    /// The host's context, shared by all its background services (registered by the builder).
+    pub(crate) fn in_host(
+        lifetime: Arc<ApplicationLifetime>,
+        policy: FailurePolicy,
+        failures: Arc<BackgroundFailures>,
+        tasks: Arc<HostTasks>,
+        status: Arc<StatusBoard>,
+    ) -> Self {
+        Self { lifetime, policy, failures, tasks, status, in_host: true }
+    }
+
+    /// The host's registered context, or one made of what the provider has (a bare provider).
+    fn resolve(provider: &Resolver<'_>) -> Result<Arc<Self>, ResolveError> {
+        if let Some(context) = provider.resolve::<Option<Arc<Self>>>()? {
+            return Ok(context);
+        }
+        Self::standalone(provider).map(Arc::new)
+    }
+
+    fn standalone(provider: &Resolver<'_>) -> Result<Self, ResolveError> {
         let tasks = provider.resolve::<Option<Arc<HostTasks>>>()?;
         Ok(Self {
             in_host: tasks.is_some(),
@@ -66,7 +86,7 @@ impl HostContext {
 /// Runs a [`BackgroundService`] for the host.
 pub(crate) struct BackgroundHost {
     service: Arc<dyn BackgroundService>,
-    context: HostContext,
+    context: Arc<HostContext>,
     running: Mutex<Option<Running>>,
 }
 
@@ -92,10 +112,20 @@ impl HostedService for BackgroundHost {
         // a stop requested during start-up cancels the work only when the services are stopped.
         let stopping = self.context.tasks.child_token();
         let name = self.service.name();
-        self.context.status.set_state(name, ServiceState::Running);
+        // This registration's entry on the host's board (none outside a host).
+        let status = StatusSlot::find(&self.context.status, self);
+        if let Some(status) = &status {
+            status.set_state(ServiceState::Running);
+        }
         // A root span: the work outlives the `start` call whose span is current here.
         let span = tracing::info_span!(parent: None, "background_service", service = name);
-        let work = supervise(self.service.clone(), stopping.clone(), self.context.clone()).instrument(span);
+        let run = Supervised {
+            service: self.service.clone(),
+            stopping: stopping.clone(),
+            context: self.context.clone(),
+            status,
+        };
+        let work = supervise(run).instrument(span);
         let task = self.context.tasks.spawn(name, work);
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, task });
         Ok(())
@@ -132,17 +162,32 @@ impl HostedService for BackgroundHost {
     }
 }
 
-/// Runs `execute` (panics caught) and applies the policy when it fails.
-async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationToken, context: HostContext) {
-    let name = service.name();
-    let status = &context.status;
-    let mut restarts = 0_u32;
-    loop {
-        let failure = match AssertUnwindSafe(service.execute(stopping.clone())).catch_unwind().await {
+/// One background service's `execute` on its task: what `supervise` needs, kept small (the task
+/// holds it for the service's whole life).
+struct Supervised {
+    service: Arc<dyn BackgroundService>,
+    stopping: CancellationToken,
+    context: Arc<HostContext>,
+    /// This registration's entry on the host's board (none outside a host).
+    status: Option<StatusSlot>,
+}
+
+impl Supervised {
+    fn set_state(&self, state: ServiceState) {
+        if let Some(status) = &self.status {
+            status.set_state(state);
+        }
+    }
+
+    /// Logs how `execute` ended and applies the policy: `Some(backoff)` to run it again after
+    /// `backoff` (the `restarts + 1`th restart), `None` when the service is done.
+    fn settle(&self, result: std::thread::Result<anyhow::Result<()>>, restarts: u32) -> Option<Duration> {
+        let name = self.service.name();
+        let failure = match result {
             Ok(Ok(())) => {
                 tracing::info!(service = name, "background service completed");
-                status.set_state(name, ServiceState::Stopped);
-                return;
+                self.set_state(ServiceState::Stopped);
+                return None;
             }
             Ok(Err(error)) => {
                 tracing::error!(service = name, error = %format!("{error:#}"), "background service failed");
@@ -154,28 +199,18 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                 ServiceFailure::panicked(name, Phase::Execute, message)
             }
         };
-        match context.policy {
-            BackgroundServiceFailure::Ignore => {
-                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
-                return;
+        match self.context.policy {
+            FailurePolicy::Ignore => {
+                self.set_state(ServiceState::Failed { error: chain(&failure) });
+                None
             }
-            BackgroundServiceFailure::Restart { backoff, max_restarts }
-                if restarts < max_restarts && !stopping.is_cancelled() =>
+            FailurePolicy::Restart { backoff, max_restarts }
+                if restarts < max_restarts && !self.stopping.is_cancelled() =>
             {
-                restarts += 1;
-                status.set_state(name, ServiceState::Restarting { attempt: restarts });
-                tracing::warn!(
-                    service = name,
-                    restart = restarts,
-                    max_restarts,
-                    ?backoff,
-                    "restarting background service"
-                );
-                if stopping.run_until_cancelled(tokio::time::sleep(backoff)).await.is_none() {
-                    status.set_state(name, ServiceState::Stopped);
-                    return;
-                }
-                status.set_state(name, ServiceState::Running);
+                let restart = restarts + 1;
+                self.set_state(ServiceState::Restarting { attempt: restart });
+                tracing::warn!(service = name, restart, max_restarts, ?backoff, "restarting background service");
+                Some(backoff)
             }
             _ => {
                 tracing::error!(
@@ -184,11 +219,33 @@ async fn supervise(service: Arc<dyn BackgroundService>, stopping: CancellationTo
                     "a background service failed and the host is stopping; set \
                      `HostOptions::background_service_failure` to `Ignore` or `Restart` to keep it running"
                 );
-                status.set_state(name, ServiceState::Failed { error: chain(&failure) });
-                context.failures.push(failure);
-                context.lifetime.stop_application();
+                self.set_state(ServiceState::Failed { error: chain(&failure) });
+                self.context.failures.push(failure);
+                self.context.lifetime.stop_application();
+                None
+            }
+        }
+    }
+}
+
+/// Runs `execute` (panics caught) and applies the policy when it fails. Only the `execute`
+/// future is held across its await (a pointer: `async_trait` boxes it); the backoff's timer is
+/// boxed, being rare, so the task stays small. (Not an `async fn`: its argument would be
+/// stored twice in the future.)
+#[allow(clippy::manual_async_fn, reason = "an `async fn` stores its argument twice: 48 bytes more per task")]
+fn supervise(run: Supervised) -> impl Future<Output = ()> + Send {
+    async move {
+        let mut restarts = 0_u32;
+        loop {
+            let result = AssertUnwindSafe(run.service.execute(run.stopping.clone())).catch_unwind().await;
+            let Some(backoff) = run.settle(result, restarts) else { return };
+            restarts += 1;
+            let waited = Box::pin(run.stopping.run_until_cancelled(tokio::time::sleep(backoff))).await;
+            if waited.is_none() {
+                run.set_state(ServiceState::Stopped);
                 return;
             }
+            run.set_state(ServiceState::Running);
         }
     }
 }

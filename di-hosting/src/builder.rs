@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use di_core::{Lifetime, ProviderOptions, ServiceCollection, Source};
 
-use crate::background::BackgroundFailures;
+use crate::background::{BackgroundFailures, HostContext};
 use crate::error::HostError;
 use crate::host::{Host, Parts};
 use crate::lifetime::ApplicationLifetime;
-use crate::options::{BackgroundServiceFailure, HostOptions};
+use crate::options::{FailurePolicy, HostOptions};
 use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
 
@@ -164,12 +164,12 @@ impl HostBuilder {
     /// # Examples
     ///
     /// ```
-    /// use di_hosting::{BackgroundServiceFailure, HostBuilder};
-    /// let host = HostBuilder::new().background_service_failure(BackgroundServiceFailure::Ignore).build()?;
+    /// use di_hosting::{FailurePolicy, HostBuilder};
+    /// let host = HostBuilder::new().background_service_failure(FailurePolicy::Ignore).build()?;
     /// # Ok::<(), di_hosting::HostError>(())
     /// ```
     #[must_use]
-    pub fn background_service_failure(mut self, policy: BackgroundServiceFailure) -> Self {
+    pub fn background_service_failure(mut self, policy: FailurePolicy) -> Self {
         self.options.background_service_failure = policy;
         self
     }
@@ -216,6 +216,15 @@ impl HostBuilder {
         let status = Arc::new(StatusBoard::default());
         services.add(Lifetime::Singleton, Source::<HostTasks>::instance(tasks.clone()));
         services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(status.clone()));
+        // What every background service needs from the host, shared by them all.
+        let context = HostContext::in_host(
+            lifetime.clone(),
+            options.background_service_failure,
+            failures.clone(),
+            tasks.clone(),
+            status.clone(),
+        );
+        services.add(Lifetime::Singleton, Source::<HostContext>::instance(context));
         let provider = services.build_with(provider_options)?;
         Ok(Host::new(Parts { provider, lifetime, options, failures, tasks, status }))
     }

@@ -307,7 +307,7 @@ fn names(names: impl Iterator<Item = &'static str>) -> String {
 
 /// The outcome of [`Host::stop`](crate::Host::stop) or a whole run: the services that failed
 /// (in any phase, including background failures under
-/// [`BackgroundServiceFailure::StopHost`](crate::BackgroundServiceFailure::StopHost)), the
+/// [`FailurePolicy::StopHost`](crate::FailurePolicy::StopHost)), the
 /// services and tasks abandoned when the shutdown timeout expired, and disposal problems.
 ///
 /// Cheap to clone (shared): every caller of `stop` gets the same report.

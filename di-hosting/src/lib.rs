@@ -26,7 +26,7 @@ pub use self::hosted_service::{BackgroundService, HostedService};
 #[doc(inline)]
 pub use self::lifetime::ApplicationLifetime;
 #[doc(inline)]
-pub use self::options::{BackgroundServiceFailure, HostOptions};
+pub use self::options::{FailurePolicy, HostOptions};
 #[doc(inline)]
 pub use self::registration::HostingServiceCollectionExt;
 #[doc(inline)]
@@ -56,4 +56,4 @@ pub use self::work::queued::{QueueOptions, QueueStopPolicy};
 #[doc(inline)]
 pub use self::work::timed::{MissedTickPolicy, TimedOptions, TimedTask};
 #[doc(inline)]
-pub use self::work::unit::{FailurePolicy, WorkMetrics};
+pub use self::work::unit::WorkMetrics;

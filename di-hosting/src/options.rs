@@ -1,4 +1,4 @@
-//! `HostOptions`: timeouts, concurrency and the background-service failure policy.
+//! `HostOptions`: timeouts, concurrency and the background-service failure policy; `FailurePolicy`.
 
 use std::time::Duration;
 
@@ -14,25 +14,25 @@ use std::time::Duration;
 /// | `startup_timeout` | none (wait as long as start-up takes) |
 /// | `services_start_concurrently` | `false` |
 /// | `services_stop_concurrently` | `false` |
-/// | `background_service_failure` | [`BackgroundServiceFailure::StopHost`] |
+/// | `background_service_failure` | [`FailurePolicy::StopHost`] |
 /// | `suppress_status_messages` | `false` |
 ///
 /// # Comparison to .NET
 ///
 /// The fields mirror .NET's `HostOptions`. The shutdown timeout keeps the 5 s default of the
-/// original documents (.NET 7 raised it to 30 s), and [`BackgroundServiceFailure::Restart`] goes
+/// original documents (.NET 7 raised it to 30 s), and [`FailurePolicy::Restart`] goes
 /// beyond `BackgroundServiceExceptionBehavior`.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use di_hosting::{BackgroundServiceFailure, HostOptions};
+/// use di_hosting::{FailurePolicy, HostOptions};
 ///
 /// let mut options = HostOptions::default();
 /// assert_eq!(options.shutdown_timeout, Duration::from_secs(5));
 /// options.shutdown_timeout = Duration::from_secs(30);
-/// options.background_service_failure = BackgroundServiceFailure::Ignore;
+/// options.background_service_failure = FailurePolicy::Ignore;
 /// let host = di_hosting::Host::builder().options(options).build()?;
 /// assert_eq!(host.options().shutdown_timeout, Duration::from_secs(30));
 /// # Ok::<(), di_hosting::HostError>(())
@@ -56,7 +56,7 @@ pub struct HostOptions {
     /// Stop services concurrently instead of one after another, in reverse order (in each phase).
     pub services_stop_concurrently: bool,
     /// What happens when a [`BackgroundService`](crate::BackgroundService) fails or panics.
-    pub background_service_failure: BackgroundServiceFailure,
+    pub background_service_failure: FailurePolicy,
     /// Do not log `Application started. Press Ctrl+C to shut down.` and the stopping / stopped
     /// lines.
     pub suppress_status_messages: bool,
@@ -69,37 +69,57 @@ impl Default for HostOptions {
             startup_timeout: None,
             services_start_concurrently: false,
             services_stop_concurrently: false,
-            background_service_failure: BackgroundServiceFailure::StopHost,
+            background_service_failure: FailurePolicy::StopHost,
             suppress_status_messages: false,
         }
     }
 }
 
-/// What the host does when a [`BackgroundService`](crate::BackgroundService)'s `execute`
-/// returns `Err` or panics. Returning `Ok` is never a failure and never stops the host.
+/// What happens when a unit of background code fails: a
+/// [`BackgroundService`](crate::BackgroundService)'s `execute` (policy:
+/// [`HostOptions::background_service_failure`], default [`StopHost`](Self::StopHost)), or a
+/// unit of timed, queued or cron work (policy: `TimedOptions::on_failure`,
+/// `QueueOptions::on_failure`, `CronOptions::on_failure`, default [`Ignore`](Self::Ignore)).
+///
+/// Failing means returning `Err` or panicking; returning `Ok` is never a failure. Every failure
+/// is logged at error level with the service's name, and shows in
+/// [`Host::status`](crate::Host::status). A unit of work that returns an error after its token
+/// fired (the service is stopping) was cancelled, not failed: it is logged at `info`, counted in
+/// [`WorkMetrics::cancelled`](crate::WorkMetrics::cancelled), and no policy applies.
+///
+/// The enum has no `Default`: each place that takes one documents its own default.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use di_hosting::BackgroundServiceFailure;
+/// use di_hosting::{FailurePolicy, HostOptions, TimedOptions};
 ///
-/// assert_eq!(BackgroundServiceFailure::default(), BackgroundServiceFailure::StopHost);
-/// let retry = BackgroundServiceFailure::Restart { backoff: Duration::from_secs(1), max_restarts: 3 };
-/// assert_ne!(retry, BackgroundServiceFailure::Ignore);
+/// assert_eq!(HostOptions::default().background_service_failure, FailurePolicy::StopHost);
+/// let retry = FailurePolicy::Restart { backoff: Duration::from_secs(1), max_restarts: 3 };
+/// let host = di_hosting::Host::builder().background_service_failure(retry).build()?;
+/// assert_eq!(host.options().background_service_failure, retry);
+/// let ticks = TimedOptions::every(Duration::from_secs(60)).on_failure(FailurePolicy::StopHost);
+/// # Ok::<(), di_hosting::HostError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BackgroundServiceFailure {
-    /// Log the failure at error level, stop the host, and report it: the run ends with a
-    /// non-zero exit code.
-    #[default]
+pub enum FailurePolicy {
+    /// Stop the host and report the failure: a background service's failure is in the
+    /// [`StopReport`](crate::StopReport) and the run exits with a non-zero code; a timed, queued
+    /// or cron service schedules no further work and asks the host to stop
+    /// ([`ApplicationLifetime::stop_application`](crate::ApplicationLifetime::stop_application)).
+    /// The default for background services.
     StopHost,
-    /// Log the failure at error level and keep the host running; the service is not restarted
-    /// and the failure does not change the exit code.
+    /// Keep the host running and do not change the exit code. A background service is not
+    /// restarted (its status shows the failure); for timed, queued and cron work, later ticks,
+    /// items and firings still run. The default for units of work.
     Ignore,
-    /// Log the failure and call `execute` again after `backoff`, at most `max_restarts` times
-    /// over the host's life; one more failure is then handled as [`StopHost`](Self::StopHost).
+    /// Background services only: call `execute` again after `backoff`, at most `max_restarts`
+    /// times over the host's life; one more failure is then handled as
+    /// [`StopHost`](Self::StopHost). Timed, queued and cron work reject it at registration
+    /// ([`ScheduleError::RestartNotSupported`](crate::ScheduleError::RestartNotSupported)): their
+    /// next tick, item or firing already runs after a failure under [`Ignore`](Self::Ignore).
     Restart {
         /// How long to wait before each restart.
         backoff: Duration,

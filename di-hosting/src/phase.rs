@@ -66,13 +66,13 @@ pub(crate) async fn run_phase(
     let mut outcome = PhaseOutcome::default();
     if plan.concurrent {
         let calls =
-            order.iter().map(|&i| async move { (i, tracked(&*services[i], plan.phase, deadline, status).await) });
+            order.iter().map(|&i| async move { (i, tracked(&*services[i], i, plan.phase, deadline, status).await) });
         for (i, result) in join_all(calls).await {
             outcome.record(i, services[i].name(), result);
         }
     } else {
         for &i in order {
-            let result = tracked(&*services[i], plan.phase, deadline, status).await;
+            let result = tracked(&*services[i], i, plan.phase, deadline, status).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, services[i].name(), result);
             if failed && plan.abort_on_failure {
@@ -99,22 +99,27 @@ fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline)
 
 /// `call`, with the service's state recorded before and after `start` and `stop`. A failed
 /// service stays failed (its stop does not hide the failure).
-async fn tracked(service: &dyn HostedService, phase: Phase, deadline: &Deadline, status: &StatusBoard) -> Call {
-    let name = service.name();
+async fn tracked(
+    service: &dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    deadline: &Deadline,
+    status: &StatusBoard,
+) -> Call {
     let not_failed = |s: &ServiceState| !matches!(s, ServiceState::Failed { .. });
     match phase {
-        Phase::Start => status.set_state(name, ServiceState::Starting),
-        Phase::Stop => status.set_state_if(name, not_failed, ServiceState::Stopping),
+        Phase::Start => status.set_state(slot, ServiceState::Starting),
+        Phase::Stop => status.set_state_if(slot, not_failed, ServiceState::Stopping),
         _ => {}
     }
     let result = call(service, phase, deadline).await;
     match (&result, phase) {
-        (Call::Failed(failure), _) => status.set_state(name, ServiceState::Failed { error: chain(failure) }),
+        (Call::Failed(failure), _) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
         // A background service records `Running` itself, and may have failed already.
         (Call::Done, Phase::Start) => {
-            status.set_state_if(name, |s| *s == ServiceState::Starting, ServiceState::Running);
+            status.set_state_if(slot, |s| *s == ServiceState::Starting, ServiceState::Running);
         }
-        (Call::Done, Phase::Stop) => status.set_state_if(name, not_failed, ServiceState::Stopped),
+        (Call::Done, Phase::Stop) => status.set_state_if(slot, not_failed, ServiceState::Stopped),
         _ => {}
     }
     result

@@ -2,10 +2,11 @@
 //! last success of timed and cron work, and the work metrics of timed, cron and queued work.
 //! Health endpoints and operators read it through `Host::status()`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::WorkMetrics;
+use crate::{HostedService, WorkMetrics};
 
 /// The state of one hosted service.
 ///
@@ -69,7 +70,8 @@ pub struct ServiceStatus {
     pub metrics: Option<Arc<WorkMetrics>>,
 }
 
-/// A snapshot of every hosted service, in registration order.
+/// A snapshot of every hosted service, in registration order: one entry per registration, so
+/// two registrations of one type have two entries (with the same name).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct HostStatus {
@@ -78,7 +80,8 @@ pub struct HostStatus {
 }
 
 impl HostStatus {
-    /// The status of the service named `name`, if the host has one.
+    /// The status of the service named `name`, if the host has one (the first registered, when
+    /// several share the name; iterate [`services`](Self::services) for the others).
     ///
     /// # Examples
     ///
@@ -90,63 +93,114 @@ impl HostStatus {
     }
 }
 
-/// Where the host and its services record their status; one per host (a singleton).
+/// Where the host and its services record their status; one per host (a singleton). One entry
+/// per hosted service registration, at its registration index: two registrations of one type
+/// have two entries.
 #[derive(Debug, Default)]
 pub(crate) struct StatusBoard {
-    services: Mutex<Vec<ServiceStatus>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// In registration order.
+    services: Vec<ServiceStatus>,
+    /// The address of each registration's service, in the same order: how a service that
+    /// records its own state (a background service, timed, queued and cron work) finds its entry.
+    ids: Vec<usize>,
+    /// Address to registration index, built on the first [`StatusBoard::slot_of`].
+    by_id: Option<HashMap<usize, usize>>,
+}
+
+/// The address of the service behind a `dyn HostedService`: the registration's identity.
+fn id_of(service: &dyn HostedService) -> usize {
+    std::ptr::from_ref(service).cast::<()>() as usize
 }
 
 impl StatusBoard {
-    fn with<R>(&self, name: &'static str, f: impl FnOnce(&mut ServiceStatus) -> R) -> R {
-        let mut services = self.services.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = match services.iter().position(|s| s.name == name) {
-            Some(i) => i,
-            None => {
-                services.push(ServiceStatus { name, state: ServiceState::Created, last_success: None, metrics: None });
-                services.len() - 1
+    fn with<R>(&self, slot: usize, f: impl FnOnce(&mut ServiceStatus) -> R) -> Option<R> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.services.get_mut(slot).map(f)
+    }
+
+    /// Adds one entry per hosted service, in registration order, each in state `Created`.
+    pub(crate) fn register(&self, services: &[Arc<dyn HostedService>]) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.services = services
+            .iter()
+            .map(|s| ServiceStatus { name: s.name(), state: ServiceState::Created, last_success: None, metrics: None })
+            .collect();
+        entries.ids = services.iter().map(|s| id_of(&**s)).collect();
+        entries.by_id = None;
+    }
+
+    /// The registration index of `service` (the first, should one instance be registered twice),
+    /// or `None` when no host registered it on this board.
+    pub(crate) fn slot_of(&self, service: &dyn HostedService) -> Option<usize> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let Entries { ids, by_id, .. } = &mut *entries;
+        let by_id = by_id.get_or_insert_with(|| {
+            let mut map = HashMap::with_capacity(ids.len());
+            for (slot, &id) in ids.iter().enumerate() {
+                map.entry(id).or_insert(slot);
             }
-        };
-        f(&mut services[index])
+            map
+        });
+        by_id.get(&id_of(service)).copied()
     }
 
-    /// Sets a service's state (adding the service on first mention).
-    pub(crate) fn set_state(&self, name: &'static str, state: ServiceState) {
-        self.with(name, |s| s.state = state);
+    /// Sets the state of the service at `slot`.
+    pub(crate) fn set_state(&self, slot: usize, state: ServiceState) {
+        self.with(slot, |s| s.state = state);
     }
 
-    /// Sets a service's state if its current state matches `current`.
-    pub(crate) fn set_state_if(
-        &self,
-        name: &'static str,
-        current: impl FnOnce(&ServiceState) -> bool,
-        state: ServiceState,
-    ) {
-        self.with(name, |s| {
+    /// Sets the state of the service at `slot` if its current state matches `current`.
+    pub(crate) fn set_state_if(&self, slot: usize, current: impl FnOnce(&ServiceState) -> bool, state: ServiceState) {
+        self.with(slot, |s| {
             if current(&s.state) {
                 s.state = state;
             }
         });
     }
 
-    /// Adds a service in state `Created` (registration order is the order of first mention).
-    pub(crate) fn register(&self, name: &'static str) {
-        self.with(name, |_| {});
-    }
-
     /// Records a successful tick or firing, now.
-    #[allow(dead_code, reason = "the timed and cron services record into it (background-work rework)")]
-    pub(crate) fn record_success(&self, name: &'static str) {
-        self.with(name, |s| s.last_success = Some(SystemTime::now()));
+    pub(crate) fn record_success(&self, slot: usize) {
+        self.with(slot, |s| s.last_success = Some(SystemTime::now()));
     }
 
     /// Attaches a service's work metrics.
-    #[allow(dead_code, reason = "the timed, cron and queued services attach theirs (background-work rework)")]
-    pub(crate) fn attach_metrics(&self, name: &'static str, metrics: Arc<WorkMetrics>) {
-        self.with(name, |s| s.metrics = Some(metrics));
+    pub(crate) fn attach_metrics(&self, slot: usize, metrics: Arc<WorkMetrics>) {
+        self.with(slot, |s| s.metrics = Some(metrics));
     }
 
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> HostStatus {
-        HostStatus { services: self.services.lock().unwrap_or_else(PoisonError::into_inner).clone() }
+        HostStatus { services: self.entries.lock().unwrap_or_else(PoisonError::into_inner).services.clone() }
+    }
+}
+
+/// A service's own entry on its host's board, for the services that record their own state.
+#[derive(Debug, Clone)]
+pub(crate) struct StatusSlot {
+    board: Arc<StatusBoard>,
+    slot: usize,
+}
+
+impl StatusSlot {
+    /// The entry of `service` on `board`, if a host registered it there.
+    pub(crate) fn find(board: &Arc<StatusBoard>, service: &dyn HostedService) -> Option<Self> {
+        board.slot_of(service).map(|slot| Self { board: Arc::clone(board), slot })
+    }
+
+    pub(crate) fn set_state(&self, state: ServiceState) {
+        self.board.set_state(self.slot, state);
+    }
+
+    pub(crate) fn record_success(&self) {
+        self.board.record_success(self.slot);
+    }
+
+    pub(crate) fn attach_metrics(&self, metrics: Arc<WorkMetrics>) {
+        self.board.attach_metrics(self.slot, metrics);
     }
 }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_util::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -60,10 +61,12 @@ impl HostTasks {
         let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).insert(id, name);
         let running = Running { inner: self.inner.clone(), id };
-        self.inner.tracker.spawn(async move {
-            let _running = running;
-            task.await
-        })
+        // `map` keeps the guard next to the task (dropped when it ends or is dropped); an
+        // `async move` block awaiting `task` would hold the task's future twice.
+        self.inner.tracker.spawn(task.map(move |output| {
+            drop(running);
+            output
+        }))
     }
 
     /// Cancels every token handed out: the first step of stopping.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Behaviour, Log, Recorder};
 use di_core::{BoxError, Dependencies, FromProvider, Resolver};
 use di_hosting::{
-    ApplicationLifetime, BackgroundService, BackgroundServiceFailure, CancellationToken, Host, HostError, HostOptions,
+    ApplicationLifetime, BackgroundService, CancellationToken, FailurePolicy, Host, HostError, HostOptions,
     HostedService, HostingServiceCollectionExt, Phase,
 };
 use tokio::time::{Instant, sleep};
@@ -154,7 +154,7 @@ async fn ignore_keeps_the_host_running_and_does_not_restart() {
     let log = Log::default();
     let worker = Worker::new("w", &log, &[Exec::FailAfter(Duration::from_secs(1))]);
     let began = Instant::now();
-    let report = host(&[&worker], |o| o.background_service_failure = BackgroundServiceFailure::Ignore)
+    let report = host(&[&worker], |o| o.background_service_failure = FailurePolicy::Ignore)
         .run_until(sleep(Duration::from_secs(10)))
         .await
         .expect("runs");
@@ -167,7 +167,7 @@ async fn ignore_keeps_the_host_running_and_does_not_restart() {
 async fn restart_retries_after_the_backoff_then_stops_the_host_when_restarts_run_out() {
     let log = Log::default();
     let worker = Worker::new("w", &log, &[Exec::FailAfter(Duration::ZERO)]);
-    let policy = BackgroundServiceFailure::Restart { backoff: Duration::from_secs(1), max_restarts: 3 };
+    let policy = FailurePolicy::Restart { backoff: Duration::from_secs(1), max_restarts: 3 };
     let began = Instant::now();
     let report = host(&[&worker], |o| o.background_service_failure = policy)
         .run_until(std::future::pending::<()>())
@@ -184,7 +184,7 @@ async fn restart_recovers_and_the_host_keeps_running() {
     let log = Log::default();
     let fail = Exec::FailAfter(Duration::ZERO);
     let worker = Worker::new("w", &log, &[fail, Exec::PanicAfter(Duration::ZERO), Exec::UntilCancelled]);
-    let policy = BackgroundServiceFailure::Restart { backoff: Duration::from_millis(500), max_restarts: 5 };
+    let policy = FailurePolicy::Restart { backoff: Duration::from_millis(500), max_restarts: 5 };
     let report = host(&[&worker], |o| o.background_service_failure = policy)
         .run_until(sleep(Duration::from_secs(10)))
         .await
@@ -197,7 +197,7 @@ async fn restart_recovers_and_the_host_keeps_running() {
 async fn stopping_during_a_restart_backoff_ends_at_once() {
     let log = Log::default();
     let worker = Worker::new("w", &log, &[Exec::FailAfter(Duration::ZERO)]);
-    let policy = BackgroundServiceFailure::Restart { backoff: Duration::from_secs(60), max_restarts: 1 };
+    let policy = FailurePolicy::Restart { backoff: Duration::from_secs(60), max_restarts: 1 };
     let began = Instant::now();
     let report = host(&[&worker], |o| o.background_service_failure = policy)
         .run_until(sleep(Duration::from_secs(1)))

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Behaviour, Log, Recorder, host_with};
 use di_core::{BoxError, Dependencies, FromProvider, Resolver};
 use di_hosting::{
-    BackgroundService, BackgroundServiceFailure, CancellationToken, Host, HostError, HostingServiceCollectionExt,
-    Phase, ServiceState,
+    BackgroundService, BackgroundWorkExt, CancellationToken, FailurePolicy, Host, HostError,
+    HostingServiceCollectionExt, Phase, ServiceState, TimedOptions, TimedTask,
 };
 use tokio::time::{Instant, sleep, timeout};
 
@@ -64,7 +64,7 @@ impl BackgroundService for Flaky {
     }
 }
 
-fn flaky_host(policy: BackgroundServiceFailure) -> Host {
+fn flaky_host(policy: FailurePolicy) -> Host {
     Host::builder()
         .configure_options(|o| {
             o.suppress_status_messages = true;
@@ -79,7 +79,7 @@ fn flaky_host(policy: BackgroundServiceFailure) -> Host {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_under_ignore_is_visible_in_the_status_with_its_causes() {
-    let host = flaky_host(BackgroundServiceFailure::Ignore);
+    let host = flaky_host(FailurePolicy::Ignore);
     host.start().await.expect("starts");
     assert_eq!(host.status().service("app::Feed").map(|s| s.state.clone()), Some(ServiceState::Running));
     sleep(Duration::from_secs(2)).await;
@@ -100,7 +100,7 @@ async fn a_failure_under_ignore_is_visible_in_the_status_with_its_causes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restarting_service_shows_its_attempt() {
-    let policy = BackgroundServiceFailure::Restart { backoff: Duration::from_secs(10), max_restarts: 3 };
+    let policy = FailurePolicy::Restart { backoff: Duration::from_secs(10), max_restarts: 3 };
     let host = flaky_host(policy);
     host.start().await.expect("starts");
     sleep(Duration::from_secs(2)).await;
@@ -129,6 +129,75 @@ async fn hosted_services_go_from_created_to_stopped_in_registration_order() {
     let states: Vec<_> = handle.status().services.iter().map(|s| s.state.clone()).collect();
     assert_eq!(states, [ServiceState::Stopped, ServiceState::Stopped]);
     starting.await.expect("the run task ends").expect("runs");
+}
+
+/// A background service registered twice with different behaviour: the two registrations share
+/// a type and a name.
+struct Feed {
+    fails: bool,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for Feed {
+    async fn execute(&self, stopping: CancellationToken) -> anyhow::Result<()> {
+        sleep(Duration::from_secs(1)).await;
+        anyhow::ensure!(!self.fails, "connection reset");
+        stopping.cancelled().await;
+        Ok(())
+    }
+}
+
+struct Tick;
+
+#[async_trait::async_trait]
+impl TimedTask for Tick {
+    async fn tick(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_registrations_of_one_type_have_their_own_status_entries() {
+    let host = Host::builder()
+        .configure_options(|o| {
+            o.suppress_status_messages = true;
+            o.background_service_failure = FailurePolicy::Ignore;
+        })
+        .configure_services(|s| {
+            s.add_background_service_with(|_| Ok(Feed { fails: true }));
+            s.add_background_service_with(|_| Ok(Feed { fails: false }));
+            s.add_scoped::<Tick>(|_| Ok(Arc::new(Tick)));
+            s.add_timed_service::<Tick>(TimedOptions::every(Duration::from_secs(1))).unwrap();
+            s.add_timed_service::<Tick>(TimedOptions::every(Duration::from_millis(500))).unwrap();
+        })
+        .build()
+        .expect("builds");
+    host.start().await.expect("starts");
+    sleep(Duration::from_millis(1750)).await;
+
+    let status = host.status();
+    let names: Vec<_> = status.services.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        ["host_handle::Feed", "host_handle::Feed", "host_handle::Tick", "host_handle::Tick"],
+        "one entry per registration, in registration order"
+    );
+    let failed = ServiceState::Failed {
+        error: "hosted service `host_handle::Feed` failed in `execute`: connection reset".to_owned(),
+    };
+    assert_eq!(status.services[0].state, failed, "the first registration failed");
+    assert_eq!(status.services[1].state, ServiceState::Running, "the second still runs");
+    assert_eq!(status.service("host_handle::Feed").map(|s| &s.state), Some(&failed), "by name: the first");
+    let ticks: Vec<_> = status.services[2..].iter().map(|s| s.metrics.as_ref().map(|m| m.completed())).collect();
+    assert_eq!(ticks, [Some(2), Some(4)], "each timed service counts its own ticks (0, 1 s; 0, 0.5, 1, 1.5 s)");
+
+    assert!(timeout(BOUND, host.stop()).await.expect("bounded").is_success(), "Ignore keeps the exit code 0");
+    let states: Vec<_> = host.status().services.iter().map(|s| s.state.clone()).collect();
+    assert_eq!(
+        states,
+        [failed, ServiceState::Stopped, ServiceState::Stopped, ServiceState::Stopped],
+        "stopping one registration does not touch the other's entry"
+    );
 }
 
 struct Missing;

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Behaviour, Log, Recorder, host_with};
-use di_hosting::{BackgroundServiceFailure, HostError, HostOptions, Phase};
+use di_hosting::{FailurePolicy, HostError, HostOptions, Phase};
 use tokio::time::{Instant, timeout};
 
 #[test]
@@ -16,7 +16,7 @@ fn default_options() {
     assert_eq!(options.shutdown_timeout, Duration::from_secs(5), "5 s, as in the original documents (H46)");
     assert_eq!(options.startup_timeout, None, "no startup timeout");
     assert!(!options.services_start_concurrently && !options.services_stop_concurrently, "serial by default");
-    assert_eq!(options.background_service_failure, BackgroundServiceFailure::StopHost, "StopHost by default");
+    assert_eq!(options.background_service_failure, FailurePolicy::StopHost, "StopHost by default");
     assert!(!options.suppress_status_messages, "status messages on");
 }
 

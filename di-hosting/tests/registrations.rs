@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use di_core::{BoxError, Dependencies, FromProvider, Resolver, ServiceCollection};
 use di_hosting::{
-    BackgroundService, BackgroundWorkExt, CancellationToken, CronJob, CronOptions, Host, HostedService,
-    HostingServiceCollectionExt, QueueOptions,
+    BackgroundService, BackgroundWorkExt, CancellationToken, CronJob, CronOptions, FailurePolicy, Host, HostedService,
+    HostingServiceCollectionExt, QueueOptions, ScheduleError, TimedOptions, TimedTask,
 };
 
 struct Db;
@@ -157,4 +157,39 @@ fn work_registrations_return_the_hosted_entry_for_hooks() {
     provider.resolve::<Vec<Arc<dyn HostedService>>>().unwrap();
     drop(provider);
     assert_eq!(disposed.load(Ordering::SeqCst), 1, "the hook ran when the container ended");
+}
+
+struct Sweep;
+
+#[async_trait]
+impl TimedTask for Sweep {
+    async fn tick(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn restart_is_refused_for_units_of_work_naming_the_service_and_what_to_use() {
+    let restart = FailurePolicy::Restart { backoff: std::time::Duration::from_secs(1), max_restarts: 3 };
+    let mut services = ServiceCollection::new();
+    let timed = TimedOptions::every(std::time::Duration::from_secs(1)).on_failure(restart);
+    let err = services.add_timed_service::<Sweep>(timed).map(|_| ()).unwrap_err();
+    assert_eq!(err, ScheduleError::RestartNotSupported { service: "registrations::Sweep" });
+    assert_eq!(
+        err.to_string(),
+        "`registrations::Sweep` was given `FailurePolicy::Restart`, which applies to background services only; \
+         use `FailurePolicy::Ignore` to keep running after a failed unit of work (the next one still runs), or \
+         `FailurePolicy::StopHost` to stop the host"
+    );
+    let err = services.add_cron_job::<Purge>("0 0 3 * * *", CronOptions::default().on_failure(restart)).map(|_| ());
+    assert_eq!(err.unwrap_err(), ScheduleError::RestartNotSupported { service: "registrations::Purge" });
+    let err = services.add_queued_work(QueueOptions::default().on_failure(restart)).map(|_| ());
+    assert_eq!(err.unwrap_err(), ScheduleError::RestartNotSupported { service: "di_hosting::QueuedWorkService" });
+    assert_eq!(services.len(), 0, "nothing was registered");
+
+    // The same enum's other values are accepted for units of work.
+    services.add_timed_service::<Sweep>(TimedOptions::every(std::time::Duration::from_secs(1))).unwrap();
+    let stop = CronOptions::default().on_failure(FailurePolicy::StopHost);
+    services.add_cron_job::<Purge>("0 0 3 * * *", stop).unwrap();
+    services.add_queued_work(QueueOptions::default().on_failure(FailurePolicy::Ignore)).unwrap();
 }

@@ -167,9 +167,7 @@ impl Shared {
 
     async fn start_services(&self) -> Result<Vec<Arc<dyn HostedService>>, HostError> {
         let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
-        for service in &services {
-            self.status.register(service.name());
-        }
+        self.status.register(&services);
         let all: Vec<usize> = (0..services.len()).collect();
         // A stop request cancels the start token at once; start-up may then take one more
         // shutdown timeout before the services still starting are abandoned.

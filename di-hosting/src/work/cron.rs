@@ -12,7 +12,7 @@ use di_core::{ResolveError, Resolver};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::work::unit::{Units, Worker};
+use crate::work::unit::{Units, Worker, check_policy};
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a cron job does at each firing.
@@ -182,7 +182,7 @@ pub enum MisfirePolicy {
 ///     .time_zone(CronTimeZone::Local)
 ///     .misfire(MisfirePolicy::FireOnce)
 ///     .misfire_threshold(Duration::from_secs(30))
-///     .on_failure(FailurePolicy::Log)
+///     .on_failure(FailurePolicy::Ignore)
 ///     .name("nightly-report");
 /// ```
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ impl Default for CronOptions {
             misfire: MisfirePolicy::Skip,
             misfire_threshold: Duration::from_secs(1),
             max_concurrent_runs: 1,
-            on_failure: FailurePolicy::Log,
+            on_failure: FailurePolicy::Ignore,
             clock: Arc::new(SystemClock),
             name: None,
         }
@@ -266,7 +266,9 @@ impl CronOptions {
         self
     }
 
-    /// What a failing or panicking run does (default: [`FailurePolicy::Log`]).
+    /// What a failing or panicking run does (default: [`FailurePolicy::Ignore`]).
+    /// [`FailurePolicy::Restart`] is rejected at registration
+    /// ([`ScheduleError::RestartNotSupported`]).
     ///
     /// # Examples
     ///
@@ -413,7 +415,7 @@ impl<T: ?Sized> std::fmt::Debug for CronService<T> {
 impl<T: ?Sized + CronJob> HostedService for CronService<T> {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = run_cron::<T>(Arc::clone(&self.worker), self.schedule.clone(), self.options.clone());
-        self.worker.start::<T>(run)
+        self.worker.start::<T>(self, run)
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
@@ -435,6 +437,7 @@ pub(crate) fn prepare<T: ?Sized>(
     if options.max_concurrent_runs == 0 {
         return Err(ScheduleError::ZeroConcurrency { service: job });
     }
+    check_policy(job, options.on_failure)?;
     Ok((job, schedule))
 }
 

@@ -101,6 +101,20 @@ pub enum ScheduleError {
         handler: &'static str,
     },
 
+    /// A timed, queued or cron service was given [`FailurePolicy::Restart`], which only
+    /// background services support: a unit of work has no `execute` to call again.
+    ///
+    /// [`FailurePolicy::Restart`]: crate::FailurePolicy::Restart
+    #[error(
+        "`{service}` was given `FailurePolicy::Restart`, which applies to background services only; use \
+         `FailurePolicy::Ignore` to keep running after a failed unit of work (the next one still runs), or \
+         `FailurePolicy::StopHost` to stop the host"
+    )]
+    RestartNotSupported {
+        /// The service's name.
+        service: &'static str,
+    },
+
     /// `start` was called on a service that had already been started.
     #[error("`{service}` was already started; a background work service runs once per host")]
     AlreadyStarted {

@@ -78,7 +78,8 @@ pub trait BackgroundWorkExt {
     ///
     /// # Errors
     ///
-    /// [`ScheduleError::ZeroPeriod`], [`ScheduleError::ZeroConcurrency`].
+    /// [`ScheduleError::ZeroPeriod`], [`ScheduleError::ZeroConcurrency`],
+    /// [`ScheduleError::RestartNotSupported`].
     ///
     /// # Examples
     ///
@@ -117,7 +118,8 @@ pub trait BackgroundWorkExt {
     /// # Errors
     ///
     /// [`ScheduleError::ZeroCapacity`], [`ScheduleError::ZeroConcurrency`],
-    /// [`ScheduleError::QueueAlreadyAdded`] on a second call.
+    /// [`ScheduleError::RestartNotSupported`], [`ScheduleError::QueueAlreadyAdded`] on a second
+    /// call.
     ///
     /// # Examples
     ///
@@ -140,7 +142,7 @@ pub trait BackgroundWorkExt {
     /// # Errors
     ///
     /// [`ScheduleError::InvalidCron`] with the parser's message and the job's name;
-    /// [`ScheduleError::ZeroConcurrency`].
+    /// [`ScheduleError::ZeroConcurrency`], [`ScheduleError::RestartNotSupported`].
     ///
     /// # Examples
     ///

@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::work::queue::{QUEUE_NAME, WorkContext};
-use crate::work::unit::{Units, Worker};
+use crate::work::unit::{Units, Worker, check_policy};
 use crate::{BackgroundTaskQueue, FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// What the queued-work service does with its items when the host stops. Either way the queue
@@ -54,7 +54,7 @@ pub enum QueueStopPolicy {
 /// ```
 /// use di_hosting::{FailurePolicy, QueueOptions};
 ///
-/// let options = QueueOptions::default().capacity(500).concurrency(4).on_failure(FailurePolicy::Log);
+/// let options = QueueOptions::default().capacity(500).concurrency(4).on_failure(FailurePolicy::Ignore);
 /// assert_eq!(QueueOptions::default().capacity_value(), 100);
 /// ```
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl Default for QueueOptions {
         Self {
             capacity: 100,
             concurrency: 1,
-            on_failure: FailurePolicy::Log,
+            on_failure: FailurePolicy::Ignore,
             on_stop: QueueStopPolicy::Drain,
             name: "di_hosting::QueuedWorkService",
         }
@@ -119,7 +119,9 @@ impl QueueOptions {
         self
     }
 
-    /// What a failing or panicking item does (default: [`FailurePolicy::Log`]).
+    /// What a failing or panicking item does (default: [`FailurePolicy::Ignore`]).
+    /// [`FailurePolicy::Restart`] is rejected at registration
+    /// ([`ScheduleError::RestartNotSupported`]).
     ///
     /// # Examples
     ///
@@ -168,7 +170,7 @@ impl QueueOptions {
         if self.concurrency == 0 {
             return Err(ScheduleError::ZeroConcurrency { service: self.name });
         }
-        Ok(())
+        check_policy(self.name, self.on_failure)
     }
 }
 
@@ -238,7 +240,7 @@ impl QueuedWorkService {
 impl HostedService for QueuedWorkService {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = drain(Arc::clone(&self.worker), Arc::clone(&self.queue), Arc::clone(&self.running), self.concurrency);
-        self.worker.start::<dyn BackgroundTaskQueue>(run)
+        self.worker.start::<dyn BackgroundTaskQueue>(self, run)
     }
 
     async fn stop(&self, timeout: CancellationToken) -> anyhow::Result<()> {

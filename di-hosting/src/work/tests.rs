@@ -44,7 +44,10 @@ async fn work_runs_on_the_hosts_tasks_stops_with_its_token_and_records_its_statu
     let provider = services.build().unwrap();
     let tasks = provider.get::<HostTasks>().unwrap();
     let board = provider.get::<StatusBoard>().unwrap();
-    for service in provider.resolve::<Vec<Arc<dyn HostedService>>>().unwrap() {
+    // What the host does at start: one status entry per registration.
+    let hosted = provider.resolve::<Vec<Arc<dyn HostedService>>>().unwrap();
+    board.register(&hosted);
+    for service in &hosted {
         service.start(CancellationToken::new()).await.unwrap();
     }
     let queue = provider.get::<dyn BackgroundTaskQueue>().unwrap();

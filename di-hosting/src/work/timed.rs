@@ -10,7 +10,7 @@ use di_core::{ResolveError, Resolver};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::work::unit::{Units, Worker};
+use crate::work::unit::{Units, Worker, check_policy};
 use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 
 /// The work a timed service does on every tick.
@@ -19,7 +19,7 @@ use crate::{FailurePolicy, HostedService, ScheduleError, WorkMetrics};
 /// transient) with its dependencies; the scope is disposed, async hooks awaited, when the tick
 /// ends, even if it failed or panicked. `cancel` fires when the host stops (or a failure stops
 /// it): finish or give up promptly. Returning `Err` or panicking is logged with the service name
-/// and, under [`FailurePolicy::Log`], later ticks still run.
+/// and, under [`FailurePolicy::Ignore`], later ticks still run.
 ///
 /// The trait is object safe: `T` in [`add_timed_service::<T>`](crate::BackgroundWorkExt::add_timed_service)
 /// may be a concrete type or `dyn YourTrait` where `trait YourTrait: TimedTask`.
@@ -133,7 +133,7 @@ impl TimedOptions {
             first_delay: Duration::ZERO,
             missed_tick: MissedTickPolicy::Skip,
             max_concurrent_ticks: 1,
-            on_failure: FailurePolicy::Log,
+            on_failure: FailurePolicy::Ignore,
             name: None,
         }
     }
@@ -195,7 +195,9 @@ impl TimedOptions {
         self
     }
 
-    /// What a failing or panicking tick does (default: [`FailurePolicy::Log`]).
+    /// What a failing or panicking tick does (default: [`FailurePolicy::Ignore`]).
+    /// [`FailurePolicy::Restart`] is rejected at registration
+    /// ([`ScheduleError::RestartNotSupported`]).
     ///
     /// # Examples
     ///
@@ -233,6 +235,7 @@ impl TimedOptions {
         if self.max_concurrent_ticks == 0 {
             return Err(ScheduleError::ZeroConcurrency { service });
         }
+        check_policy(service, self.on_failure)?;
         Ok(service)
     }
 }
@@ -268,7 +271,7 @@ impl<T: ?Sized> std::fmt::Debug for TimedService<T> {
 impl<T: ?Sized + TimedTask> HostedService for TimedService<T> {
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         let run = run_schedule::<T>(Arc::clone(&self.worker), self.options.clone());
-        self.worker.start::<T>(run)
+        self.worker.start::<T>(self, run)
     }
 
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {

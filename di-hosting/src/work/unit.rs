@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use di_core::error::panic_message;
 use di_core::{ResolveError, Resolver, ScopeFactory, ServiceProvider};
@@ -15,36 +15,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::status::StatusBoard;
+use crate::status::{StatusBoard, StatusSlot};
 use crate::tasks::HostTasks;
-use crate::{ApplicationLifetime, ScheduleError};
-
-/// What a timed, queued or cron service does when a unit of work fails or panics.
-///
-/// Either way the failure is logged (at `error`, with the service name) and counted. A unit
-/// that returns an error after its token fired (the service is stopping) was cancelled, not
-/// failed: it is logged at `info` and counted in [`WorkMetrics::cancelled`], and no policy
-/// applies.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use di_hosting::{FailurePolicy, TimedOptions};
-///
-/// let options = TimedOptions::every(Duration::from_secs(60)).on_failure(FailurePolicy::StopHost);
-/// assert_eq!(FailurePolicy::default(), FailurePolicy::Log);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum FailurePolicy {
-    /// Log the failure and keep going: later ticks, items and firings still run. The default.
-    #[default]
-    Log,
-    /// Log the failure, schedule no further work, and ask the host to stop
-    /// ([`ApplicationLifetime::stop_application`]).
-    StopHost,
-}
+use crate::{ApplicationLifetime, FailurePolicy, HostedService, ScheduleError};
 
 /// Counts of finished units of work for one service, readable while it runs. The queued-work
 /// service registers its counters as a singleton: resolve `WorkMetrics` to read them. In a host,
@@ -135,6 +108,15 @@ impl WorkMetrics {
     }
 }
 
+/// Rejects [`FailurePolicy::Restart`] for a timed, queued or cron service: a unit of work has no
+/// `execute` to call again, and its next unit already runs after a failure under `Ignore`.
+pub(crate) fn check_policy(service: &'static str, policy: FailurePolicy) -> Result<(), ScheduleError> {
+    match policy {
+        FailurePolicy::Restart { .. } => Err(ScheduleError::RestartNotSupported { service }),
+        _ => Ok(()),
+    }
+}
+
 /// How one unit of work ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -212,6 +194,8 @@ pub(crate) struct Worker {
     lifetime: Option<Arc<ApplicationLifetime>>,
     tasks: Arc<HostTasks>,
     status: Option<Arc<StatusBoard>>,
+    /// This registration's entry on the host's board, found when the service starts.
+    slot: OnceLock<StatusSlot>,
     /// Cancelled when the work must stop now: ends the loop and is the units' token (shared:
     /// cloning the `Arc` for a unit is cheaper than cloning the token).
     pub(crate) stopping: Arc<CancellationToken>,
@@ -226,7 +210,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Resolves the scope factory, the host's tasks and (in a host) the application lifetime and
-    /// status board, to which the metrics are attached. `linked`: whether the units' token is a
+    /// status board, to which the metrics are attached at start. `linked`: whether the units' token is a
     /// child of the host's root token (fires as soon as the host stops) or fires only when this
     /// service says so (queued work that drains).
     pub(crate) fn new(
@@ -238,9 +222,6 @@ impl Worker {
     ) -> Result<Self, ResolveError> {
         let tasks = provider.resolve::<Option<Arc<HostTasks>>>()?.unwrap_or_default();
         let status = provider.resolve::<Option<Arc<StatusBoard>>>()?;
-        if let Some(status) = &status {
-            status.attach_metrics(name, Arc::clone(&metrics));
-        }
         Ok(Self {
             name,
             on_failure,
@@ -249,6 +230,7 @@ impl Worker {
             stopping: Arc::new(if linked { tasks.child_token() } else { CancellationToken::new() }),
             tasks,
             status,
+            slot: OnceLock::new(),
             halted: AtomicBool::new(false),
             done: CancellationToken::new(),
             started: AtomicBool::new(false),
@@ -274,12 +256,19 @@ impl Worker {
     }
 
     /// Checks the handler is registered, then spawns the service's loop on the host's tasks.
+    /// `service` is the hosted service this worker runs: in a host, its metrics and successes
+    /// are recorded on that registration's status entry.
     pub(crate) fn start<H: ?Sized + 'static>(
         &self,
+        service: &dyn HostedService,
         run: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         if self.started.swap(true, Ordering::SeqCst) {
             return Err(ScheduleError::AlreadyStarted { service: self.name }.into());
+        }
+        if let Some(slot) = self.status.as_ref().and_then(|board| StatusSlot::find(board, service)) {
+            slot.attach_metrics(Arc::clone(&self.metrics));
+            let _ = self.slot.set(slot);
         }
         // `build()` checks this when validation is on; this covers a container built without.
         let probe = self.scopes.create_scope()?;
@@ -357,8 +346,8 @@ impl Worker {
             match outcome {
                 Outcome::Completed => {
                     self.metrics.completed.fetch_add(1, Ordering::SeqCst);
-                    if let Some(status) = &self.status {
-                        status.record_success(self.name);
+                    if let Some(slot) = self.slot.get() {
+                        slot.record_success();
                     }
                 }
                 Outcome::Cancelled => {
@@ -373,6 +362,7 @@ impl Worker {
     }
 
     fn on_failed(&self) {
+        // `Restart` is rejected at registration ([`check_policy`]).
         if self.on_failure != FailurePolicy::StopHost {
             return;
         }
