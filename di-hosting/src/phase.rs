@@ -128,8 +128,11 @@ async fn tracked(
 async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) -> Call {
     let name = service.name();
     let span = tracing::info_span!("hosted_service", service = name, %phase);
-    let fut = AssertUnwindSafe(invoke(service, phase, deadline)).catch_unwind().instrument(span);
-    match deadline.bound(fut).await {
+    let fut = AssertUnwindSafe(invoke(service, phase, deadline)).catch_unwind();
+    // A disabled span (no subscriber wants it) would only be entered and left at every poll.
+    let result =
+        if span.is_disabled() { deadline.bound(fut).await } else { deadline.bound(fut.instrument(span)).await };
+    match result {
         Some(Ok(Ok(()))) => {
             tracing::debug!(service = name, %phase, "hosted service phase completed");
             Call::Done
