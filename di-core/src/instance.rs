@@ -236,7 +236,7 @@ mod tests {
         let instance = Instance::new(arc.clone());
         let instance = instance.into_arc::<Db>().err().expect("`dyn Named` is not `Db`");
         assert_eq!(Arc::strong_count(&arc), 2);
-        let back = instance.into_arc::<dyn Named>().ok().expect("same type");
+        let back = instance.into_arc::<dyn Named>().expect("same type");
         assert!(Arc::ptr_eq(&back, &arc));
         assert_eq!(Arc::strong_count(&arc), 2, "moved, not cloned");
         drop(back);
