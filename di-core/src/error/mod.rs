@@ -190,9 +190,11 @@ impl fmt::Display for KeyLabel {
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-// A plain one-byte tag: `Ok` in a `Result<Arc<T>, ResolveError>` is then a small tag value,
-// tested with one compare on every lookup (a niche in a field needs a 64-bit immediate).
-#[repr(u8)]
+// A plain word-sized tag: `Ok` in a `Result<Arc<T>, ResolveError>` is then a small tag value,
+// tested with one compare on every lookup (a niche in a field needs a 64-bit immediate). Not
+// `u8`: a byte tag written then read back stalls store forwarding (criterion: the cached
+// singleton took twice as long at the same instruction count).
+#[repr(u64)]
 pub enum ResolveError {
     /// No registration exists for the type (and key, if any).
     #[error(
