@@ -15,19 +15,21 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 ///
 /// Register it with [`Registration::disposable`](crate::Registration::disposable), or pass any
 /// closure to [`Registration::on_dispose`](crate::Registration::on_dispose). The error, of any
-/// type, is kept whole as the source of [`DisposeFailure::Failed`].
+/// type convertible into [`BoxError`] (`std::io::Error`, your own, `anyhow::Error`), is kept whole
+/// as the source of [`DisposeFailure::Failed`], so it can be downcast to `Self::Error`.
 ///
 /// # Examples
 ///
 /// ```
 /// # use std::sync::Arc;
 /// use std::sync::atomic::{AtomicBool, Ordering};
-/// use di_core::{BoxError, Dispose, ServiceCollection};
+/// use di_core::{Dispose, ServiceCollection};
 ///
 /// #[derive(Default)]
 /// struct Pool { closed: AtomicBool }
 /// impl Dispose for Pool {
-///     fn dispose(&self) -> Result<(), BoxError> {
+///     type Error = std::io::Error;
+///     fn dispose(&self) -> std::io::Result<()> {
 ///         self.closed.store(true, Ordering::SeqCst);
 ///         Ok(())
 ///     }
@@ -42,8 +44,11 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Dispose: Send + Sync {
+    /// What `dispose` fails with: any error convertible into [`BoxError`].
+    type Error: Into<BoxError> + 'static;
+
     /// Releases what the instance holds. Called at most once per instance.
-    fn dispose(&self) -> Result<(), BoxError>;
+    fn dispose(&self) -> Result<(), Self::Error>;
 }
 
 /// Asynchronous clean-up the container awaits when the scope that created the instance ends.
@@ -51,7 +56,8 @@ pub trait Dispose: Send + Sync {
 /// Awaited by [`Scope::dispose`](crate::Scope::dispose) and
 /// [`ServiceProvider::dispose`](crate::ServiceProvider::dispose); a synchronous disposal
 /// (`dispose_sync`, or dropping a [`Scope`](crate::Scope)) cannot run it and reports
-/// [`DisposeFailure::AsyncOnly`] instead of blocking.
+/// [`DisposeFailure::AsyncOnly`] instead of blocking. Its error is kept whole, as
+/// [`Dispose`]'s is.
 ///
 /// # Examples
 ///
@@ -61,6 +67,7 @@ pub trait Dispose: Send + Sync {
 ///
 /// struct Channel;
 /// impl AsyncDispose for Channel {
+///     type Error = BoxError;
 ///     async fn dispose_async(&self) -> Result<(), BoxError> {
 ///         Ok(()) // flush and close the channel here
 ///     }
@@ -72,8 +79,11 @@ pub trait Dispose: Send + Sync {
 /// # Ok::<(), di_core::BuildError>(())
 /// ```
 pub trait AsyncDispose: Send + Sync {
+    /// What `dispose_async` fails with: any error convertible into [`BoxError`].
+    type Error: Into<BoxError> + 'static;
+
     /// Releases what the instance holds. Awaited at most once per instance.
-    fn dispose_async(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
+    fn dispose_async(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 pub(crate) type SyncHook = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;

@@ -24,6 +24,8 @@ struct Flushing {
 }
 
 impl AsyncDispose for Flushing {
+    type Error = BoxError;
+
     async fn dispose_async(&self) -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         self.flushed.fetch_add(1, Ordering::SeqCst);
@@ -76,7 +78,7 @@ async fn mixed_sync_and_async_hooks_run_in_reverse_creation_order() -> TestResul
             Lifetime::Singleton,
             Source::from_async_fn(|sp| async move {
                 sp.get_async::<Connection>().await?;
-                Ok(Arc::new(Channel))
+                Ok::<_, BoxError>(Arc::new(Channel))
             }),
         )
         .on_dispose_async(move |_| {
@@ -210,7 +212,7 @@ async fn async_instance_created_during_disposal_is_disposed_with_its_async_hook(
             Lifetime::Singleton,
             Source::from_async_fn(|sp| async move {
                 sp.provider()?.dispose().await?;
-                Ok(Arc::new(Channel))
+                Ok::<_, BoxError>(Arc::new(Channel))
             }),
         )
         .on_dispose_async(move |_| {

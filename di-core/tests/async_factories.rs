@@ -128,7 +128,7 @@ async fn failing_or_panicking_async_factory_is_retried() -> TestResult {
             let attempt = counted.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 match attempt {
-                    1 => Err("connection refused".into()),
+                    1 => Err(BoxError::from("connection refused")),
                     2 => panic!("driver bug"),
                     _ => Ok(Arc::new(Pool { attempt })),
                 }
@@ -149,7 +149,10 @@ async fn failing_or_panicking_async_factory_is_retried() -> TestResult {
 async fn sync_lookup_of_an_async_service_is_refused_with_a_hint() -> TestResult {
     struct Repo;
     let mut services = ServiceCollection::new();
-    services.add::<Pool>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool { attempt: 1 })) }));
+    services.add::<Pool>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(Pool { attempt: 1 })) }),
+    );
     services.add_singleton::<Repo>(|sp| {
         sp.get::<Pool>()?;
         Ok(Arc::new(Repo))
@@ -184,7 +187,7 @@ async fn async_factory_can_depend_on_sync_services_and_sync_factories_on_declare
         Lifetime::Singleton,
         Source::from_async_fn(|sp| async move {
             let config = sp.get_async::<Config>().await?;
-            Ok(Arc::new(Pool { attempt: config.0 as usize }))
+            Ok::<_, BoxError>(Arc::new(Pool { attempt: config.0 as usize }))
         }),
     );
     services
@@ -206,11 +209,11 @@ async fn async_singleton_factory_receives_the_root() -> TestResult {
     let mut services = ServiceCollection::new();
     services.add::<Seen>(
         Lifetime::Singleton,
-        Source::from_async_fn(|sp| async move { Ok(Arc::new(Seen(sp.provider()?.is_root()))) }),
+        Source::from_async_fn(|sp| async move { Ok::<_, BoxError>(Arc::new(Seen(sp.provider()?.is_root()))) }),
     );
     services.add::<bool>(
         Lifetime::Scoped,
-        Source::from_async_fn(|sp| async move { Ok(Arc::new(sp.provider()?.is_root())) }),
+        Source::from_async_fn(|sp| async move { Ok::<_, BoxError>(Arc::new(sp.provider()?.is_root())) }),
     );
     let provider = services.build()?;
     let scope = provider.create_scope()?;
@@ -222,10 +225,14 @@ async fn async_singleton_factory_receives_the_root() -> TestResult {
 #[tokio::test]
 async fn async_lookups_cover_optional_lists_and_keys() -> TestResult {
     let mut services = ServiceCollection::new();
-    services.add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok(Arc::new(1)) }));
-    services.add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(2)) }));
-    services.keyed("k").add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(10)) }));
-    services.keyed("k").add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok(Arc::new(11)) }));
+    services.add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(1)) }));
+    services.add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(2)) }));
+    services
+        .keyed("k")
+        .add::<u32>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(10)) }));
+    services
+        .keyed("k")
+        .add::<u32>(Lifetime::Transient, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(11)) }));
     let provider = services.build()?;
     assert_eq!(*provider.get_async::<u32>().await?, 2, "last registration");
     let all: Vec<u32> = provider.resolve_async::<Vec<Arc<u32>>>().await?.iter().map(|v| **v).collect();
@@ -249,7 +256,7 @@ async fn async_cycle_is_reported_not_awaited_forever() -> TestResult {
         Lifetime::Singleton,
         Source::from_async_fn(|sp| async move {
             sp.get_async::<B>().await?;
-            Ok(Arc::new(A))
+            Ok::<_, BoxError>(Arc::new(A))
         }),
     );
     services.add::<B>(
@@ -257,7 +264,7 @@ async fn async_cycle_is_reported_not_awaited_forever() -> TestResult {
         Source::from_async_fn(|sp| async move {
             tokio::time::sleep(Duration::from_millis(1)).await;
             sp.get_async::<A>().await?;
-            Ok(Arc::new(B))
+            Ok::<_, BoxError>(Arc::new(B))
         }),
     );
     let provider = services.build()?;
@@ -297,7 +304,7 @@ fn async_resolution_needs_no_particular_runtime() -> TestResult {
             let log = log.clone();
             async move {
                 log.lock().unwrap().push("created");
-                Ok(Arc::new(Pool { attempt: 1 }))
+                Ok::<_, BoxError>(Arc::new(Pool { attempt: 1 }))
             }
         }),
     );
@@ -320,7 +327,7 @@ async fn a_resolver_kept_past_its_creation_reports_no_false_cycle() -> TestResul
     let mut services = ServiceCollection::new();
     services.add::<Keeper>(
         Lifetime::Transient,
-        Source::from_async_fn(|sp| async move { Ok(Arc::new(Keeper { resolver: sp })) }),
+        Source::from_async_fn(|sp| async move { Ok::<_, BoxError>(Arc::new(Keeper { resolver: sp })) }),
     );
     let provider = services.build()?;
     let keeper = provider.get_async::<Keeper>().await?;

@@ -140,6 +140,7 @@ fn hooks_run_exactly_once_whatever_ends_the_scope() -> TestResult {
 fn dispose_trait_is_used_as_the_hook() -> TestResult {
     struct Pool(AtomicUsize);
     impl Dispose for Pool {
+        type Error = BoxError;
         fn dispose(&self) -> Result<(), BoxError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(())

@@ -20,7 +20,10 @@ impl Plugin for Named {
 }
 
 fn named(lifetime: Lifetime, name: &'static str, services: &mut ServiceCollection) {
-    services.add::<dyn Plugin>(lifetime, Source::from_fn(move |_| Ok(Arc::new(Named(name)) as Arc<dyn Plugin>)));
+    services.add::<dyn Plugin>(
+        lifetime,
+        Source::from_fn(move |_| Ok::<_, di_core::BoxError>(Arc::new(Named(name)) as Arc<dyn Plugin>)),
+    );
 }
 
 fn names(provider: &ServiceProvider) -> Result<Vec<&'static str>, ResolveError> {

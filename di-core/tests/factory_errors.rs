@@ -96,12 +96,12 @@ fn sync_factory_custom_error_downcasts_from_the_source() -> TestResult {
 #[tokio::test]
 async fn async_factory_errors_downcast_from_the_source() -> TestResult {
     let mut services = ServiceCollection::new();
-    services.add(Lifetime::Singleton, Source::<Db>::from_async_fn(|_| async { Err(refused().into()) }));
+    services.add(Lifetime::Singleton, Source::<Db>::from_async_fn(|_| async { Err(refused()) }));
     services.add(
         Lifetime::Transient,
         Source::<Repo>::from_async_fn(|_| async {
             tokio::task::yield_now().await;
-            Ok(Arc::new(reserve(3)?))
+            Ok::<_, BoxError>(Arc::new(reserve(3)?))
         }),
     );
     let provider = services.build()?;
@@ -141,13 +141,12 @@ fn nested_factory_error_passes_through_the_outer_factory_unchanged() -> TestResu
 #[tokio::test]
 async fn nested_async_factory_error_passes_through_the_outer_factory_unchanged() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .add(Lifetime::Singleton, Source::<Db>::from_async_fn(|_| async { Err(QuotaExceeded { limit: 1 }.into()) }));
+    services.add(Lifetime::Singleton, Source::<Db>::from_async_fn(|_| async { Err(QuotaExceeded { limit: 1 }) }));
     services.add(
         Lifetime::Transient,
         Source::<Repo>::from_async_fn(|sp| async move {
             sp.get_async::<Db>().await?;
-            Ok(Arc::new(Repo))
+            Ok::<_, BoxError>(Arc::new(Repo))
         }),
     );
     let provider = services.build()?;
@@ -200,5 +199,98 @@ async fn async_dispose_hook_error_downcasts_from_the_failure_source() -> TestRes
     let DisposeFailure::Failed { source, .. } = failure else { panic!("expected Failed, got {failure:?}") };
     assert_eq!(source.downcast_ref::<io::Error>().map(io::Error::kind), Some(ErrorKind::ConnectionRefused));
     assert_cause_printed_once(failure, REFUSED);
+    Ok(())
+}
+
+/// A function returning `anyhow::Result`, passed as a source: the caller downcasts to the error
+/// the function wrapped (anyhow's own conversion would box its private wrapper instead).
+#[cfg(feature = "anyhow")]
+#[test]
+fn anyhow_factory_error_downcasts_to_the_error_it_holds() -> TestResult {
+    fn open_db(_: &di_core::Resolver<'_>) -> anyhow::Result<Arc<Db>> {
+        Ok(Arc::new(connect()?))
+    }
+    fn open_repo(_: &di_core::Resolver<'_>) -> anyhow::Result<Arc<Repo>> {
+        use anyhow::Context as _;
+        Ok(Arc::new(reserve(2).context("reserving a connection")?))
+    }
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::from_fn(open_db));
+    services.add(Lifetime::Scoped, Source::from_fn(open_repo));
+    let provider = services.build()?;
+
+    let err = provider.get::<Db>().expect_err("`open_db` fails");
+    let source = factory_source(&err, std::any::type_name::<Db>());
+    let io = source.downcast_ref::<io::Error>().expect("the io::Error itself");
+    assert_eq!(io.kind(), ErrorKind::ConnectionRefused);
+
+    let scope = provider.create_scope()?;
+    let err = scope.provider().get::<Repo>().expect_err("`open_repo` fails");
+    let source = factory_source(&err, std::any::type_name::<Repo>());
+    assert_eq!(source.to_string(), "reserving a connection", "the context is the outer link");
+    let quota = source.source().and_then(|e| e.downcast_ref::<QuotaExceeded>());
+    assert_eq!(quota, Some(&QuotaExceeded { limit: 2 }), "the cause under the context");
+    Ok(())
+}
+
+#[cfg(feature = "anyhow")]
+#[tokio::test]
+async fn anyhow_async_factory_error_downcasts_to_the_error_it_holds() -> TestResult {
+    async fn open_db(_: di_core::Resolver<'static>) -> anyhow::Result<Arc<Db>> {
+        Ok(Arc::new(connect()?))
+    }
+    let mut services = ServiceCollection::new();
+    services.add(Lifetime::Singleton, Source::from_async_fn(open_db));
+    let provider = services.build()?;
+    let err = tokio::time::timeout(std::time::Duration::from_secs(2), provider.get_async::<Db>())
+        .await?
+        .expect_err("`open_db` fails");
+    let io = factory_source(&err, std::any::type_name::<Db>()).downcast_ref::<io::Error>();
+    assert_eq!(io.map(io::Error::kind), Some(ErrorKind::ConnectionRefused));
+    Ok(())
+}
+
+/// `Dispose` and `AsyncDispose` name their error type; an `anyhow::Error` is unwrapped too.
+#[cfg(feature = "anyhow")]
+#[tokio::test]
+async fn dispose_trait_errors_keep_their_type() -> TestResult {
+    struct Sync_;
+    impl di_core::Dispose for Sync_ {
+        type Error = anyhow::Error;
+        fn dispose(&self) -> anyhow::Result<()> {
+            Err(anyhow::Error::new(QuotaExceeded { limit: 3 }))
+        }
+    }
+    struct Async_;
+    impl di_core::AsyncDispose for Async_ {
+        type Error = io::Error;
+        async fn dispose_async(&self) -> io::Result<()> {
+            Err(refused())
+        }
+    }
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Sync_>(|_| Ok(Arc::new(Sync_))).disposable();
+    services.add_scoped::<Async_>(|_| Ok(Arc::new(Async_))).async_disposable();
+    let provider = services.build()?;
+    let scope = provider.create_scope()?;
+    scope.provider().get::<Sync_>()?;
+    scope.provider().get::<Async_>()?;
+    let err =
+        tokio::time::timeout(std::time::Duration::from_secs(2), scope.dispose()).await?.expect_err("both hooks fail");
+    let sources: Vec<&BoxError> = err
+        .failures()
+        .iter()
+        .map(|f| match f {
+            DisposeFailure::Failed { source, .. } => source,
+            other => panic!("expected Failed, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(sources.len(), 2);
+    assert!(sources.iter().any(|s| s.downcast_ref::<QuotaExceeded>() == Some(&QuotaExceeded { limit: 3 })));
+    assert!(
+        sources
+            .iter()
+            .any(|s| s.downcast_ref::<io::Error>().map(io::Error::kind) == Some(ErrorKind::ConnectionRefused))
+    );
     Ok(())
 }

@@ -16,7 +16,9 @@ enum Region {
 struct Endpoint(&'static str);
 
 fn endpoint(lifetime: Lifetime, key: Region, url: &'static str, services: &mut ServiceCollection) {
-    services.keyed(key).add::<Endpoint>(lifetime, Source::from_fn(move |_| Ok(Arc::new(Endpoint(url)))));
+    services
+        .keyed(key)
+        .add::<Endpoint>(lifetime, Source::from_fn(move |_| Ok::<_, di_core::BoxError>(Arc::new(Endpoint(url)))));
 }
 
 // Rows K2, K27, K30.
@@ -59,7 +61,8 @@ fn get_all_keyed_lists_that_key_only_in_registration_order() -> TestResult {
 fn keyed_and_unkeyed_never_share_resolution_or_cache() -> TestResult {
     for lifetime in [Lifetime::Singleton, Lifetime::Scoped] {
         let mut services = ServiceCollection::new();
-        services.add::<Endpoint>(lifetime, Source::from_fn(|_| Ok(Arc::new(Endpoint("plain")))));
+        services
+            .add::<Endpoint>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(Endpoint("plain")))));
         endpoint(lifetime, Region::Eu, "eu", &mut services);
         let provider = services.build()?;
         let scope = provider.create_scope()?;

@@ -130,7 +130,7 @@ fn any_key_factory_serves_ad_hoc_keys_but_not_any_key_itself() -> TestResult {
     services.keyed(AnyKey).add::<Svc>(
         Lifetime::Singleton,
         Source::from_fn(|sp| {
-            let Some(k) = sp.key::<Opaque>() else { return Err("expected an `Opaque` key".into()) };
+            let Some(k) = sp.key::<Opaque>() else { return Err(BoxError::from("expected an `Opaque` key")) };
             Ok(Arc::new(Svc(format!("opaque-{}", k.0))))
         }),
     );
@@ -318,9 +318,10 @@ fn single_any_key_resolve_fails_in_scopes_too() -> TestResult {
 #[tokio::test]
 async fn async_lookups_fall_back_and_refuse_any_key() -> TestResult {
     let mut services = ServiceCollection::new();
-    services
-        .keyed(AnyKey)
-        .add::<Svc>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Svc("async".into()))) }));
+    services.keyed(AnyKey).add::<Svc>(
+        Lifetime::Singleton,
+        Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(Svc("async".into()))) }),
+    );
     services.keyed("a").add_singleton::<Svc>(named("a"));
     let provider = services.build()?;
     let x = provider.keyed(&"x").get_async::<Svc>().await?;

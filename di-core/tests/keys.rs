@@ -104,13 +104,15 @@ async fn async_keyed_factory_under_two_keys_receives_each_key() -> TestResult {
             Source::from_async_fn(|sp| async move {
                 tokio::task::yield_now().await;
                 let key = *sp.key::<&str>().ok_or("a region is keyed by `&str`")?;
-                Ok(Arc::new(Region(key)))
+                Ok::<_, BoxError>(Arc::new(Region(key)))
             }),
         );
     }
     services.keyed(AnyKey).add(
         Lifetime::Transient,
-        Source::from_async_fn(|sp| async move { Ok(Arc::new(Region(sp.key::<&str>().copied().unwrap_or("none")))) }),
+        Source::from_async_fn(|sp| async move {
+            Ok::<_, BoxError>(Arc::new(Region(sp.key::<&str>().copied().unwrap_or("none"))))
+        }),
     );
     let provider = services.build()?;
 
@@ -146,7 +148,7 @@ fn iter_lists_service_key_and_lifetime_of_each_registration() {
     let mut services = ServiceCollection::new();
     services.add_singleton::<u8>(|_| Ok(Arc::new(1)));
     services.keyed("eu").add_scoped::<Region>(region);
-    services.keyed(7u32).add(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(String::new()))));
+    services.keyed(7u32).add(Lifetime::Transient, Source::from_fn(|_| Ok::<_, BoxError>(Arc::new(String::new()))));
     services.keyed(AnyKey).add(Lifetime::Singleton, Source::instance(2u8));
 
     let listed: Vec<_> = services

@@ -223,11 +223,12 @@ fn plain_values_are_services_in_every_lifetime() -> TestResult {
     }
     for lifetime in [Lifetime::Singleton, Lifetime::Scoped, Lifetime::Transient] {
         let mut services = ServiceCollection::new();
-        services.add::<u32>(lifetime, Source::from_fn(|_| Ok(Arc::new(7))));
-        services.add::<u32>(lifetime, Source::from_fn(|_| Ok(Arc::new(8))));
-        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok(Arc::new(Mode::Fast))));
-        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok(Arc::new(Mode::Safe))));
-        services.add::<Config>(lifetime, Source::from_fn(|_| Ok(Arc::new(Config { retries: 3 }))));
+        services.add::<u32>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(7))));
+        services.add::<u32>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(8))));
+        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(Mode::Fast))));
+        services.add::<Mode>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(Mode::Safe))));
+        services
+            .add::<Config>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(Config { retries: 3 }))));
         let provider = services.build()?;
         let scope = provider.create_scope()?;
         assert_eq!(*scope.provider().get::<u32>()?, 8, "{lifetime}: last u32");
@@ -272,7 +273,7 @@ fn add_with_factory_records_the_lifetime() {
     services.add_singleton::<u32>(|_| Ok(Arc::new(1)));
     services.add_scoped::<u32>(|_| Ok(Arc::new(2)));
     services.add_transient::<u32>(|_| Ok(Arc::new(3)));
-    services.add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok(Arc::new(4))));
+    services.add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(4))));
     assert_eq!(
         services.iter().filter(|s| s.is::<u32>()).map(|s| s.lifetime()).collect::<Vec<_>>(),
         [Lifetime::Singleton, Lifetime::Scoped, Lifetime::Transient, Lifetime::Scoped],
@@ -285,24 +286,34 @@ fn add_with_factory_records_the_lifetime() {
 fn try_add_adds_only_when_the_type_has_no_registration() -> TestResult {
     let mut services = ServiceCollection::new();
     assert!(
-        services.try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(1)))).is_some(),
+        services
+            .try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(1))))
+            .is_some(),
         "absent: added"
     );
     assert!(
-        services.try_add::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(2)))).is_none(),
+        services
+            .try_add::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(2))))
+            .is_none(),
         "present: no-op"
     );
     assert!(
-        services.try_add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok(Arc::new(3)))).is_none(),
+        services
+            .try_add::<u32>(Lifetime::Scoped, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(3))))
+            .is_none(),
         "present: no-op"
     );
     assert!(
-        services.try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(4)))).is_none(),
+        services
+            .try_add::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(4))))
+            .is_none(),
         "present: no-op"
     );
     services.keyed("k").add(Lifetime::Singleton, Source::instance(5u16));
     assert!(
-        services.try_add::<u16>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(6)))).is_some(),
+        services
+            .try_add::<u16>(Lifetime::Singleton, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(6))))
+            .is_some(),
         "a keyed registration does not count"
     );
     let provider = services.build()?;
@@ -331,7 +342,7 @@ fn try_add_enumerable_deduplicates_by_implementation_type() -> TestResult {
 #[test]
 fn replace_appends_when_nothing_is_registered() -> TestResult {
     let mut services = ServiceCollection::new();
-    services.replace::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok(Arc::new(1))));
+    services.replace::<u32>(Lifetime::Singleton, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(1))));
     assert_eq!(values(&*services.build()?)?, [1]);
     Ok(())
 }
@@ -343,7 +354,7 @@ fn replace_removes_the_first_registration_and_appends() -> TestResult {
     services.add(Lifetime::Singleton, Source::instance(1u32));
     services.add(Lifetime::Singleton, Source::instance(2u32));
     services.keyed("k").add(Lifetime::Singleton, Source::instance(9u32));
-    services.replace::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(3))));
+    services.replace::<u32>(Lifetime::Transient, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(3))));
     let provider = services.build()?;
     assert_eq!(values(&provider)?, [2, 3], "first removed, new one last");
     assert_eq!(*provider.keyed(&"k").get::<u32>()?, 9, "keyed registrations are not touched");

@@ -73,7 +73,7 @@ fn add_parked_conn(services: &mut ServiceCollection, gate: &Arc<Gate>) {
                 gate.calls.fetch_add(1, Ordering::SeqCst);
                 gate.started.notify_one();
                 gate.release.notified().await;
-                Ok(Arc::new(Conn))
+                Ok::<_, di_core::BoxError>(Arc::new(Conn))
             }
         }),
     );
@@ -190,19 +190,21 @@ async fn bug2_sibling_waits_inside_one_resolution_are_not_a_cycle() -> TestResul
                 calls.fetch_add(1, Ordering::SeqCst);
                 // Still being created when the other branch asks for it.
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                Ok(Arc::new(Config))
+                Ok::<_, di_core::BoxError>(Arc::new(Config))
             }
         }),
     );
     services.add::<Client>(
         Lifetime::Singleton,
-        Source::from_async_fn(|sp| async move { Ok(Arc::new(Client { config: sp.get_async().await? })) }),
+        Source::from_async_fn(|sp| async move {
+            Ok::<_, di_core::BoxError>(Arc::new(Client { config: sp.get_async().await? }))
+        }),
     );
     services.add::<App>(
         Lifetime::Singleton,
         Source::from_async_fn(|sp| async move {
             let (config, client) = tokio::join!(sp.get_async::<Config>(), sp.get_async::<Client>());
-            Ok(Arc::new(App { config: config?, client: client? }))
+            Ok::<_, di_core::BoxError>(Arc::new(App { config: config?, client: client? }))
         }),
     );
     let provider = services.build()?;
@@ -254,7 +256,7 @@ async fn bug3_a_deadlock_between_sibling_branches_is_a_cycle_between_them() -> T
         Source::from_async_fn(|sp| async move {
             tokio::time::sleep(Duration::from_millis(10)).await;
             sp.get_async::<Y>().await?;
-            Ok(Arc::new(X))
+            Ok::<_, di_core::BoxError>(Arc::new(X))
         }),
     );
     services.add::<Y>(
@@ -262,7 +264,7 @@ async fn bug3_a_deadlock_between_sibling_branches_is_a_cycle_between_them() -> T
         Source::from_async_fn(|sp| async move {
             tokio::time::sleep(Duration::from_millis(10)).await;
             sp.get_async::<X>().await?;
-            Ok(Arc::new(Y))
+            Ok::<_, di_core::BoxError>(Arc::new(Y))
         }),
     );
     let seen = branches.clone();
@@ -275,7 +277,7 @@ async fn bug3_a_deadlock_between_sibling_branches_is_a_cycle_between_them() -> T
                 seen.lock().unwrap().extend([x.as_ref().err(), y.as_ref().err()].into_iter().flatten().map(cycle_path));
                 x?;
                 y?;
-                Ok(Arc::new(Both))
+                Ok::<_, di_core::BoxError>(Arc::new(Both))
             }
         }),
     );

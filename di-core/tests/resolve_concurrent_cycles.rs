@@ -116,7 +116,7 @@ fn gated_async<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
                     gate.wait().await;
                 }
                 sp.get_async::<Dep>().await?;
-                Ok(Arc::new(make()))
+                Ok::<_, di_core::BoxError>(Arc::new(make()))
             }
         }),
     );

@@ -26,7 +26,7 @@ fn needs<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
         lifetime,
         Source::from_fn(move |sp| {
             sp.get::<Dep>()?;
-            Ok(Arc::new(make()))
+            Ok::<_, di_core::BoxError>(Arc::new(make()))
         }),
     );
 }
@@ -174,14 +174,14 @@ fn factory_resolving_itself_through_a_provider_handle_fails_instead_of_hanging()
             Source::from_fn(|sp| {
                 let handle = sp.get::<ServiceProvider>()?;
                 handle.get::<A>()?;
-                Ok(Arc::new(A))
+                Ok::<_, di_core::BoxError>(Arc::new(A))
             }),
         );
         services.add::<B>(
             lifetime,
             Source::from_fn(|sp| {
                 sp.clone().get::<B>()?;
-                Ok(Arc::new(B))
+                Ok::<_, di_core::BoxError>(Arc::new(B))
             }),
         );
         let provider = services.build()?;
@@ -206,7 +206,7 @@ async fn async_factory_resolving_itself_through_a_provider_handle_fails_instead_
         Source::from_async_fn(|sp| async move {
             let handle = sp.get_async::<ServiceProvider>().await?;
             handle.get_async::<A>().await?;
-            Ok(Arc::new(A))
+            Ok::<_, di_core::BoxError>(Arc::new(A))
         }),
     );
     let provider = services.build()?;

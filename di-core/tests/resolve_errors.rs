@@ -53,7 +53,7 @@ fn add_resolving<T: Send + Sync + 'static, Dep: Send + Sync + 'static>(
         lifetime,
         Source::from_fn(move |sp| {
             sp.get::<Dep>()?;
-            Ok(Arc::new(make()))
+            Ok::<_, di_core::BoxError>(Arc::new(make()))
         }),
     );
     if declare {
@@ -251,7 +251,8 @@ fn factory_panic_with_a_formatted_message() -> Result<(), Box<dyn std::error::Er
 #[test]
 fn async_factory_resolved_synchronously() -> Result<(), Box<dyn std::error::Error>> {
     let mut services = ServiceCollection::new();
-    services.add::<Db>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Db)) }));
+    services
+        .add::<Db>(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, di_core::BoxError>(Arc::new(Db)) }));
     let provider = services.build()?;
     let err = provider.get::<Db>().expect_err("async factory");
     assert!(matches!(err, ResolveError::AsyncFactory { .. }), "got {err:?}");

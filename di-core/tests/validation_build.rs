@@ -31,7 +31,7 @@ fn add<T: Default + Send + Sync + 'static>(
     services: &mut ServiceCollection,
     lifetime: Lifetime,
 ) -> Registration<'_, T> {
-    services.add::<T>(lifetime, Source::from_fn(|_| Ok(Arc::new(T::default()))))
+    services.add::<T>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(T::default()))))
 }
 
 /// The text of every problem `build()` reports, in order; panics if the build succeeds.

@@ -81,7 +81,9 @@ fn declare<T: ?Sized + Send + Sync + 'static>(r: &mut Registration<'_, T>, targe
 fn register<T: Default + Send + Sync + 'static>(services: &mut ServiceCollection, reg: &Reg) {
     let mut r = match reg.lifetime {
         None => services.add(Lifetime::Singleton, Source::<T>::instance(T::default())),
-        Some(lifetime) => services.add::<T>(lifetime, Source::from_fn(|_| Ok(Arc::new(T::default())))),
+        Some(lifetime) => {
+            services.add::<T>(lifetime, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(T::default()))))
+        }
     };
     // Declared even on instances: validation must ignore them, an instance resolves nothing.
     for &(target, kind) in &reg.deps {

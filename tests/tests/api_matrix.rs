@@ -68,8 +68,10 @@ const MODES: [Mode; 5] = [Mode::Add, Mode::TryAdd, Mode::TryAddEnumerable, Mode:
 
 fn greeter_source(src: Src) -> Source<dyn Greet> {
     match src {
-        Src::Closure => Source::from_fn(|_| Ok(Arc::new(English) as Arc<dyn Greet>)),
-        Src::AsyncClosure => Source::from_async_fn(|_| async { Ok(Arc::new(English) as Arc<dyn Greet>) }),
+        Src::Closure => Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(English) as Arc<dyn Greet>)),
+        Src::AsyncClosure => {
+            Source::from_async_fn(|_| async { Ok::<_, di_core::BoxError>(Arc::new(English) as Arc<dyn Greet>) })
+        }
         Src::Mapped => Source::implemented_by::<English>(),
         Src::Instance => Source::instance(Arc::new(English) as Arc<dyn Greet>),
         Src::Injected => unreachable!("constructor injection registers the concrete type"),

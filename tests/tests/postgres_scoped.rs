@@ -151,7 +151,7 @@ async fn run_host(url: String, table: String, journal: &Arc<Journal>) -> anyhow:
             Lifetime::Singleton,
             Source::<Database>::from_async_fn(move |sp| {
                 let url = url.clone();
-                async move { Ok(Arc::new(Database::connect(&url, sp.get::<Journal>()?).await?)) }
+                async move { Ok::<_, di_core::BoxError>(Arc::new(Database::connect(&url, sp.get::<Journal>()?).await?)) }
             }),
         )
         .on_dispose_async(|database: Arc<Database>| async move { Ok(database.close().await?) });
@@ -162,7 +162,7 @@ async fn run_host(url: String, table: String, journal: &Arc<Journal>) -> anyhow:
                 let journal = sp.get::<Journal>()?;
                 let scope = i64::try_from(journal.next_scope.fetch_add(1, Ordering::SeqCst) + 1)?;
                 let (database, table) = (sp.get_async::<Database>().await?, sp.get::<Table>()?);
-                Ok(Arc::new(TickRepository { database, table, journal, scope }))
+                Ok::<_, di_core::BoxError>(Arc::new(TickRepository { database, table, journal, scope }))
             }),
         )
         .on_dispose(|repository| {

@@ -89,8 +89,10 @@ impl ServiceCollection {
     }
 
     /// Registers a singleton created by `factory`: once per root provider, on first use, shared
-    /// by every scope. The factory's error, of any type, reaches the caller whole as the source
-    /// of [`ResolveError::Factory`](crate::ResolveError::Factory).
+    /// by every scope. The closure returns `Result<_, BoxError>`, so `?` converts any error, which
+    /// reaches the caller whole as the source of
+    /// [`ResolveError::Factory`](crate::ResolveError::Factory); a function with another error
+    /// type (`anyhow::Result`, say) is passed with [`Source::from_fn`].
     ///
     /// # Examples
     ///

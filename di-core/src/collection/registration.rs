@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::ServiceCollection;
 use crate::descriptor::Descriptor;
 use crate::dispose::{AsyncDispose, Dispose};
-use crate::error::BoxError;
+use crate::error::{BoxError, into_box_error};
 use crate::inject::Dependencies;
 use crate::key::Key;
 use crate::resolve::Resolvable;
@@ -125,7 +125,10 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// # use std::sync::Arc;
     /// use di_core::{BoxError, Dispose, ServiceCollection};
     /// struct Pool;
-    /// impl Dispose for Pool { fn dispose(&self) -> Result<(), BoxError> { Ok(()) } }
+    /// impl Dispose for Pool {
+    ///     type Error = BoxError;
+    ///     fn dispose(&self) -> Result<(), BoxError> { Ok(()) }
+    /// }
     /// let mut services = ServiceCollection::new();
     /// services.add_singleton::<Pool>(|_| Ok(Arc::new(Pool))).disposable();
     /// # assert_eq!(services.len(), 1);
@@ -134,7 +137,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     where
         T: Dispose,
     {
-        self.on_dispose(T::dispose)
+        self.on_dispose(|service: &T| service.dispose().map_err(into_box_error))
     }
 
     /// Uses the service's [`AsyncDispose`] implementation as its async hook.
@@ -145,7 +148,10 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// # use std::sync::Arc;
     /// use di_core::{AsyncDispose, BoxError, ServiceCollection};
     /// struct Pool;
-    /// impl AsyncDispose for Pool { async fn dispose_async(&self) -> Result<(), BoxError> { Ok(()) } }
+    /// impl AsyncDispose for Pool {
+    ///     type Error = BoxError;
+    ///     async fn dispose_async(&self) -> Result<(), BoxError> { Ok(()) }
+    /// }
     /// let mut services = ServiceCollection::new();
     /// services.add_singleton::<Pool>(|_| Ok(Arc::new(Pool))).async_disposable();
     /// # assert_eq!(services.len(), 1);
@@ -154,7 +160,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     where
         T: AsyncDispose + Sized,
     {
-        self.on_dispose_async(|service: Arc<T>| async move { service.dispose_async().await })
+        self.on_dispose_async(|service: Arc<T>| async move { service.dispose_async().await.map_err(into_box_error) })
     }
 
     /// Declares that the factory resolves `R` (`Arc<D>`, `Option<Arc<D>>` or `Vec<Arc<D>>`,

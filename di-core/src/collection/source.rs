@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::descriptor::{Dependency, Factory, SyncFactory, erase};
-use crate::error::BoxError;
+use crate::error::{BoxError, into_box_error};
 use crate::inject::{Dependencies, FromProvider, Provides};
 use crate::resolve::Resolver;
 
@@ -67,7 +67,7 @@ impl<T: ?Sized> IntoArc<T> for Arc<T> {
 ///
 /// let mut services = ServiceCollection::new();
 /// services.add(Lifetime::Singleton, Source::<dyn Clock>::instance(Arc::new(Fixed(7)) as Arc<dyn Clock>));
-/// services.add(Lifetime::Transient, Source::from_async_fn(|_| async { Ok(Arc::new(String::from("fetched"))) }));
+/// services.add(Lifetime::Transient, Source::from_fn(|_| Ok::<_, std::io::Error>(Arc::new(String::from("made")))));
 /// let provider = services.build()?;
 /// assert_eq!(provider.get::<dyn Clock>()?.now(), 7);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -93,53 +93,87 @@ impl<T: ?Sized + Send + Sync + 'static> Source<T> {
         Self { factory, implementation, implementation_name: None, dependencies, _service: PhantomData }
     }
 
-    /// A closure that creates the service, given a [`Resolver`] for the scope it is created in
-    /// (the root, for a singleton). Its error, of any type, reaches the caller whole as the
-    /// source of [`ResolveError::Factory`](crate::ResolveError::Factory).
+    /// A closure or function that creates the service, given a [`Resolver`] for the scope it is
+    /// created in (the root, for a singleton). It may fail with any error convertible into
+    /// [`BoxError`] (any `std::error::Error + Send + Sync`, `anyhow::Error`, a string): the caller
+    /// gets it whole as the `source` of [`ResolveError::Factory`](crate::ResolveError::Factory)
+    /// and can downcast it to its own type, to retry on "connection refused" for example. With
+    /// the default `anyhow` feature an `anyhow::Error` is unwrapped to the error it holds, so a
+    /// function returning `anyhow::Result` keeps its cause's type too.
+    ///
+    /// A closure whose only error comes from `?` needs its error type spelled once, as in
+    /// `Ok::<_, BoxError>(..)`; [`add_singleton`](crate::ServiceCollection::add_singleton) and
+    /// its siblings take a closure returning `Result<_, BoxError>` and need no annotation.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{Lifetime, Resolver, ServiceCollection, Source};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("connection refused by {0}")]
+    /// struct Refused(&'static str);
+    ///
+    /// struct Db;
+    /// fn connect(_: &Resolver<'_>) -> anyhow::Result<Arc<Db>> {
+    ///     Err(anyhow::Error::new(Refused("db:5432")).context("connecting to the database"))
+    /// }
+    ///
     /// let mut services = ServiceCollection::new();
-    /// services.add(Lifetime::Transient, Source::from_fn(|_| Ok(Arc::new(7u32))));
-    /// assert_eq!(*services.build()?.get::<u32>()?, 7);
+    /// services.add(Lifetime::Singleton, Source::from_fn(connect));
+    /// services.add(Lifetime::Transient, Source::from_fn(|_| Ok::<_, std::io::Error>(Arc::new(7u32))));
+    /// let provider = services.build()?;
+    /// assert_eq!(*provider.get::<u32>()?, 7);
+    ///
+    /// let Err(err) = provider.get::<Db>() else { panic!("`connect` fails") };
+    /// let refused = std::iter::successors(std::error::Error::source(&err), |e| e.source())
+    ///     .find_map(|e| e.downcast_ref::<Refused>());
+    /// assert_eq!(refused.map(|r| r.0), Some("db:5432"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_fn<F>(factory: F) -> Self
+    pub fn from_fn<F, E>(factory: F) -> Self
     where
-        F: Fn(&Resolver<'_>) -> Result<Arc<T>, BoxError> + Send + Sync + 'static,
+        F: Fn(&Resolver<'_>) -> Result<Arc<T>, E> + Send + Sync + 'static,
+        E: Into<BoxError> + 'static,
     {
-        Self::new(Factory::Sync(SyncFactory::new(factory)), TypeId::of::<F>(), Vec::new())
+        let boxed = move |r: &Resolver<'_>| factory(r).map_err(into_box_error);
+        Self::new(Factory::Sync(SyncFactory::new(boxed)), TypeId::of::<F>(), Vec::new())
     }
 
     /// An async closure that creates the service; resolve it with
     /// [`get_async`](crate::ServiceProvider::get_async) (a sync `get` that meets it returns
     /// [`ResolveError::AsyncFactory`](crate::ResolveError::AsyncFactory)). It receives an owned
-    /// [`Resolver`] it may hold across `.await`s.
+    /// [`Resolver`] it may hold across `.await`s. Its error, of any type, reaches the caller as
+    /// [`from_fn`](Self::from_fn)'s does.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{BoxError, Lifetime, Resolver, ServiceCollection, Source};
     /// struct Conn;
+    /// async fn open(_: Resolver<'static>) -> std::io::Result<Arc<Conn>> {
+    ///     Ok(Arc::new(Conn))
+    /// }
     /// let mut services = ServiceCollection::new();
-    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Conn)) }));
+    /// services.add(Lifetime::Singleton, Source::from_async_fn(open));
+    /// // A closure names its error type once:
+    /// services.add(Lifetime::Transient, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(7u8)) }));
     /// # let provider = services.build()?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
     /// # rt.block_on(provider.get_async::<Conn>())?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_async_fn<F, Fut>(factory: F) -> Self
+    pub fn from_async_fn<F, Fut, E>(factory: F) -> Self
     where
         F: Fn(Resolver<'static>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Arc<T>, BoxError>> + Send + 'static,
+        Fut: Future<Output = Result<Arc<T>, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
     {
         let erased = Arc::new(move |r| {
             let creating = factory(r);
-            Box::pin(async move { creating.await.map(erase) }) as crate::dispose::BoxFuture<_>
+            Box::pin(async move { creating.await.map(erase).map_err(into_box_error) }) as crate::dispose::BoxFuture<_>
         });
         Self::new(Factory::Async(erased), TypeId::of::<F>(), Vec::new())
     }

@@ -5,8 +5,11 @@ use std::fmt;
 
 use crate::lifetime::Lifetime;
 
+mod boxed;
 mod dispose;
 mod messages;
+
+pub(crate) use self::boxed::into_box_error;
 
 pub use self::dispose::{DisposeError, DisposeFailure};
 use self::messages::{Captured, Cycle, RequiredBy, WithKey};

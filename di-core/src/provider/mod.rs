@@ -193,10 +193,10 @@ impl ServiceProvider {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{BoxError, Lifetime, ServiceCollection, Source};
     /// struct Pool;
     /// let mut services = ServiceCollection::new();
-    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool)) }));
+    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(Pool)) }));
     /// let provider = services.build()?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
     /// let pool = rt.block_on(provider.get_async::<Pool>())?;

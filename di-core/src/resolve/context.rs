@@ -209,13 +209,13 @@ impl<'a> Resolver<'a> {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{BoxError, Lifetime, ResolveError, ServiceCollection, Source};
     /// struct Pool;
     /// struct Repo(Arc<Pool>);
     /// let mut services = ServiceCollection::new();
-    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(Pool)) }));
+    /// services.add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(Pool)) }));
     /// services.add(Lifetime::Transient, Source::from_async_fn(|sp| async move {
-    ///     Ok(Arc::new(Repo(sp.get_async().await?)))
+    ///     Ok::<_, ResolveError>(Arc::new(Repo(sp.get_async().await?)))
     /// }));
     /// # let provider = services.build()?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
@@ -260,11 +260,11 @@ impl<'a> Resolver<'a> {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{Lifetime, ResolveError, ServiceCollection, Source};
     /// struct Plugins(usize);
     /// let mut services = ServiceCollection::new();
     /// services.add(Lifetime::Transient, Source::from_async_fn(|sp| async move {
-    ///     Ok(Arc::new(Plugins(sp.resolve_async::<Vec<Arc<u8>>>().await?.len())))
+    ///     Ok::<_, ResolveError>(Arc::new(Plugins(sp.resolve_async::<Vec<Arc<u8>>>().await?.len())))
     /// }));
     /// # let provider = services.build()?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;

@@ -133,9 +133,9 @@ impl<'a, K: Key> KeyedLookup<'a, K> {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// use di_core::{Lifetime, ServiceCollection, Source};
+    /// use di_core::{BoxError, Lifetime, ServiceCollection, Source};
     /// let mut services = ServiceCollection::new();
-    /// services.keyed(1u8).add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok(Arc::new(7u32)) }));
+    /// services.keyed(1u8).add(Lifetime::Singleton, Source::from_async_fn(|_| async { Ok::<_, BoxError>(Arc::new(7u32)) }));
     /// let provider = services.build()?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
     /// assert_eq!(*rt.block_on(provider.keyed(&1u8).get_async::<u32>())?, 7);

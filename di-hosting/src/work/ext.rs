@@ -212,7 +212,9 @@ impl BackgroundWorkExt for ServiceCollection {
         let capacity = options.capacity_value();
         self.try_add(
             Lifetime::Singleton,
-            Source::<dyn BackgroundTaskQueue>::from_fn(move |_| Ok(Arc::new(BoundedTaskQueue::new(capacity)))),
+            Source::<dyn BackgroundTaskQueue>::from_fn(move |_| {
+                Ok::<_, BoxError>(Arc::new(BoundedTaskQueue::new(capacity)))
+            }),
         );
         self.add_singleton::<WorkMetrics>(|_| Ok(Arc::new(WorkMetrics::default())));
         let mut registration = self.add_singleton::<dyn HostedService>(move |provider| {
