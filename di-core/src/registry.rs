@@ -32,12 +32,20 @@ pub(crate) struct Entry {
     pub(crate) all: Box<[u32]>,
 }
 
-/// An unkeyed entry, with the singleton cell of its last registration at hand: a cached
+/// An unkeyed entry, with the singleton cell of its last registration in it: a cached
 /// singleton resolve is the table probe and this one load.
 #[derive(Debug)]
 pub(crate) struct Unkeyed {
     pub(crate) entry: Entry,
-    pub(crate) cell: Arc<OnceCell>,
+    pub(crate) cell: OnceCell,
+}
+
+/// A slot's singleton cell: its own, or (the last registration of an unkeyed type) the one in
+/// that type's [`Unkeyed`] entry, at this position of the type table. One cell either way.
+#[derive(Debug)]
+enum SlotCell {
+    Own(OnceCell),
+    Unkeyed(usize),
 }
 
 #[derive(Debug)]
@@ -60,7 +68,7 @@ pub(crate) struct Core {
     /// The keys `AnyKey` registrations have served.
     pub(crate) per_key: PerKey,
     /// One cell per slot; only singleton slots are ever filled.
-    pub(crate) singletons: Box<[Arc<OnceCell>]>,
+    singletons: Box<[SlotCell]>,
     /// The root scope: what singletons (and root-resolved scoped services, with scope
     /// validation off) belong to. The container is disposed when it is.
     pub(crate) root: Arc<ScopeState>,
@@ -129,26 +137,30 @@ impl Core {
 
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
             let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));
-            let singletons: Box<[Arc<OnceCell>]> = descriptors
-                .iter()
-                .map(|d| {
-                    Arc::new(match &d.factory {
-                        Factory::Instance(i) => OnceCell::filled(i.clone()),
-                        Factory::Scopes => OnceCell::filled(Instance::new(scope_factory.clone())),
-                        _ => OnceCell::default(),
-                    })
-                })
-                .collect();
+            let cell_of = |d: &Descriptor| match &d.factory {
+                Factory::Instance(i) => OnceCell::filled(i.clone()),
+                Factory::Scopes => OnceCell::filled(Instance::new(scope_factory.clone())),
+                _ => OnceCell::default(),
+            };
             let unkeyed = TypeTable::new(
                 unkeyed
                     .into_iter()
                     .map(|(t, slots)| {
                         let entry = entry(slots);
-                        let cell = singletons[entry.last as usize].clone();
+                        let cell = cell_of(&descriptors[entry.last as usize]);
                         (t, Unkeyed { entry, cell })
                     })
                     .collect(),
             );
+            let singletons = (0u32..)
+                .zip(&descriptors)
+                .map(|(slot, d)| match unkeyed.position(&d.service) {
+                    Some(at) if d.key.is_none() && unkeyed.at(at).is_some_and(|u| u.entry.last == slot) => {
+                        SlotCell::Unkeyed(at)
+                    }
+                    _ => SlotCell::Own(cell_of(d)),
+                })
+                .collect();
             Self {
                 descriptors: descriptors.into(),
                 unkeyed,
@@ -181,6 +193,15 @@ impl Core {
     #[inline]
     pub(crate) fn new_creation(&self) -> Creation {
         self.next_creation.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The singleton cell of `slot`.
+    #[inline]
+    pub(crate) fn cell(&self, slot: u32) -> &OnceCell {
+        match &self.singletons[slot as usize] {
+            SlotCell::Own(cell) => cell,
+            SlotCell::Unkeyed(at) => &self.unkeyed.at(*at).expect("the position of an entry").cell,
+        }
     }
 
     #[inline]

@@ -1,5 +1,5 @@
-//! The synchronisation primitives the container's own protocols use: `std`'s normally, loom's
-//! when built with `--cfg loom`, so the model checker in `di-core/loom/` explores every
+//! The synchronisation primitives the container's own protocols use: `std`'s atomics and
+//! `parking_lot`'s `Mutex` normally, loom's when built with `--cfg loom`, so the model checker in `di-core/loom/` explores every
 //! interleaving of the claim, wait/wake and disposal protocols (the tokio-util pattern).
 //!
 //! Everything the resolver synchronises on goes through this module; `OnceLock` stays `std`'s
@@ -18,15 +18,25 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
 
+// `parking_lot`'s lock: no user code runs under the container's locks, so there is nothing for
+// poisoning to protect, and its lock and unlock are one compare-and-swap each, inline.
+#[cfg(not(loom))]
+pub(crate) use parking_lot::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
-#[cfg(not(loom))]
 pub(crate) use std::thread_local;
+
+/// Locks `mutex`.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock()
+}
 
 /// Locks `mutex`, ignoring poisoning: no user code runs under the container's locks, so the
 /// data behind a poisoned one is still consistent.
+#[cfg(loom)]
 #[inline]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -79,6 +79,25 @@ impl<V> TypeTable<V> {
     pub(crate) fn contains_key(&self, id: &TypeId) -> bool {
         self.get(id).is_some()
     }
+
+    /// Where `id`'s entry is, for [`at`](Self::at): a position that never changes.
+    pub(crate) fn position(&self, id: &TypeId) -> Option<usize> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = index(id) & mask;
+        loop {
+            match self.slots.get(i)? {
+                Some((key, _)) if key == id => return Some(i),
+                Some(_) => i = (i + 1) & mask,
+                None => return None,
+            }
+        }
+    }
+
+    /// The entry at `position`, if there is one.
+    #[inline]
+    pub(crate) fn at(&self, position: usize) -> Option<&V> {
+        self.slots.get(position)?.as_ref().map(|(_, value)| value)
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +112,8 @@ mod tests {
             assert_eq!(table.get(id), Some(&n));
         }
         assert_eq!(table.get(&TypeId::of::<u32>()), None);
+        let at = table.position(&TypeId::of::<String>()).expect("present");
+        assert_eq!(table.at(at), Some(&2));
         assert!(TypeTable::<()>::new(Vec::new()).get(&TypeId::of::<u8>()).is_none());
     }
 }

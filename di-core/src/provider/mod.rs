@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use crate::error::{BuildError, DisposeError, DisposedScope, ResolveError};
 use crate::key::Key;
 use crate::options::ProviderOptions;
-use crate::registry::Core;
+use crate::registry::{Core, Unkeyed};
 use crate::resolve::chain::Chain;
 use crate::resolve::lookup::{Held, KeyedLookup, Parts};
 use crate::resolve::{Resolvable, Source};
@@ -163,22 +163,30 @@ impl ServiceProvider {
     /// ```
     #[inline]
     pub fn get<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
-        // The cached-singleton path, inline: a hash lookup and an atomic load, no lock.
+        // The cached-singleton path, inline: a hash lookup and an atomic load, no lock. A miss
+        // hands the entry it found to the out-of-line part: creating does not check and probe again.
         if let Handle::Owner { core, scope } = &self.handle
             && !crate::resolve::disposed(core, scope)
             && let Some(unkeyed) = core.unkeyed::<T>()
-            && let Some(instance) = unkeyed.cell.get()
         {
-            return Ok(crate::resolve::downcast(instance));
+            if let Some(instance) = unkeyed.cell.get() {
+                return Ok(crate::resolve::downcast(instance));
+            }
+            return self.get_uncached(Some(unkeyed));
         }
-        self.get_uncached()
+        self.get_uncached(None)
     }
 
-    /// The rest of [`get`](Self::get), out of line so the cached path stays small enough to inline.
+    /// The rest of [`get`](Self::get), out of line so the cached path stays small enough to
+    /// inline. `found`: the entry of `T`, probed by an owner whose scope and root were live.
     #[inline(never)]
-    fn get_uncached<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Arc<T>, ResolveError> {
+    fn get_uncached<T: ?Sized + Send + Sync + 'static>(&self, found: Option<&Unkeyed>) -> Result<Arc<T>, ResolveError> {
         if let Handle::Owner { core, scope } = &self.handle {
-            return Source { core, scope, chain: &TOP_LEVEL }.get();
+            let source = Source { core, scope, chain: &TOP_LEVEL };
+            return match found {
+                Some(unkeyed) => source.create_unkeyed(unkeyed),
+                None => source.get(),
+            };
         }
         self.resolve::<Arc<T>>()
     }

@@ -37,7 +37,7 @@ pub(crate) struct Target<'t> {
 impl<'t> Target<'t> {
     #[inline]
     pub(crate) fn slot(core: &'t Core, slot: u32) -> Self {
-        Self { slot, id: slot, cell: &core.singletons[slot as usize], key: None }
+        Self { slot, id: slot, cell: core.cell(slot), key: None }
     }
 
     #[inline]

@@ -34,7 +34,8 @@ impl ScopedSlots {
             .flatten()
             .find(|(s, _)| *s == slot)
             .map(|(_, entry)| entry)
-            .or_else(|| self.get_spilled(slot))
+            // The call only once there is a map: a first claim misses the inline entries.
+            .or_else(|| if self.spilled.is_some() { self.get_spilled(slot) } else { None })
     }
 
     /// Out of line: hashing the slot is for scopes that resolve many scoped services.

@@ -9,7 +9,7 @@ use crate::descriptor::Instance;
 use crate::error::KeyLabel;
 use crate::error::{ResolutionPath, ResolveError};
 use crate::key::Key;
-use crate::registry::{Core, is_any_key};
+use crate::registry::{Core, Unkeyed, is_any_key};
 use crate::scope::ScopeState;
 
 /// What a resolve goes through: the registry, the scope it happens in, and the creations it is
@@ -88,6 +88,16 @@ impl<'s, 'c> Source<'s, 'c> {
             },
             None => Err(self.not_registered::<T>(None)),
         }
+    }
+
+    /// Resolves the uncached `unkeyed` entry of `T`, its disposed check and probe already done
+    /// (by [`ServiceProvider::get`](crate::ServiceProvider::get)'s inline part).
+    #[inline]
+    pub(crate) fn create_unkeyed<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        unkeyed: &Unkeyed,
+    ) -> Result<Arc<T>, ResolveError> {
+        self.resolve_at(Target::unkeyed(unkeyed))
     }
 
     pub(crate) fn get_optional<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ResolveError> {
