@@ -6,6 +6,8 @@
 //! - `stop_1000_background`: stopping 1,000 background services that wait for their token, on
 //!   a multi-thread runtime, next to tokio-util's recipe by hand (one token, one tracker: cancel,
 //!   close, wait).
+//! - `stop_1000_background/plain_tokio_one_at_a_time_in_reverse`: the same services stopped in
+//!   strict reverse order by hand (cancel one token, await its task, then the next), from a task.
 //!
 //! Run with `cargo bench -p di-hosting --bench host`.
 
@@ -108,6 +110,37 @@ fn stop(c: &mut Criterion) {
                     token.cancel();
                     tracker.close();
                     tracker.wait().await;
+                });
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    // The floor for a stop in strict reverse order: one child token and one task per service,
+    // each cancelled and awaited before the next (from a task, as the host's shutdown runs).
+    group.bench_function("plain_tokio_one_at_a_time_in_reverse", |b| {
+        b.iter_batched(
+            || {
+                rt.block_on(async {
+                    let token = CancellationToken::new();
+                    (0..SERVICES)
+                        .map(|_| {
+                            let child = token.child_token();
+                            let waits = child.clone();
+                            (child, tokio::spawn(async move { waits.cancelled().await }))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            },
+            |services| {
+                rt.block_on(async {
+                    tokio::spawn(async move {
+                        for (token, task) in services.into_iter().rev() {
+                            token.cancel();
+                            task.await.expect("no panic");
+                        }
+                    })
+                    .await
+                    .expect("no panic");
                 });
             },
             BatchSize::SmallInput,

@@ -13,9 +13,9 @@
 //! | `mpsc_task_and_scope` | the same, each task creates a DI scope, resolves from it, disposes it |
 //! | `mpsc_direct_scope` | the direct consumer, with a DI scope per job (no task per job) |
 //!
-//! Measured 2026-12-03 (instructions per item): `queued_work` 2,117 (8,027 before the issue-11
-//! rework); `mpsc_direct` 565; `mpsc_direct_scope` 1,719; `mpsc_task_per_item` 2,908;
-//! `mpsc_task_and_scope` 5,271. The DI scope alone (create, resolve its provider, dispose)
+//! Measured 2026-12-03 (instructions per item): `queued_work` 1,994 (2,131 before one future per
+//! item, 8,027 before the issue-11 rework); `mpsc_direct` 540; `mpsc_direct_scope` 1,708;
+//! `mpsc_task_per_item` 2,901; `mpsc_task_and_scope` 5,281. The DI scope alone (create, resolve its provider, dispose)
 //! costs about 1,150 of them.
 //!
 //! Run with `cargo bench -p di-hosting --bench queue_instructions` (needs valgrind and

@@ -115,7 +115,7 @@ impl HostedService for BackgroundHost {
         // This registration's entry on the host's board (none outside a host).
         let status = StatusSlot::find(&self.context.status, self);
         if let Some(status) = &status {
-            status.set_state(ServiceState::Running);
+            status.background_started(stopping.clone());
         }
         // A root span: the work outlives the `start` call whose span is current here.
         let span = tracing::info_span!(parent: None, "background_service", service = name);

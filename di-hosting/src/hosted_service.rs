@@ -70,6 +70,12 @@ pub trait HostedService: Send + Sync + 'static {
 /// A long-running service: the host runs [`execute`](Self::execute) as its own task, cancels
 /// `stopping` when the application stops, and waits for it within the shutdown timeout.
 ///
+/// When the host stops, background services registered next to each other have their
+/// `stopping` tokens cancelled together (once every service registered after them has
+/// stopped), and the host waits for each to return in reverse registration order: do not rely
+/// on a neighbouring background service still running after your token fires. A hosted service
+/// registered between two background services keeps them apart.
+///
 /// Returning `Ok(())` ends the service without stopping the host. Returning `Err` or panicking is
 /// contained and handled by [`HostOptions`](crate::HostOptions)' background-service failure policy.
 ///

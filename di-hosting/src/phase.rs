@@ -29,11 +29,11 @@ impl PhaseOutcome {
         self.failures.is_empty() && self.timed_out.is_empty()
     }
 
-    fn record(&mut self, index: usize, name: &'static str, call: Call) {
+    fn record(&mut self, index: usize, service: &dyn HostedService, call: Call) {
         match call {
             Call::Done => self.completed.push(index),
             Call::Failed(failure) => self.failures.push(failure),
-            Call::Abandoned => self.timed_out.push(name),
+            Call::Abandoned => self.timed_out.push(service.name()),
         }
     }
 }
@@ -63,18 +63,38 @@ pub(crate) async fn run_phase(
     deadline: &Deadline,
     status: &StatusBoard,
 ) -> PhaseOutcome {
-    let mut outcome = PhaseOutcome::default();
+    let mut outcome = PhaseOutcome { completed: Vec::with_capacity(order.len()), ..PhaseOutcome::default() };
+    // The adapter that runs a background service has no lifecycle hooks: once it has started,
+    // its `started`, `stopping` and `stopped` are not called (they would do nothing).
+    let hookless = match plan.phase {
+        Phase::Started | Phase::Stopping | Phase::Stopped => status.background_services(),
+        _ => Vec::new(),
+    };
+    let skipped = |i: usize| hookless.get(i).copied().unwrap_or(false);
     if plan.concurrent {
-        let calls =
-            order.iter().map(|&i| async move { (i, tracked(&*services[i], i, plan.phase, deadline, status).await) });
+        let calls = order
+            .iter()
+            .filter(|&&i| !skipped(i))
+            .map(|&i| async move { (i, tracked(&*services[i], i, plan.phase, deadline, status).await) });
+        outcome.completed.extend(order.iter().copied().filter(|&i| skipped(i)));
         for (i, result) in join_all(calls).await {
-            outcome.record(i, services[i].name(), result);
+            outcome.record(i, &*services[i], result);
         }
     } else {
-        for &i in order {
+        // Background services next to each other in `order` are cancelled together when the stop
+        // phase reaches the first of them, then awaited one by one (see `Host::stop`).
+        let mut cancelled_until = 0;
+        for (position, &i) in order.iter().enumerate() {
+            if plan.phase == Phase::Stop && position >= cancelled_until {
+                cancelled_until = position + status.cancel_background_run(&order[position..]);
+            }
+            if skipped(i) {
+                outcome.completed.push(i);
+                continue;
+            }
             let result = tracked(&*services[i], i, plan.phase, deadline, status).await;
             let failed = !matches!(result, Call::Done);
-            outcome.record(i, services[i].name(), result);
+            outcome.record(i, &*services[i], result);
             if failed && plan.abort_on_failure {
                 break;
             }

@@ -17,9 +17,12 @@ mod sealed {
 /// Registers hosted and background services on a [`ServiceCollection`]. Sealed: implemented
 /// only for `ServiceCollection`.
 ///
-/// Every method registers a singleton `dyn HostedService`, which is what the
+/// Every method registers a `dyn HostedService` entry, which is what the
 /// [`Host`](crate::Host) resolves (as `Vec<Arc<dyn HostedService>>`) and runs, in registration
-/// order. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
+/// order. It hands out one instance per registration: a hosted service's entry returns the
+/// singleton `T` itself (the same `Arc` on every resolve; the entry is transient, so the
+/// instance is not cached twice), a background service's entry is a singleton wrapping `T` in
+/// the adapter that runs it. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
 /// registers it once; the `*_with` factory overloads add a service on every call.
 ///
 /// Each method returns the [`Registration`] of `T` itself (registered as a singleton under a
@@ -189,7 +192,7 @@ fn next_factory_key() -> HostedKey {
 /// with `once`, only if this very entry (same `T`) is not there yet. It declares no dependency
 /// on `T`: `T`'s own registration declares what `T` needs, so that `build()` reports those
 /// problems from `T` (named `T`), not from the `dyn HostedService` entry.
-fn forward<T, H>(services: &mut ServiceCollection, key: &HostedKey, host: H, once: bool)
+fn forward<T, H>(services: &mut ServiceCollection, key: &HostedKey, host: H, lifetime: Lifetime, once: bool)
 where
     T: Send + Sync + 'static,
     H: Fn(Arc<T>, &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> + Send + Sync + 'static,
@@ -197,11 +200,17 @@ where
     let lookup = key.clone();
     let source = Source::<dyn HostedService>::from_fn(move |sp| host(sp.keyed(&lookup).get::<T>()?, sp));
     if once {
-        services.try_add_enumerable(Lifetime::Singleton, source);
+        services.try_add_enumerable(lifetime, source);
     } else {
-        services.add(Lifetime::Singleton, source);
+        services.add(lifetime, source);
     }
 }
+
+/// The lifetime of a hosted service's `dyn HostedService` entry: transient, since it hands out
+/// the singleton `T` itself (the same `Arc`, so the same instance on every resolve) and caching
+/// it again would cost a second singleton's creation. A background service's entry is a
+/// singleton: it wraps `T` in the adapter that runs it, which must be one per registration.
+const HOSTED: Lifetime = Lifetime::Transient;
 
 fn as_hosted<T: HostedService>(service: Arc<T>, _: &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> {
     Ok(service)
@@ -213,7 +222,7 @@ fn as_background<T: BackgroundService>(service: Arc<T>, sp: &Resolver<'_>) -> Re
 
 impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> Registration<'_, T> {
-        forward::<T, _>(self, &HostedKey::Injected, as_hosted::<T>, true);
+        forward::<T, _>(self, &HostedKey::Injected, as_hosted::<T>, HOSTED, true);
         self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
     }
 
@@ -223,12 +232,12 @@ impl HostingServiceCollectionExt for ServiceCollection {
         F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
         let key = next_factory_key();
-        forward::<T, _>(self, &key, as_hosted::<T>, false);
+        forward::<T, _>(self, &key, as_hosted::<T>, HOSTED, false);
         self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
     }
 
     fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> Registration<'_, T> {
-        forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, true);
+        forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, Lifetime::Singleton, true);
         self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
     }
 
@@ -238,7 +247,7 @@ impl HostingServiceCollectionExt for ServiceCollection {
         F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
         let key = next_factory_key();
-        forward::<T, _>(self, &key, as_background::<T>, false);
+        forward::<T, _>(self, &key, as_background::<T>, Lifetime::Singleton, false);
         self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
     }
 }

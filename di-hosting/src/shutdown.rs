@@ -27,10 +27,23 @@ pub(crate) struct Deadline {
     grace: Option<Grace>,
     token: CancellationToken,
     expired: CancellationToken,
+    /// The task that watches the clock, the grace and `force`, and cancels `expired` and
+    /// `token` when the deadline expires: spawned the first time a bounded future has to wait,
+    /// aborted when the deadline is dropped. A service that is still running then costs one
+    /// waiter on `expired`, not a timer and three waiters of its own.
+    watchdog: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some(watchdog) = self.watchdog.get() {
+            watchdog.abort();
+        }
+    }
 }
 
 /// How long start-up may still take once the application was asked to stop.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Grace {
     /// The application's `stopping` token.
     pub(crate) requested: CancellationToken,
@@ -61,14 +74,23 @@ impl Deadline {
 
     /// A deadline at `at` (`None`: never, unless forced).
     pub(crate) fn until(at: Option<Instant>, force: CancellationToken) -> Self {
-        Self { at, force, grace: None, token: CancellationToken::new(), expired: CancellationToken::new() }
+        Self {
+            at,
+            force,
+            grace: None,
+            token: CancellationToken::new(),
+            expired: CancellationToken::new(),
+            watchdog: OnceLock::new(),
+        }
     }
 
     /// The start-up deadline: `timeout` (the startup timeout), or one `grace.timeout` after the
     /// stop request, whichever comes first. The services' token fires at the stop request.
     pub(crate) fn starting(timeout: Option<Duration>, force: CancellationToken, grace: Grace) -> Self {
-        let token = grace.requested.child_token();
-        Self { grace: Some(grace), token, ..Self::new(timeout, force) }
+        let mut deadline = Self::new(timeout, force);
+        deadline.token = grace.requested.child_token();
+        deadline.grace = Some(grace);
+        deadline
     }
 
     /// The instant it expires on its own, if any.
@@ -95,29 +117,20 @@ impl Deadline {
     /// Completes when the deadline expires, and cancels the token.
     async fn expired(&self) {
         if !self.is_expired() {
-            let time_up = async {
-                match self.at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let grace_up = async {
-                let Some(grace) = &self.grace else { return std::future::pending().await };
-                grace.requested.cancelled().await;
-                match grace.clock.at().checked_add(grace.timeout) {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = time_up => {}
-                () = grace_up => {}
-                () = self.force.cancelled() => {}
-                () = self.expired.cancelled() => {}
-            }
+            self.watch();
+            self.expired.cancelled().await;
         }
         self.expired.cancel();
         self.token.cancel();
+    }
+
+    /// Spawns the watchdog, once.
+    fn watch(&self) {
+        self.watchdog.get_or_init(|| {
+            let watch =
+                watch(self.at, self.force.clone(), self.grace.clone(), self.expired.clone(), self.token.clone());
+            tokio::spawn(watch).abort_handle()
+        });
     }
 
     /// Runs `fut` to completion, or until the deadline expires. At expiry the token is
@@ -133,6 +146,40 @@ impl Deadline {
         }
         fut.as_mut().now_or_never()
     }
+}
+
+/// The watchdog of a [`Deadline`]: waits for the time to be up (`at`), for the stop request's
+/// grace to run out, for `force`, or for the deadline to be expired by hand; then cancels
+/// `expired` and the services' `token`.
+async fn watch(
+    at: Option<Instant>,
+    force: CancellationToken,
+    grace: Option<Grace>,
+    expired: CancellationToken,
+    token: CancellationToken,
+) {
+    let time_up = async {
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let grace_up = async {
+        let Some(grace) = &grace else { return std::future::pending().await };
+        grace.requested.cancelled().await;
+        match grace.clock.at().checked_add(grace.timeout) {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = time_up => {}
+        () = grace_up => {}
+        () = force.cancelled() => {}
+        () = expired.cancelled() => {}
+    }
+    expired.cancel();
+    token.cancel();
 }
 
 /// Disposes the container within `deadline` (what is left of the shutdown timeout; a forced

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{HostedService, WorkMetrics};
 
 /// The state of one hosted service.
@@ -110,6 +112,12 @@ struct Entries {
     ids: Vec<usize>,
     /// Address to registration index, built on the first [`StatusBoard::slot_of`].
     by_id: Option<HashMap<usize, usize>>,
+    /// The `stopping` token of each running background service, by registration index: what
+    /// [`StatusBoard::cancel_background_run`] cancels.
+    stop_tokens: Vec<Option<CancellationToken>>,
+    /// Which registrations are background services that have started (their adapter has no
+    /// lifecycle hooks: the host skips `started`, `stopping` and `stopped` for them).
+    background: Vec<bool>,
 }
 
 /// The address of the service behind a `dyn HostedService`: the registration's identity.
@@ -132,6 +140,8 @@ impl StatusBoard {
             .collect();
         entries.ids = services.iter().map(|s| id_of(&**s)).collect();
         entries.by_id = None;
+        entries.stop_tokens = vec![None; services.len()];
+        entries.background = vec![false; services.len()];
     }
 
     /// The registration index of `service` (the first, should one instance be registered twice),
@@ -161,6 +171,41 @@ impl StatusBoard {
                 s.state = state;
             }
         });
+    }
+
+    /// A background service at `slot` is running: state `Running`, and `stopping` is the token
+    /// its stop cancels (cancelled earlier, with its neighbours, by
+    /// [`cancel_background_run`](Self::cancel_background_run)).
+    pub(crate) fn background_started(&self, slot: usize, stopping: CancellationToken) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(service) = entries.services.get_mut(slot) {
+            service.state = ServiceState::Running;
+        }
+        if let Some(token) = entries.stop_tokens.get_mut(slot) {
+            *token = Some(stopping);
+        }
+        if let Some(background) = entries.background.get_mut(slot) {
+            *background = true;
+        }
+    }
+
+    /// Which registrations are started background services, by registration index.
+    pub(crate) fn background_services(&self) -> Vec<bool> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).background.clone()
+    }
+
+    /// Cancels the `stopping` tokens of the background services at the start of `order` (the
+    /// rest of a stop phase's order), up to the first service that is not a running background
+    /// service: the stop phase then waits for each in turn. Returns how many it cancelled.
+    pub(crate) fn cancel_background_run(&self, order: &[usize]) -> usize {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cancelled = 0;
+        for &slot in order {
+            let Some(token) = entries.stop_tokens.get_mut(slot).and_then(Option::take) else { break };
+            token.cancel();
+            cancelled += 1;
+        }
+        cancelled
     }
 
     /// Records a successful tick or firing, now.
@@ -194,6 +239,10 @@ impl StatusSlot {
 
     pub(crate) fn set_state(&self, state: ServiceState) {
         self.board.set_state(self.slot, state);
+    }
+
+    pub(crate) fn background_started(&self, stopping: CancellationToken) {
+        self.board.background_started(self.slot, stopping);
     }
 
     pub(crate) fn record_success(&self) {

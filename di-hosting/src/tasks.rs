@@ -3,9 +3,7 @@
 //! spawn runs on. Stopping is: cancel, close, wait with a deadline; what is still running at
 //! the deadline is reported by name.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt as _;
@@ -23,20 +21,50 @@ pub(crate) struct HostTasks {
 struct Inner {
     token: CancellationToken,
     tracker: TaskTracker,
-    next: AtomicU64,
-    /// The tasks still running, by id: what a stop that hits its deadline names.
-    running: Mutex<HashMap<u64, &'static str>>,
+    /// The tasks still running: what a stop that hits its deadline names.
+    running: Mutex<Running>,
+}
+
+/// The names of the running tasks in a slab: a task's entry is its index, freed (and reused)
+/// when it ends, so adding and removing one is an index, not a hash.
+#[derive(Debug, Default)]
+struct Running {
+    names: Vec<Option<&'static str>>,
+    free: Vec<usize>,
+}
+
+impl Running {
+    fn insert(&mut self, name: &'static str) -> usize {
+        match self.free.pop() {
+            Some(id) => {
+                self.names[id] = Some(name);
+                id
+            }
+            None => {
+                self.names.push(Some(name));
+                self.names.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, id: usize) {
+        if let Some(name) = self.names.get_mut(id)
+            && name.take().is_some()
+        {
+            self.free.push(id);
+        }
+    }
 }
 
 /// Removes a task from the running list when it ends (completes, panics or is dropped).
-struct Running {
+struct Listed {
     inner: Arc<Inner>,
-    id: u64,
+    id: usize,
 }
 
-impl Drop for Running {
+impl Drop for Listed {
     fn drop(&mut self) {
-        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).remove(self.id);
     }
 }
 
@@ -58,9 +86,8 @@ impl HostTasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).insert(id, name);
-        let running = Running { inner: self.inner.clone(), id };
+        let id = self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).insert(name);
+        let running = Listed { inner: self.inner.clone(), id };
         // `map` keeps the guard next to the task (dropped when it ends or is dropped); an
         // `async move` block awaiting `task` would hold the task's future twice.
         self.inner.tracker.spawn(task.map(move |output| {
@@ -88,7 +115,7 @@ impl HostTasks {
     /// The names of the tasks still running, sorted: what a stop reports as abandoned.
     pub(crate) fn running(&self) -> Vec<&'static str> {
         let mut names: Vec<_> =
-            self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).values().copied().collect();
+            self.inner.running.lock().unwrap_or_else(PoisonError::into_inner).names.iter().flatten().copied().collect();
         names.sort_unstable();
         names
     }

@@ -119,6 +119,22 @@ fn the_same_type_registers_once_and_each_factory_call_adds_one() {
     assert_eq!(count(&services).unwrap(), 3, "each factory call: one more");
 }
 
+#[test]
+fn every_resolve_hands_out_the_same_hosted_and_background_instances() {
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+    services.add_hosted_service::<Cache>();
+    services.add_background_service_with(|_| Ok(Poller));
+    services.add_hosted_service_with(|_| Ok(Cache));
+    let provider = services.build().expect("builds");
+    let first = provider.resolve::<Vec<Arc<dyn HostedService>>>().expect("resolves");
+    let again = provider.resolve::<Vec<Arc<dyn HostedService>>>().expect("resolves");
+    assert_eq!(first.len(), 3);
+    for (a, b) in first.iter().zip(&again) {
+        assert!(Arc::ptr_eq(a, b), "one instance per registration");
+    }
+}
+
 struct Purge;
 
 #[async_trait]

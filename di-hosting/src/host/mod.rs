@@ -209,6 +209,14 @@ impl Host {
     /// root token and waits for every task on its tracker; then fires
     /// [`ApplicationLifetime::stopped`].
     ///
+    /// Background services registered next to each other are stopped as a group: when the
+    /// `stop` phase reaches the last of them, the `stopping` tokens of the whole group are
+    /// cancelled at once, and the host then waits for each `execute` to return, in reverse
+    /// registration order. Completion is still awaited in reverse order, and any other hosted
+    /// service splits a group: everything registered after it has returned before its `stop`
+    /// is called, and its `stop` returns before anything registered before it is cancelled.
+    /// (Their `stopping` and `stopped` hooks, which do nothing, are not called.)
+    ///
     /// There is one shutdown, however many callers: concurrent and later calls wait for it and
     /// get the same report. Called during [`start`](Self::start), it asks start-up to unwind
     /// first, then stops the services that started. Every service is stopped even when some

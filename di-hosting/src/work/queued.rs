@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use di_core::{ResolveError, Resolver};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::work::queue::{QUEUE_NAME, WorkContext};
 use crate::work::unit::{Units, Worker, check_policy};
@@ -300,8 +301,8 @@ async fn drain(
         }
         // Without waiting while items are queued; the `select!` waits for the first of them.
         let item = match queue.try_dequeue() {
-            Some(item) => Some(item),
-            None => tokio::select! {
+            Some(item) => item,
+            None => match tokio::select! {
                 biased;
                 () = &mut stopping => break,
                 () = &mut host_stopping, if !queue.is_closed() => {
@@ -310,9 +311,11 @@ async fn drain(
                 }
                 () = units.next_end() => continue,
                 item = queue.dequeue(), if !units.is_full() => item,
+            } {
+                Some(item) => item,
+                None => break,
             },
         };
-        let Some(item) = item else { break };
         number += 1;
         let span = tracing::info_span!("work_item", number, item = %item.name);
         let job = item.job;
@@ -323,10 +326,17 @@ async fn drain(
             // is read only while an item runs).
             {
                 let mut names = running.lock().unwrap_or_else(PoisonError::into_inner);
-                names.clear();
-                names.push((number, item.name));
+                match names.first_mut() {
+                    Some(name) => *name = (number, item.name),
+                    None => names.push((number, item.name)),
+                }
             }
-            worker.unit("work item", span, body).await;
+            worker.begin_unit();
+            if span.is_disabled() {
+                worker.run_unit("work item", body).await;
+            } else {
+                worker.run_unit("work item", body).instrument(span).await;
+            }
         } else {
             running.lock().unwrap_or_else(PoisonError::into_inner).push((number, item.name));
             let unit = worker.unit("work item", span, body);

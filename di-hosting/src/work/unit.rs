@@ -126,60 +126,6 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// Runs `body` with a fresh scope's provider, then disposes the scope (awaiting async hooks)
-/// whether the body succeeded, failed or panicked. Logs the outcome with the service name: a
-/// failure at `error`, an error returned after `cancel` fired at `info`, as a cancellation.
-pub(crate) async fn run_in_scope<F, Fut>(
-    scopes: &ScopeFactory,
-    service: &'static str,
-    what: &str,
-    cancel: &CancellationToken,
-    body: F,
-) -> Outcome
-where
-    F: FnOnce(Arc<ServiceProvider>) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    // The body gets a handle to the scope, not its owner: the scope ends here, whatever the body
-    // keeps.
-    let created = scopes.create_scope().and_then(|scope| {
-        let services = scope.provider().get::<ServiceProvider>()?;
-        Ok((scope, services))
-    });
-    let (scope, services) = match created {
-        Ok(created) => created,
-        Err(error) => {
-            tracing::error!(service, %error, "{what} could not run: no scope");
-            return Outcome::Failed;
-        }
-    };
-    let result = AssertUnwindSafe(async move { body(services).await }).catch_unwind().await;
-    let disposed = scope.dispose().await;
-    let outcome = match result {
-        Ok(Ok(())) => Outcome::Completed,
-        Ok(Err(error)) if cancel.is_cancelled() => {
-            tracing::info!(service, error = format!("{error:#}"), "{what} cancelled: the service is stopping");
-            Outcome::Cancelled
-        }
-        Ok(Err(error)) => {
-            tracing::error!(service, error = format!("{error:#}"), "{what} failed");
-            Outcome::Failed
-        }
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            tracing::error!(service, "{what} panicked with message {message:?}");
-            Outcome::Failed
-        }
-    };
-    match disposed {
-        Ok(()) => outcome,
-        Err(error) => {
-            tracing::error!(service, %error, "{what}: disposing its scope failed");
-            Outcome::Failed
-        }
-    }
-}
-
 /// The shared machinery of one background work service: its name, its failure policy, the
 /// host's tasks its loop runs on, and the token that stops its units.
 ///
@@ -322,8 +268,9 @@ impl Worker {
         Err(ScheduleError::ShutdownTimedOut { service: self.name, running, queued: 0 })
     }
 
-    /// One unit of work in a fresh scope, counted and logged. Run it on the loop's [`Units`],
-    /// or await it in the loop when one runs at a time.
+    /// One unit of work in a fresh scope, counted and logged. Run it on the loop's [`Units`];
+    /// a loop that awaits one unit at a time calls [`begin_unit`](Self::begin_unit) and awaits
+    /// [`run_unit`](Self::run_unit) itself (one future fewer per unit).
     pub(crate) fn unit<'a, F, Fut>(
         &'a self,
         what: &'static str,
@@ -334,29 +281,93 @@ impl Worker {
         F: FnOnce(Arc<ServiceProvider>) -> Fut + Send + 'a,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'a,
     {
-        self.metrics.running.fetch_add(1, Ordering::SeqCst);
+        self.begin_unit();
         async move {
             // Instrumented only when the span is enabled: a disabled one costs a move of the unit.
-            let outcome = if span.is_disabled() {
-                run_in_scope(&self.scopes, self.name, what, &self.stopping, body).await
+            if span.is_disabled() {
+                self.run_unit(what, body).await;
             } else {
-                run_in_scope(&self.scopes, self.name, what, &self.stopping, body).instrument(span).await
-            };
-            self.metrics.running.fetch_sub(1, Ordering::SeqCst);
-            match outcome {
-                Outcome::Completed => {
-                    self.metrics.completed.fetch_add(1, Ordering::SeqCst);
-                    if let Some(slot) = self.slot.get() {
-                        slot.record_success();
+                self.run_unit(what, body).instrument(span).await;
+            }
+        }
+    }
+
+    /// Counts a unit as running, before [`run_unit`](Self::run_unit) runs it.
+    pub(crate) fn begin_unit(&self) {
+        self.metrics.running.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Runs `body` with a fresh scope's provider, then disposes the scope (awaiting async hooks)
+    /// whether the body succeeded, failed or panicked; then counts the outcome and applies the
+    /// failure policy. Logs the outcome with the service name: a failure at `error`, an error
+    /// returned after the units' token fired at `info`, as a cancellation.
+    pub(crate) async fn run_unit<F, Fut>(&self, what: &'static str, body: F)
+    where
+        F: FnOnce(Arc<ServiceProvider>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let service = self.name;
+        // The body gets a handle to the scope, not its owner: the scope ends here, whatever the
+        // body keeps.
+        let created = self.scopes.create_scope().and_then(|scope| {
+            let services = scope.provider().get::<ServiceProvider>()?;
+            Ok((scope, services))
+        });
+        let outcome = match created {
+            Ok((scope, services)) => {
+                // Panics are caught both when the body is called and while it runs.
+                let result = match std::panic::catch_unwind(AssertUnwindSafe(|| body(services))) {
+                    Ok(work) => AssertUnwindSafe(work).catch_unwind().await,
+                    Err(panic) => Err(panic),
+                };
+                let disposed = scope.dispose().await;
+                let outcome = match result {
+                    Ok(Ok(())) => Outcome::Completed,
+                    Ok(Err(error)) if self.stopping.is_cancelled() => {
+                        tracing::info!(
+                            service,
+                            error = format!("{error:#}"),
+                            "{what} cancelled: the service is stopping"
+                        );
+                        Outcome::Cancelled
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(service, error = format!("{error:#}"), "{what} failed");
+                        Outcome::Failed
+                    }
+                    Err(panic) => {
+                        let message = panic_message(panic.as_ref());
+                        tracing::error!(service, "{what} panicked with message {message:?}");
+                        Outcome::Failed
+                    }
+                };
+                match disposed {
+                    Ok(()) => outcome,
+                    Err(error) => {
+                        tracing::error!(service, %error, "{what}: disposing its scope failed");
+                        Outcome::Failed
                     }
                 }
-                Outcome::Cancelled => {
-                    self.metrics.cancelled.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(error) => {
+                tracing::error!(service, %error, "{what} could not run: no scope");
+                Outcome::Failed
+            }
+        };
+        self.metrics.running.fetch_sub(1, Ordering::SeqCst);
+        match outcome {
+            Outcome::Completed => {
+                self.metrics.completed.fetch_add(1, Ordering::SeqCst);
+                if let Some(slot) = self.slot.get() {
+                    slot.record_success();
                 }
-                Outcome::Failed => {
-                    self.metrics.failed.fetch_add(1, Ordering::SeqCst);
-                    self.on_failed();
-                }
+            }
+            Outcome::Cancelled => {
+                self.metrics.cancelled.fetch_add(1, Ordering::SeqCst);
+            }
+            Outcome::Failed => {
+                self.metrics.failed.fetch_add(1, Ordering::SeqCst);
+                self.on_failed();
             }
         }
     }
