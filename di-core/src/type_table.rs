@@ -64,12 +64,18 @@ impl<V> TypeTable<V> {
 
     #[inline]
     pub(crate) fn get(&self, id: &TypeId) -> Option<&V> {
+        self.find(id).map(|(_, value)| value)
+    }
+
+    /// `id`'s position and entry: the one probe loop `get` and `position` share.
+    #[inline]
+    fn find(&self, id: &TypeId) -> Option<(usize, &V)> {
         // The mask from the length (a power of two): one load fewer, and the bounds check folds.
         let mask = self.slots.len().wrapping_sub(1);
         let mut i = index(id) & mask;
         loop {
             match self.slots.get(i)? {
-                Some((key, value)) if key == id => return Some(value),
+                Some((key, value)) if key == id => return Some((i, value)),
                 Some(_) => i = (i + 1) & mask,
                 None => return None,
             }
@@ -82,15 +88,7 @@ impl<V> TypeTable<V> {
 
     /// Where `id`'s entry is, for [`at`](Self::at): a position that never changes.
     pub(crate) fn position(&self, id: &TypeId) -> Option<usize> {
-        let mask = self.slots.len().wrapping_sub(1);
-        let mut i = index(id) & mask;
-        loop {
-            match self.slots.get(i)? {
-                Some((key, _)) if key == id => return Some(i),
-                Some(_) => i = (i + 1) & mask,
-                None => return None,
-            }
-        }
+        self.find(id).map(|(position, _)| position)
     }
 
     /// The entry at `position`, if there is one.
