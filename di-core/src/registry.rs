@@ -209,6 +209,27 @@ impl Core {
         self.unkeyed.get(&TypeId::of::<T>())
     }
 
+    /// The entry in the slot of `T`'s, not checked to be `T`'s: see [`cached`](Self::cached)
+    /// and [`found`](Self::found).
+    #[inline(always)]
+    pub(crate) fn probe<T: ?Sized + 'static>(&self) -> Option<&(TypeId, Unkeyed)> {
+        self.unkeyed.probe(&TypeId::of::<T>())
+    }
+
+    /// The cached singleton of `T` in a `probe`d entry: no key compare. The entry may be
+    /// another type's; a cell only ever holds instances of its own service type, so the
+    /// instance's type check (which the downcast makes anyway) is the key check.
+    #[inline(always)]
+    pub(crate) fn cached<T: ?Sized + 'static>(probed: Option<&(TypeId, Unkeyed)>) -> Option<&Arc<T>> {
+        probed?.1.cell.get()?.downcast_ref::<T>()
+    }
+
+    /// `T`'s entry, if the `probe`d one is `T`'s (`None` sends the caller to the full lookup).
+    #[inline(always)]
+    pub(crate) fn found<T: ?Sized + 'static>(probed: Option<&(TypeId, Unkeyed)>) -> Option<&Unkeyed> {
+        probed.filter(|(id, _)| *id == TypeId::of::<T>()).map(|(_, unkeyed)| unkeyed)
+    }
+
     pub(crate) fn has_unkeyed<T: ?Sized + 'static>(&self) -> bool {
         self.unkeyed.contains_key(&TypeId::of::<T>())
     }

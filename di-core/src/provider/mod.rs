@@ -167,12 +167,12 @@ impl ServiceProvider {
         // hands the entry it found to the out-of-line part: creating does not check and probe again.
         if let Handle::Owner { core, scope } = &self.handle
             && !crate::resolve::disposed(core, scope)
-            && let Some(unkeyed) = core.unkeyed::<T>()
         {
-            if let Some(instance) = unkeyed.cell.get() {
-                return Ok(crate::resolve::downcast(instance));
+            let probed = core.probe::<T>();
+            if let Some(instance) = Core::cached::<T>(probed) {
+                return Ok(instance.clone());
             }
-            return self.get_uncached(Some(unkeyed));
+            return self.get_uncached(Core::found::<T>(probed));
         }
         self.get_uncached(None)
     }

@@ -189,10 +189,9 @@ impl<'a> Resolver<'a> {
         if let Kind::Borrowed { core, scope, link } = &self.kind {
             // The cached-singleton path, inline (a factory's dependencies are mostly these).
             if !super::disposed(core, scope)
-                && let Some(unkeyed) = core.unkeyed::<T>()
-                && let Some(instance) = unkeyed.cell.get()
+                && let Some(instance) = Core::cached::<T>(core.probe::<T>())
             {
-                return Ok(super::downcast(instance));
+                return Ok(instance.clone());
             }
             return Source { core, scope, chain: &Chain::Stack(link) }.get();
         }
