@@ -180,17 +180,23 @@ impl<V, K: Eq + Hash> TypeTable<V, K> {
         self.get(key).is_some()
     }
 
-    /// Where `key`'s entry is, for [`at`](Self::at): a position that never changes. `None` for
-    /// an absent key, and for the (never seen) overflowed ones, which are found by `get` only.
+    /// Where `key`'s entry is, for [`at`](Self::at): a position that never changes (past the
+    /// slots for an overflowed entry).
     pub(crate) fn position(&self, key: &K) -> Option<usize> {
         let spot = self.spot(key);
-        self.slots.get(spot)?.entry.as_ref().filter(|(k, _)| k == key).map(|_| spot)
+        if self.slots.get(spot)?.entry.as_ref().is_some_and(|(k, _)| k == key) {
+            return Some(spot);
+        }
+        self.overflow.iter().position(|(k, _)| k == key).map(|at| self.slots.len() + at)
     }
 
     /// The entry at `position`, if there is one.
     #[inline]
     pub(crate) fn at(&self, position: usize) -> Option<&V> {
-        self.slots.get(position)?.entry.as_ref().map(|(_, value)| value)
+        match self.slots.get(position) {
+            Some(slot) => slot.entry.as_ref().map(|(_, value)| value),
+            None => self.overflow.get(position - self.slots.len()).map(|(_, value)| value),
+        }
     }
 }
 
@@ -248,7 +254,12 @@ mod tests {
             assert_eq!(table.get(&key), Some(&id));
         }
         assert_eq!(table.get(&Key { hash: 7, id: 99 }), None);
-        assert_eq!(table.position(&Key { hash: 7, id: 0 }), None, "overflowed keys have no position");
+        for (key, id) in keys(&[7, 7, 7, 9]) {
+            // The position of an overflowed entry leads to it too: one cell per singleton.
+            let at = table.position(&key).expect("present");
+            assert_eq!(table.at(at), Some(&id));
+        }
+        assert_eq!(table.position(&Key { hash: 7, id: 99 }), None);
     }
 
     proptest! {
@@ -263,9 +274,9 @@ mod tests {
                 prop_assert_eq!(table.get(&key), Some(&id));
                 if !table.overflow.iter().any(|(k, _)| *k == key) {
                     prop_assert_eq!(table.probe(&key).map(|(k, _)| *k), Some(key));
-                    let at = table.position(&key).expect("placed");
-                    prop_assert_eq!(table.at(at), Some(&id));
                 }
+                let at = table.position(&key).expect("present");
+                prop_assert_eq!(table.at(at), Some(&id));
             }
             prop_assert!(table.overflow.len() <= hashes.len() / 2, "only colliding buckets overflow");
             prop_assert_eq!(table.get(&Key { hash: 3, id: u32::MAX }), None);
