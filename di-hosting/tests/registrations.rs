@@ -135,6 +135,32 @@ fn every_resolve_hands_out_the_same_hosted_and_background_instances() {
     }
 }
 
+#[test]
+fn a_hosted_services_dyn_entry_is_the_instance_of_its_type() {
+    use std::sync::Mutex;
+    let created: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+    for _ in 0..3 {
+        let created = created.clone();
+        services.add_hosted_service_with(move |_| Ok(Cache)).on_dispose(move |cache: &Cache| {
+            created.lock().unwrap().push(std::ptr::from_ref(cache).addr());
+            Ok(())
+        });
+    }
+    let provider = services.build().expect("builds");
+    let entries: Vec<usize> = provider
+        .resolve::<Vec<Arc<dyn HostedService>>>()
+        .expect("resolves")
+        .iter()
+        .map(|s| Arc::as_ptr(s).cast::<()>().addr())
+        .collect();
+    provider.dispose_sync().expect("disposes");
+    let mut disposed = created.lock().unwrap().clone();
+    disposed.reverse(); // disposal runs in reverse creation order
+    assert_eq!(entries, disposed, "each `dyn HostedService` is its registration's `T`, in registration order");
+}
+
 struct Purge;
 
 #[async_trait]

@@ -15,7 +15,7 @@ use super::once::{CellListener, Claim, OnceCell, Owner};
 use super::per_key::VirtualSlot;
 use super::source::{Source, downcast_owned};
 use super::waits::WaitTicket;
-use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
+use crate::descriptor::{Alias, Dependency, Descriptor, Factory, Instance};
 use crate::error::{BoxError, ResolutionPath, ResolveError, panic_message};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
@@ -187,7 +187,7 @@ impl<'s, 'c> Source<'s, 'c> {
             Factory::Instance(i) => Some(i.clone()),
             Factory::Provider => Some(Instance::new(Arc::new(ServiceProvider::handle_of(self.core, owner)))),
             Factory::Scopes => Some(Instance::new(self.core.scope_factory.clone())),
-            Factory::Sync(_) | Factory::Async(_) => None,
+            Factory::Sync(_) | Factory::Async(_) | Factory::Alias(_) => None,
         }
     }
 
@@ -202,6 +202,9 @@ impl<'s, 'c> Source<'s, 'c> {
         if let Some(instance) = self.builtin(d, owner) {
             return Ok(instance);
         }
+        if let Factory::Alias(alias) = &d.factory {
+            return self.alias(t, d, creation, owner, alias);
+        }
         let Factory::Sync(factory) = &d.factory else { return Err(self.async_factory(d)) };
         let link = Link { node: self.node(t, d, creation), parent: self.chain };
         let resolver = Resolver::borrowed(self.core, owner, &link);
@@ -210,6 +213,62 @@ impl<'s, 'c> Source<'s, 'c> {
             catch_unwind(AssertUnwindSafe(|| (factory.erased)(&resolver)))
         };
         self.outcome(d, result)
+    }
+
+    /// Resolves an alias's target as a dependency of the alias (on its chain, from `owner`, as
+    /// a factory would), and casts it: the target's own instance, under the alias's type.
+    fn alias(
+        &self,
+        t: Target<'_>,
+        d: &Descriptor,
+        creation: Creation,
+        owner: &Arc<ScopeState>,
+        alias: &Alias,
+    ) -> Result<Instance, ResolveError> {
+        let Some(slot) = alias.slot else {
+            return Err(ResolveError::NotRegistered {
+                service: alias.target.name,
+                key: alias.target.key.as_ref().map(ServiceKey::label),
+                path: ResolutionPath::new({
+                    let mut path = self.chain.path();
+                    path.push(d.display_name());
+                    path
+                }),
+            });
+        };
+        let link = Link { node: self.node(t, d, creation), parent: self.chain };
+        let chain = Chain::Stack(&link);
+        let inner = Source { core: self.core, scope: owner, chain: &chain };
+        let target = Target::slot(self.core, slot);
+        let instance = match target.cell.get() {
+            Some(instance) => instance.clone(),
+            None => inner.resolve_erased(target)?,
+        };
+        Ok((alias.cast)(&instance))
+    }
+
+    /// Resolves a target without knowing its type: its instance, erased.
+    fn resolve_erased(&self, t: Target<'_>) -> Result<Instance, ResolveError> {
+        let d = &self.core.descriptors[t.slot as usize];
+        match d.lifetime {
+            Lifetime::Singleton => {
+                self.check_cycle(t.id, d)?;
+                self.singleton(t, d)
+            }
+            Lifetime::Scoped => {
+                self.check_scoped(d)?;
+                self.check_cycle(t.id, d)?;
+                self.scoped(t, d)
+            }
+            Lifetime::Transient => {
+                self.check_cycle(t.id, d)?;
+                let instance = self.create_sync(t, d, 0, self.scope)?;
+                if d.has_hooks() && !self.scope.is_root {
+                    self.keep_sync(d, self.scope, instance.as_any())?;
+                }
+                Ok(instance)
+            }
+        }
     }
 
     /// Runs an async factory for a creation that `owner` will keep (or a transient).
