@@ -68,7 +68,8 @@ pub(crate) enum Factory {
 
 /// Another registration's instance exposed under a second service type: resolving it resolves
 /// the target (the registration a resolve of the target's type and key uses) and casts its
-/// `Arc`, so both types hand out the one instance.
+/// `Arc`, so both types hand out the one instance. An alias has no cell, claim or creation of
+/// its own; its declared lifetime only serves validation.
 #[derive(Clone)]
 pub(crate) struct Alias {
     /// The target's type and key (also declared as the alias's one dependency, so `build()`

@@ -199,8 +199,9 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
     /// resolving `T` gives, turned into `Arc<S>` by `cast` (for a trait object, `|t| t`). It is
     /// how one instance serves as its own type and as a trait it implements, as .NET's
     /// `AddSingleton<IService>(sp => sp.GetRequiredService<Impl>())` does, without a second
-    /// instance or a factory per resolve: once the target exists, `S` resolves at the cost of
-    /// a cached singleton.
+    /// instance, a factory or a lookup per resolve: the alias has no cache of its own, and
+    /// resolving `S` costs resolving `T` (for a created singleton, a cached resolve) plus the
+    /// cast, one indirect call.
     ///
     /// The alias is unkeyed and has this registration's lifetime; its target is what a resolve
     /// of `T` with this registration's key uses (the last such registration), bound at `build()`.

@@ -202,9 +202,6 @@ impl<'s, 'c> Source<'s, 'c> {
         if let Some(instance) = self.builtin(d, owner) {
             return Ok(instance);
         }
-        if let Factory::Alias(alias) = &d.factory {
-            return self.alias(t, d, creation, owner, alias);
-        }
         let Factory::Sync(factory) = &d.factory else { return Err(self.async_factory(d)) };
         let link = Link { node: self.node(t, d, creation), parent: self.chain };
         let resolver = Resolver::borrowed(self.core, owner, &link);
@@ -215,36 +212,35 @@ impl<'s, 'c> Source<'s, 'c> {
         self.outcome(d, result)
     }
 
-    /// Resolves an alias's target as a dependency of the alias (on its chain, from `owner`, as
-    /// a factory would), and casts it: the target's own instance, under the alias's type.
-    fn alias(
-        &self,
-        t: Target<'_>,
-        d: &Descriptor,
-        creation: Creation,
-        owner: &Arc<ScopeState>,
-        alias: &Alias,
-    ) -> Result<Instance, ResolveError> {
-        let Some(slot) = alias.slot else {
-            return Err(ResolveError::NotRegistered {
-                service: alias.target.name,
-                key: alias.target.key.as_ref().map(ServiceKey::label),
-                path: ResolutionPath::new({
-                    let mut path = self.chain.path();
-                    path.push(d.display_name());
-                    path
-                }),
-            });
-        };
-        let link = Link { node: self.node(t, d, creation), parent: self.chain };
-        let chain = Chain::Stack(&link);
-        let inner = Source { core: self.core, scope: owner, chain: &chain };
-        let target = Target::slot(self.core, slot);
+    /// Resolves an alias: its target, as if the caller had asked for the target itself (same
+    /// chain, same scope, so cycles and captives read as the target's), then the cast. The alias
+    /// has no cell or creation of its own: the target's cell is the one instance's cache.
+    fn alias<T: ?Sized + Send + Sync + 'static>(&self, d: &Descriptor, alias: &Alias) -> Result<Arc<T>, ResolveError> {
+        let target = self.alias_target(d, alias)?;
         let instance = match target.cell.get() {
             Some(instance) => instance.clone(),
-            None => inner.resolve_erased(target)?,
+            None => self.resolve_erased(target)?,
         };
-        Ok((alias.cast)(&instance))
+        Ok(downcast_owned((alias.cast)(&instance)))
+    }
+
+    #[cold]
+    fn alias_missing(&self, d: &Descriptor, alias: &Alias) -> ResolveError {
+        let mut path = self.chain.path();
+        path.push(d.display_name());
+        ResolveError::NotRegistered {
+            service: alias.target.name,
+            key: alias.target.key.as_ref().map(ServiceKey::label),
+            path: ResolutionPath::new(path),
+        }
+    }
+
+    #[inline]
+    fn alias_target(&self, d: &Descriptor, alias: &Alias) -> Result<Target<'s>, ResolveError> {
+        match alias.slot {
+            Some(slot) => Ok(Target::slot(self.core, slot)),
+            None => Err(self.alias_missing(d, alias)),
+        }
     }
 
     /// Resolves a target without knowing its type: its instance, erased.
@@ -326,6 +322,9 @@ impl<'s, 'c> Source<'s, 'c> {
 
     pub(crate) fn resolve_at<T: ?Sized + Send + Sync + 'static>(&self, t: Target<'_>) -> Result<Arc<T>, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
+        if let Factory::Alias(alias) = &d.factory {
+            return self.alias(d, alias);
+        }
         match d.lifetime {
             Lifetime::Transient => {
                 self.check_cycle(t.id, d)?;
@@ -422,6 +421,24 @@ impl<'s, 'c> Source<'s, 'c> {
         t: Target<'_>,
     ) -> Result<Arc<T>, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
+        if let Factory::Alias(alias) = &d.factory {
+            let target = self.alias_target(d, alias)?;
+            let td = &self.core.descriptors[target.slot as usize];
+            if !td.factory.is_async() {
+                return self.alias(d, alias);
+            }
+            let instance = if td.lifetime == Lifetime::Transient {
+                self.check_cycle(target.id, td)?;
+                let instance = self.create_async(target, td, 0, self.scope).await?;
+                if td.has_hooks() && !self.scope.is_root {
+                    self.keep_async(td, self.scope, instance.clone()).await?;
+                }
+                instance
+            } else {
+                Box::pin(self.resolve_erased_async(target)).await?
+            };
+            return Ok(downcast_owned((alias.cast)(&instance)));
+        }
         match d.lifetime {
             Lifetime::Transient => self.check_cycle(t.id, d)?,
             Lifetime::Singleton => self.check_cycle(t.id, d)?,
