@@ -150,6 +150,9 @@ pub(crate) struct Descriptor {
     pub(crate) sync_hook: Option<MakeSyncHook>,
     pub(crate) async_hook: Option<MakeAsyncHook>,
     pub(crate) dependencies: Vec<Dependency>,
+    /// Whoever registered it requires this lifetime (a hosted service is always a singleton):
+    /// a captive-dependency hint must not suggest changing it.
+    pub(crate) lifetime_fixed: bool,
 }
 
 impl Descriptor {

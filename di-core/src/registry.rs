@@ -289,6 +289,7 @@ fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
         factory,
         sync_hook: None,
         async_hook: None,
+        lifetime_fixed: false,
         dependencies: Vec::new(),
     }
 }

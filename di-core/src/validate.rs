@@ -284,6 +284,7 @@ impl<'a> Graph<'a> {
                             found.push((
                                 route[0],
                                 ValidationError::CapturedScoped {
+                                    lifetime_fixed: self.descriptors[s].lifetime_fixed,
                                     singleton: self.name(s),
                                     scoped: self.name(next),
                                     path: self.path(&route),

@@ -29,7 +29,9 @@ mod sealed {
 /// key private to the host, so it does not clash with your own registrations of `T`): attach
 /// disposal hooks to it, and declare what a `*_with` factory resolves with
 /// [`depends_on`](Registration::depends_on), so that `build()` checks it. Validation errors
-/// about hosted and background services name `T`.
+/// about hosted and background services name `T`, and, since `T` is always a singleton, a
+/// scoped dependency it captures is reported with the hint to resolve it from a scope per unit
+/// of work ([`Registration::lifetime_fixed`]).
 ///
 /// # Examples
 ///
@@ -220,7 +222,7 @@ fn as_background<T: BackgroundService>(service: Arc<T>, sp: &Resolver<'_>) -> Re
 impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> Registration<'_, T> {
         let mut registration = self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected());
-        registration.also_as::<dyn HostedService>(as_hosted::<T>);
+        registration.also_as::<dyn HostedService>(as_hosted::<T>).lifetime_fixed();
         registration
     }
 
@@ -230,13 +232,15 @@ impl HostingServiceCollectionExt for ServiceCollection {
         F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
         let mut registration = self.keyed(next_factory_key()).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)));
-        registration.also_as::<dyn HostedService>(as_hosted::<T>);
+        registration.also_as::<dyn HostedService>(as_hosted::<T>).lifetime_fixed();
         registration
     }
 
     fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> Registration<'_, T> {
         forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, true);
-        self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
+        let mut registration = self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected());
+        registration.lifetime_fixed();
+        registration
     }
 
     fn add_background_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
@@ -246,6 +250,8 @@ impl HostingServiceCollectionExt for ServiceCollection {
     {
         let key = next_factory_key();
         forward::<T, _>(self, &key, as_background::<T>, false);
-        self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
+        let mut registration = self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)));
+        registration.lifetime_fixed();
+        registration
     }
 }

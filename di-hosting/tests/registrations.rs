@@ -77,6 +77,41 @@ fn build_names_the_hosted_and_background_types_not_dyn_hosted_service() {
     );
 }
 
+#[test]
+fn a_hosted_service_capturing_a_scoped_service_is_told_to_use_a_scope_per_unit_of_work() {
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services.add_background_service::<Poller>();
+    services.add_hosted_service_with(|_| Ok(Cache)).depends_on::<Arc<Session>>();
+    let problems = services.build().expect_err("two captives").problems().to_vec();
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for (service, text) in ["registrations::Poller", "registrations::Cache"].iter().zip(&texts) {
+        assert_eq!(
+            *text,
+            format!(
+                "singleton `{service}` captures scoped service `registrations::Session` (required by `{service}`); \
+                 `{service}` is always a \
+                 singleton, so resolve `registrations::Session` from a scope created per unit of work \
+                 (`provider.create_scope()` per tick or item, through an `Arc<ServiceProvider>` that `{service}` \
+                 keeps) instead of capturing it"
+            ),
+            "the hint for {service}"
+        );
+    }
+    assert_eq!(texts.len(), 2, "one problem per hosted service: {texts:?}");
+
+    // An ordinary singleton keeps the hint that offers making it scoped.
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services.add_singleton::<Cache>(|_| Ok(Arc::new(Cache))).depends_on::<Arc<Session>>();
+    let text = services.build().expect_err("a captive").to_string();
+    assert!(
+        text.contains("or make `registrations::Cache` scoped if it need not be a singleton"),
+        "the ordinary hint: {text}"
+    );
+    assert!(!text.contains("is always a singleton"), "not the hosted hint: {text}");
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_factory_registration_takes_declared_dependencies_and_disposal_hooks() {
     let mut services = ServiceCollection::new();

@@ -265,9 +265,42 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
             factory: Factory::Alias(Alias { target: target.clone(), slot: None, cast: Arc::new(cast) }),
             sync_hook: None,
             async_hook: None,
+            lifetime_fixed: false,
             dependencies: vec![target],
         };
         self.services.descriptors.push(alias);
+        self
+    }
+
+    /// Marks this registration's lifetime as fixed by whoever registered it, as di-hosting does
+    /// for hosted and background services (always singletons): when `build()` finds it capturing
+    /// a scoped service, the hint suggests resolving that service from a scope per unit of
+    /// work, not changing this registration's lifetime
+    /// ([`ValidationError::CapturedScoped`](crate::ValidationError::CapturedScoped)'s
+    /// `lifetime_fixed`). It changes nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Session;
+    /// struct Poller;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    /// services
+    ///     .add_singleton::<Poller>(|sp| {
+    ///         sp.get::<Session>()?;
+    ///         Ok(Arc::new(Poller))
+    ///     })
+    ///     .depends_on::<Arc<Session>>()
+    ///     .lifetime_fixed();
+    /// let text = services.build().unwrap_err().to_string();
+    /// assert!(text.contains("is always a singleton"), "{text}");
+    /// assert!(!text.contains("make"), "no suggestion to change its lifetime: {text}");
+    /// ```
+    pub fn lifetime_fixed(&mut self) -> &mut Self {
+        self.descriptor().lifetime_fixed = true;
         self
     }
 
