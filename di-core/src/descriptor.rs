@@ -61,6 +61,25 @@ pub(crate) enum Factory {
     Provider,
     /// Built in: the root's scope factory.
     Scopes,
+    /// Another registration's instance, under this registration's service type
+    /// ([`Registration::also_as`](crate::Registration::also_as)).
+    Alias(Alias),
+}
+
+/// Another registration's instance exposed under a second service type: resolving it resolves
+/// the target (the registration a resolve of the target's type and key uses) and casts its
+/// `Arc`, so both types hand out the one instance. An alias has no cell, claim or creation of
+/// its own; its declared lifetime only serves validation.
+#[derive(Clone)]
+pub(crate) struct Alias {
+    /// The target's type and key (also declared as the alias's one dependency, so `build()`
+    /// checks it like any other).
+    pub(crate) target: Dependency,
+    /// The target's slot, bound by `build()`; `None` before, or when there is no target (an
+    /// error at resolve time, reported at build time when validation is on).
+    pub(crate) slot: Option<u32>,
+    /// Turns the target's instance (its `Arc<T>`) into this type's (`Arc<S>`).
+    pub(crate) cast: Arc<dyn Fn(&Instance) -> Instance + Send + Sync>,
 }
 
 impl Factory {
@@ -75,6 +94,7 @@ impl Factory {
             Self::Async(_) => "async factory",
             Self::Instance(_) => "instance",
             Self::Provider | Self::Scopes => "built in",
+            Self::Alias(_) => "alias",
         }
     }
 }
@@ -130,6 +150,9 @@ pub(crate) struct Descriptor {
     pub(crate) sync_hook: Option<MakeSyncHook>,
     pub(crate) async_hook: Option<MakeAsyncHook>,
     pub(crate) dependencies: Vec<Dependency>,
+    /// Whoever registered it requires this lifetime (a hosted service is always a singleton):
+    /// a captive-dependency hint must not suggest changing it.
+    pub(crate) lifetime_fixed: bool,
 }
 
 impl Descriptor {

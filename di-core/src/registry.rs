@@ -127,6 +127,18 @@ impl Core {
                 }
             }
         }
+        // An alias resolves the registration a resolve of its target's type and key would use.
+        for d in &mut descriptors {
+            if let Factory::Alias(alias) = &mut d.factory {
+                let target = &alias.target;
+                alias.slot = match &target.key {
+                    None => unkeyed.get(&target.service).and_then(|slots| slots.last().copied()),
+                    Some(k) => keyed
+                        .find(k.hash_for(target.service), |(s, key, _, _)| *s == target.service && key.same_as(k))
+                        .and_then(|(_, _, _, slots)| slots.last().copied()),
+                };
+            }
+        }
         let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
         let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
         let per_key = PerKey::new(descriptors.len());
@@ -298,6 +310,7 @@ fn builtin<T: 'static>(lifetime: Lifetime, factory: Factory) -> Descriptor {
         factory,
         sync_hook: None,
         async_hook: None,
+        lifetime_fixed: false,
         dependencies: Vec::new(),
     }
 }

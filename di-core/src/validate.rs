@@ -116,7 +116,7 @@ impl<'a> Graph<'a> {
         let mut unresolved = Vec::new();
         for (slot, d) in descriptors.iter().enumerate() {
             // An instance (or a built-in) is handed out as is: whatever was declared on it is never resolved.
-            if !matches!(d.factory, Factory::Sync(_) | Factory::Async(_)) {
+            if !matches!(d.factory, Factory::Sync(_) | Factory::Async(_) | Factory::Alias(_)) {
                 continue;
             }
             for dep in &d.dependencies {
@@ -284,6 +284,7 @@ impl<'a> Graph<'a> {
                             found.push((
                                 route[0],
                                 ValidationError::CapturedScoped {
+                                    lifetime_fixed: self.descriptors[s].lifetime_fixed,
                                     singleton: self.name(s),
                                     scoped: self.name(next),
                                     path: self.path(&route),

@@ -207,7 +207,7 @@ fn check(regs: &[Reg], validate_scopes: bool) -> Result<(), TestCaseError> {
                     cycle_edges.insert((pair[0], pair[1]));
                 }
             }
-            ValidationError::CapturedScoped { singleton, scoped, path } => {
+            ValidationError::CapturedScoped { singleton, scoped, path, .. } => {
                 let s = type_index(singleton);
                 prop_assert!(
                     path.services().iter().any(|x| type_index(x) == s),

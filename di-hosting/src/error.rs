@@ -20,17 +20,17 @@ use crate::ScheduleError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
-    /// [`HostedService::starting`](crate::HostedService::starting).
+    /// [`HostedLifecycleService::starting`](crate::HostedLifecycleService::starting).
     Starting,
     /// [`HostedService::start`](crate::HostedService::start).
     Start,
-    /// [`HostedService::started`](crate::HostedService::started).
+    /// [`HostedLifecycleService::started`](crate::HostedLifecycleService::started).
     Started,
-    /// [`HostedService::stopping`](crate::HostedService::stopping).
+    /// [`HostedLifecycleService::stopping`](crate::HostedLifecycleService::stopping).
     Stopping,
     /// [`HostedService::stop`](crate::HostedService::stop).
     Stop,
-    /// [`HostedService::stopped`](crate::HostedService::stopped).
+    /// [`HostedLifecycleService::stopped`](crate::HostedLifecycleService::stopped).
     Stopped,
     /// [`BackgroundService::execute`](crate::BackgroundService::execute).
     Execute,

@@ -1,5 +1,5 @@
-//! The traits the host runs: `HostedService` (start/stop with lifecycle hooks) and
-//! `BackgroundService` (one long-running `execute`).
+//! The traits the host runs: `HostedService` (start/stop), its opt-in lifecycle hooks
+//! (`HostedLifecycleService`) and `BackgroundService` (one long-running `execute`).
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
@@ -11,8 +11,10 @@ use tokio_util::sync::CancellationToken;
 /// if start-up is aborted (startup timeout, or the application stopping); the token passed to
 /// `stop` is cancelled when the shutdown timeout expires, after which the host stops waiting.
 ///
-/// The lifecycle hooks run around `start` and `stop` for every service, in the same order:
-/// `starting` -> `start` -> `started`, and `stopping` -> `stop` -> `stopped`.
+/// A service that also needs to run code before or after every service's `start` or `stop`
+/// implements [`HostedLifecycleService`] and returns `Some(self)` from
+/// [`lifecycle`](Self::lifecycle) (as .NET's `IHostedLifecycleService`): the host asks once per
+/// service and runs those phases only for the services that opted in.
 ///
 /// # Examples
 ///
@@ -41,7 +43,82 @@ pub trait HostedService: Send + Sync + 'static {
     /// Stops the service; `cancel` fires when the shutdown timeout expires.
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()>;
 
-    /// Runs before `start` (for every service, in start order).
+    /// The name used in logs, spans and reports. Defaults to the type name.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// This service's lifecycle hooks, if it has any: override it with `Some(self)` when the
+    /// type implements [`HostedLifecycleService`]. A wrapper around another hosted service
+    /// forwards it. The default, `None`, means the host never calls `starting`, `started`,
+    /// `stopping` or `stopped` for this service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use di_hosting::{CancellationToken, HostedLifecycleService, HostedService};
+    ///
+    /// struct Plain;
+    /// #[async_trait::async_trait]
+    /// impl HostedService for Plain {
+    ///     async fn start(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    ///     async fn stop(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// struct Hooked;
+    /// #[async_trait::async_trait]
+    /// impl HostedService for Hooked {
+    ///     async fn start(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    ///     async fn stop(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+    ///     fn lifecycle(&self) -> Option<&dyn HostedLifecycleService> { Some(self) }
+    /// }
+    /// impl HostedLifecycleService for Hooked {}
+    ///
+    /// assert!(Plain.lifecycle().is_none());
+    /// assert!(Hooked.lifecycle().is_some());
+    /// ```
+    fn lifecycle(&self) -> Option<&dyn HostedLifecycleService> {
+        None
+    }
+}
+
+/// The optional lifecycle hooks of a [`HostedService`], as .NET's `IHostedLifecycleService`:
+/// start runs `starting` -> `start` -> `started` and stop runs `stopping` -> `stop` ->
+/// `stopped`, each phase over every service (in start or stop order) before the next begins,
+/// each bounded by the same timeouts and tokens as `start` and `stop`. Every hook defaults to
+/// doing nothing: implement the ones you need.
+///
+/// The host finds the hooks through [`HostedService::lifecycle`], which the implementor
+/// overrides with `Some(self)`: a phase runs only for the services that return `Some`, and
+/// when none does, the phase is skipped altogether.
+///
+/// # Examples
+///
+/// ```
+/// use di_hosting::{CancellationToken, HostedLifecycleService, HostedService};
+///
+/// struct Cache;
+///
+/// #[async_trait::async_trait]
+/// impl HostedService for Cache {
+///     async fn start(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+///     async fn stop(&self, _: CancellationToken) -> anyhow::Result<()> { Ok(()) }
+///     fn lifecycle(&self) -> Option<&dyn HostedLifecycleService> {
+///         Some(self)
+///     }
+/// }
+///
+/// #[async_trait::async_trait]
+/// impl HostedLifecycleService for Cache {
+///     async fn started(&self, _: CancellationToken) -> anyhow::Result<()> {
+///         tracing::info!("every service has started; the cache may warm up now");
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait HostedLifecycleService: HostedService {
+    /// Runs before `start` (for every service with hooks, in start order).
     async fn starting(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         Ok(())
     }
@@ -51,7 +128,7 @@ pub trait HostedService: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Runs before `stop` (for every service, in stop order).
+    /// Runs before `stop` (for every service with hooks, in stop order).
     async fn stopping(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         Ok(())
     }
@@ -59,11 +136,6 @@ pub trait HostedService: Send + Sync + 'static {
     /// Runs after every service's `stop` completed.
     async fn stopped(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
         Ok(())
-    }
-
-    /// The name used in logs, spans and reports. Defaults to the type name.
-    fn name(&self) -> &'static str {
-        std::any::type_name::<Self>()
     }
 }
 

@@ -22,7 +22,7 @@ pub use self::error::{HostError, Phase, ServiceFailure, StopReport};
 #[doc(inline)]
 pub use self::host::{Host, HostHandle};
 #[doc(inline)]
-pub use self::hosted_service::{BackgroundService, HostedService};
+pub use self::hosted_service::{BackgroundService, HostedLifecycleService, HostedService};
 #[doc(inline)]
 pub use self::lifetime::ApplicationLifetime;
 #[doc(inline)]

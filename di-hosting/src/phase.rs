@@ -54,8 +54,16 @@ pub(crate) struct PhasePlan {
     pub(crate) abort_on_failure: bool,
 }
 
+/// The services in `order` that have lifecycle hooks ([`HostedService::lifecycle`] is asked
+/// once per service): the order the hook phases run in. Empty when no service opted in, and
+/// the host then skips those phases.
+pub(crate) fn with_hooks(services: &[Arc<dyn HostedService>], order: &[usize]) -> Vec<usize> {
+    order.iter().copied().filter(|&i| services[i].lifecycle().is_some()).collect()
+}
+
 /// Calls `plan.phase` on `services[i]` for each `i` in `order`, recording each service's state
-/// on `status` around `start` and `stop`.
+/// on `status` around `start` and `stop`. For a hook phase (`starting`, `started`, `stopping`,
+/// `stopped`), `order` holds only services with hooks (see [`with_hooks`]).
 pub(crate) async fn run_phase(
     services: &[Arc<dyn HostedService>],
     order: &[usize],
@@ -64,19 +72,9 @@ pub(crate) async fn run_phase(
     status: &StatusBoard,
 ) -> PhaseOutcome {
     let mut outcome = PhaseOutcome { completed: Vec::with_capacity(order.len()), ..PhaseOutcome::default() };
-    // The adapter that runs a background service has no lifecycle hooks: once it has started,
-    // its `started`, `stopping` and `stopped` are not called (they would do nothing).
-    let hookless = match plan.phase {
-        Phase::Started | Phase::Stopping | Phase::Stopped => status.background_services(),
-        _ => Vec::new(),
-    };
-    let skipped = |i: usize| hookless.get(i).copied().unwrap_or(false);
     if plan.concurrent {
-        let calls = order
-            .iter()
-            .filter(|&&i| !skipped(i))
-            .map(|&i| async move { (i, tracked(&*services[i], i, plan.phase, deadline, status).await) });
-        outcome.completed.extend(order.iter().copied().filter(|&i| skipped(i)));
+        let calls =
+            order.iter().map(|&i| async move { (i, tracked(&*services[i], i, plan.phase, deadline, status).await) });
         for (i, result) in join_all(calls).await {
             outcome.record(i, &*services[i], result);
         }
@@ -87,10 +85,6 @@ pub(crate) async fn run_phase(
         for (position, &i) in order.iter().enumerate() {
             if plan.phase == Phase::Stop && position >= cancelled_until {
                 cancelled_until = position + status.cancel_background_run(&order[position..]);
-            }
-            if skipped(i) {
-                outcome.completed.push(i);
-                continue;
             }
             let result = tracked(&*services[i], i, plan.phase, deadline, status).await;
             let failed = !matches!(result, Call::Done);
@@ -105,15 +99,20 @@ pub(crate) async fn run_phase(
 
 fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline) -> BoxFuture<'a, anyhow::Result<()>> {
     let token = deadline.token();
-    match phase {
-        Phase::Starting => service.starting(token),
-        Phase::Start => service.start(token),
-        Phase::Started => service.started(token),
-        Phase::Stopping => service.stopping(token),
-        Phase::Stop => service.stop(token),
-        Phase::Stopped => service.stopped(token),
+    let hooks = match phase {
+        Phase::Start => return service.start(token),
+        Phase::Stop => return service.stop(token),
         // `execute` belongs to background services and is never run as a host phase.
-        Phase::Execute => Box::pin(async { Ok(()) }),
+        Phase::Execute => None,
+        Phase::Starting | Phase::Started | Phase::Stopping | Phase::Stopped => service.lifecycle(),
+    };
+    // A hook phase only calls services with hooks; without them there is nothing to run.
+    let Some(hooks) = hooks else { return Box::pin(async { Ok(()) }) };
+    match phase {
+        Phase::Starting => hooks.starting(token),
+        Phase::Started => hooks.started(token),
+        Phase::Stopping => hooks.stopping(token),
+        _ => hooks.stopped(token),
     }
 }
 

@@ -19,17 +19,19 @@ mod sealed {
 ///
 /// Every method registers a `dyn HostedService` entry, which is what the
 /// [`Host`](crate::Host) resolves (as `Vec<Arc<dyn HostedService>>`) and runs, in registration
-/// order. It hands out one instance per registration: a hosted service's entry returns the
-/// singleton `T` itself (the same `Arc` on every resolve; the entry is transient, so the
-/// instance is not cached twice), a background service's entry is a singleton wrapping `T` in
-/// the adapter that runs it. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
+/// order. It hands out one instance per registration: a hosted service's entry is the singleton
+/// `T` itself, exposed a second time as `dyn HostedService`
+/// ([`Registration::also_as`]: the same `Arc`, no second instance), a background service's
+/// entry is a singleton wrapping `T` in the adapter that runs it. Adding the same type `T` twice with `add_hosted_service` or `add_background_service`
 /// registers it once; the `*_with` factory overloads add a service on every call.
 ///
 /// Each method returns the [`Registration`] of `T` itself (registered as a singleton under a
 /// key private to the host, so it does not clash with your own registrations of `T`): attach
 /// disposal hooks to it, and declare what a `*_with` factory resolves with
 /// [`depends_on`](Registration::depends_on), so that `build()` checks it. Validation errors
-/// about hosted and background services name `T`.
+/// about hosted and background services name `T`, and, since `T` is always a singleton, a
+/// scoped dependency it captures is reported with the hint to resolve it from a scope per unit
+/// of work ([`Registration::lifetime_fixed`]).
 ///
 /// # Examples
 ///
@@ -173,8 +175,8 @@ pub trait HostingServiceCollectionExt: sealed::Sealed {
 }
 
 /// The key under which hosting registers a hosted or background service as its own type `T`:
-/// the `dyn HostedService` entry forwards to it, so that validation names `T` and hooks attach
-/// to `T`.
+/// the `dyn HostedService` entry is an alias of it (hosted) or wraps it (background), so that
+/// validation names `T` and hooks attach to `T`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum HostedKey {
     /// `add_hosted_service::<T>` and `add_background_service::<T>`: one per `T`.
@@ -188,11 +190,12 @@ fn next_factory_key() -> HostedKey {
     HostedKey::Factory(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Adds the `dyn HostedService` entry that resolves `T` under `key` and wraps it with `host`;
+/// Adds a background service's `dyn HostedService` entry, which resolves `T` under `key` and
+/// wraps it with `host` (so it is not an alias: the entry is another object);
 /// with `once`, only if this very entry (same `T`) is not there yet. It declares no dependency
 /// on `T`: `T`'s own registration declares what `T` needs, so that `build()` reports those
 /// problems from `T` (named `T`), not from the `dyn HostedService` entry.
-fn forward<T, H>(services: &mut ServiceCollection, key: &HostedKey, host: H, lifetime: Lifetime, once: bool)
+fn forward<T, H>(services: &mut ServiceCollection, key: &HostedKey, host: H, once: bool)
 where
     T: Send + Sync + 'static,
     H: Fn(Arc<T>, &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> + Send + Sync + 'static,
@@ -200,20 +203,16 @@ where
     let lookup = key.clone();
     let source = Source::<dyn HostedService>::from_fn(move |sp| host(sp.keyed(&lookup).get::<T>()?, sp));
     if once {
-        services.try_add_enumerable(lifetime, source);
+        services.try_add_enumerable(Lifetime::Singleton, source);
     } else {
-        services.add(lifetime, source);
+        services.add(Lifetime::Singleton, source);
     }
 }
 
-/// The lifetime of a hosted service's `dyn HostedService` entry: transient, since it hands out
-/// the singleton `T` itself (the same `Arc`, so the same instance on every resolve) and caching
-/// it again would cost a second singleton's creation. A background service's entry is a
-/// singleton: it wraps `T` in the adapter that runs it, which must be one per registration.
-const HOSTED: Lifetime = Lifetime::Transient;
-
-fn as_hosted<T: HostedService>(service: Arc<T>, _: &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> {
-    Ok(service)
+/// A hosted service `T` as `dyn HostedService`: the same instance (di-core's alias, resolved at
+/// a cached singleton's cost once `T` exists).
+fn as_hosted<T: HostedService>(service: Arc<T>) -> Arc<dyn HostedService> {
+    service
 }
 
 fn as_background<T: BackgroundService>(service: Arc<T>, sp: &Resolver<'_>) -> Result<Arc<dyn HostedService>, BoxError> {
@@ -222,8 +221,9 @@ fn as_background<T: BackgroundService>(service: Arc<T>, sp: &Resolver<'_>) -> Re
 
 impl HostingServiceCollectionExt for ServiceCollection {
     fn add_hosted_service<T: HostedService + FromProvider>(&mut self) -> Registration<'_, T> {
-        forward::<T, _>(self, &HostedKey::Injected, as_hosted::<T>, HOSTED, true);
-        self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
+        let mut registration = self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected());
+        registration.also_as::<dyn HostedService>(as_hosted::<T>).lifetime_fixed();
+        registration
     }
 
     fn add_hosted_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
@@ -231,14 +231,16 @@ impl HostingServiceCollectionExt for ServiceCollection {
         T: HostedService,
         F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
-        let key = next_factory_key();
-        forward::<T, _>(self, &key, as_hosted::<T>, HOSTED, false);
-        self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
+        let mut registration = self.keyed(next_factory_key()).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)));
+        registration.also_as::<dyn HostedService>(as_hosted::<T>).lifetime_fixed();
+        registration
     }
 
     fn add_background_service<T: BackgroundService + FromProvider>(&mut self) -> Registration<'_, T> {
-        forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, Lifetime::Singleton, true);
-        self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected())
+        forward::<T, _>(self, &HostedKey::Injected, as_background::<T>, true);
+        let mut registration = self.keyed(HostedKey::Injected).replace(Lifetime::Singleton, Source::<T>::injected());
+        registration.lifetime_fixed();
+        registration
     }
 
     fn add_background_service_with<T, F>(&mut self, factory: F) -> Registration<'_, T>
@@ -247,7 +249,9 @@ impl HostingServiceCollectionExt for ServiceCollection {
         F: Fn(&Resolver<'_>) -> Result<T, BoxError> + Send + Sync + 'static,
     {
         let key = next_factory_key();
-        forward::<T, _>(self, &key, as_background::<T>, Lifetime::Singleton, false);
-        self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)))
+        forward::<T, _>(self, &key, as_background::<T>, false);
+        let mut registration = self.keyed(key).add_singleton::<T>(move |sp| Ok(Arc::new(factory(sp)?)));
+        registration.lifetime_fixed();
+        registration
     }
 }

@@ -115,9 +115,6 @@ struct Entries {
     /// The `stopping` token of each running background service, by registration index: what
     /// [`StatusBoard::cancel_background_run`] cancels.
     stop_tokens: Vec<Option<CancellationToken>>,
-    /// Which registrations are background services that have started (their adapter has no
-    /// lifecycle hooks: the host skips `started`, `stopping` and `stopped` for them).
-    background: Vec<bool>,
 }
 
 /// The address of the service behind a `dyn HostedService`: the registration's identity.
@@ -141,7 +138,6 @@ impl StatusBoard {
         entries.ids = services.iter().map(|s| id_of(&**s)).collect();
         entries.by_id = None;
         entries.stop_tokens = vec![None; services.len()];
-        entries.background = vec![false; services.len()];
     }
 
     /// The registration index of `service` (the first, should one instance be registered twice),
@@ -184,14 +180,6 @@ impl StatusBoard {
         if let Some(token) = entries.stop_tokens.get_mut(slot) {
             *token = Some(stopping);
         }
-        if let Some(background) = entries.background.get_mut(slot) {
-            *background = true;
-        }
-    }
-
-    /// Which registrations are started background services, by registration index.
-    pub(crate) fn background_services(&self) -> Vec<bool> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).background.clone()
     }
 
     /// Cancels the `stopping` tokens of the background services at the start of `order` (the

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Behaviour, Log, Recorder, host_with, record_lifetime};
 use di_core::ServiceCollection;
 use di_hosting::{
-    ApplicationLifetime, BackgroundService, CancellationToken, Host, HostError, HostedService,
+    ApplicationLifetime, BackgroundService, CancellationToken, Host, HostError, HostedLifecycleService, HostedService,
     HostingServiceCollectionExt, Phase,
 };
 use tokio::time::{Instant, sleep, timeout};
@@ -157,12 +157,19 @@ impl HostedService for Yielding {
         self.log.push("y:start");
         Ok(())
     }
-    async fn started(&self, _: CancellationToken) -> anyhow::Result<()> {
-        tokio::task::yield_now().await;
-        Ok(())
-    }
     async fn stop(&self, _: CancellationToken) -> anyhow::Result<()> {
         self.log.push("y:stop");
+        Ok(())
+    }
+    fn lifecycle(&self) -> Option<&dyn HostedLifecycleService> {
+        Some(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl HostedLifecycleService for Yielding {
+    async fn started(&self, _: CancellationToken) -> anyhow::Result<()> {
+        tokio::task::yield_now().await;
         Ok(())
     }
 }

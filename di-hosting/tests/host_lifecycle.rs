@@ -14,6 +14,7 @@ use di_core::{BoxError, FromProvider, Lifetime, Resolver, Source};
 use di_hosting::{
     ApplicationLifetime, CancellationToken, Host, HostError, HostedService, HostingServiceCollectionExt, Phase,
 };
+use tokio::time::timeout;
 
 const SERIAL_ORDER: &[&str] = &[
     "a:starting",
@@ -55,6 +56,82 @@ async fn callback_order_serial() {
 async fn callback_order_concurrent() {
     // Services that finish at their first poll run in the same order when concurrent (H2).
     callback_order(true).await;
+}
+
+/// Only the services that opt in to the lifecycle hooks get them, in the documented order; the
+/// others' `start` and `stop` keep their place (serial and concurrent).
+async fn hooks_only_for_services_that_opt_in(concurrent: bool) {
+    let log = Log::default();
+    let recorders = vec![Recorder::new("a", &log), Recorder::new("b", &log).without_hooks(), Recorder::new("c", &log)];
+    let host = host_with(recorders, |o| {
+        o.services_start_concurrently = concurrent;
+        o.services_stop_concurrently = concurrent;
+    });
+    record_lifetime(host.lifetime(), &log);
+    timeout(Duration::from_secs(10), host.start()).await.expect("bounded").expect("start succeeds");
+    let report = timeout(Duration::from_secs(10), host.stop()).await.expect("bounded");
+    assert!(report.is_success(), "clean stop, got {report}");
+    let expected = [
+        "a:starting",
+        "c:starting",
+        "a:start",
+        "b:start",
+        "c:start",
+        "a:started",
+        "c:started",
+        "app:started",
+        "c:stopping",
+        "a:stopping",
+        "app:stopping",
+        "c:stop",
+        "b:stop",
+        "a:stop",
+        "c:stopped",
+        "a:stopped",
+        "app:stopped",
+    ];
+    assert_eq!(log.events(), strings(&expected), "hooks for a and c only (concurrent: {concurrent})");
+}
+
+#[tokio::test]
+async fn hooks_only_for_services_that_opt_in_serial() {
+    hooks_only_for_services_that_opt_in(false).await;
+}
+
+#[tokio::test]
+async fn hooks_only_for_services_that_opt_in_concurrent() {
+    hooks_only_for_services_that_opt_in(true).await;
+}
+
+/// With no service opting in, start and stop are just `start` and `stop`, around the events.
+#[tokio::test]
+async fn without_hooks_only_start_and_stop_run() {
+    let log = Log::default();
+    let host =
+        host_with(vec![Recorder::new("a", &log).without_hooks(), Recorder::new("b", &log).without_hooks()], |_| {});
+    record_lifetime(host.lifetime(), &log);
+    timeout(Duration::from_secs(10), host.start()).await.expect("bounded").expect("start succeeds");
+    let report = timeout(Duration::from_secs(10), host.stop()).await.expect("bounded");
+    assert!(report.is_success(), "clean stop, got {report}");
+    let expected = ["a:start", "b:start", "app:started", "app:stopping", "b:stop", "a:stop", "app:stopped"];
+    assert_eq!(log.events(), strings(&expected), "no hook phase ran");
+}
+
+/// A failing `starting` hook aborts start-up before any `start`, also of services without hooks,
+/// and the failure is the one returned.
+#[tokio::test]
+async fn a_failing_starting_hook_aborts_before_any_start() {
+    let log = Log::default();
+    let recorders = vec![
+        Recorder::new("plain", &log).without_hooks(),
+        Recorder::new("hooked", &log).on(Phase::Starting, Behaviour::Fail),
+    ];
+    let host = host_with(recorders, |_| {});
+    let error = timeout(Duration::from_secs(10), host.start()).await.expect("bounded").expect_err("start fails");
+    let HostError::Start(failure) = &error else { panic!("expected HostError::Start, got {error:?}") };
+    assert_eq!((failure.service(), failure.phase()), ("hooked", Phase::Starting), "the failing hook is reported");
+    assert_eq!(log.events(), strings(&["hooked:starting"]), "nothing started");
+    assert_eq!(host.status().services[0].state, di_hosting::ServiceState::Created, "plain never started");
 }
 
 fn slow(name: &'static str, log: &Log, phase: Phase) -> Recorder {

@@ -77,6 +77,41 @@ fn build_names_the_hosted_and_background_types_not_dyn_hosted_service() {
     );
 }
 
+#[test]
+fn a_hosted_service_capturing_a_scoped_service_is_told_to_use_a_scope_per_unit_of_work() {
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services.add_background_service::<Poller>();
+    services.add_hosted_service_with(|_| Ok(Cache)).depends_on::<Arc<Session>>();
+    let problems = services.build().expect_err("two captives").problems().to_vec();
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for (service, text) in ["registrations::Poller", "registrations::Cache"].iter().zip(&texts) {
+        assert_eq!(
+            *text,
+            format!(
+                "singleton `{service}` captures scoped service `registrations::Session` (required by `{service}`); \
+                 `{service}` is always a \
+                 singleton, so resolve `registrations::Session` from a scope created per unit of work \
+                 (`provider.create_scope()` per tick or item, through an `Arc<ServiceProvider>` that `{service}` \
+                 keeps) instead of capturing it"
+            ),
+            "the hint for {service}"
+        );
+    }
+    assert_eq!(texts.len(), 2, "one problem per hosted service: {texts:?}");
+
+    // An ordinary singleton keeps the hint that offers making it scoped.
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services.add_singleton::<Cache>(|_| Ok(Arc::new(Cache))).depends_on::<Arc<Session>>();
+    let text = services.build().expect_err("a captive").to_string();
+    assert!(
+        text.contains("or make `registrations::Cache` scoped if it need not be a singleton"),
+        "the ordinary hint: {text}"
+    );
+    assert!(!text.contains("is always a singleton"), "not the hosted hint: {text}");
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_factory_registration_takes_declared_dependencies_and_disposal_hooks() {
     let mut services = ServiceCollection::new();
@@ -133,6 +168,32 @@ fn every_resolve_hands_out_the_same_hosted_and_background_instances() {
     for (a, b) in first.iter().zip(&again) {
         assert!(Arc::ptr_eq(a, b), "one instance per registration");
     }
+}
+
+#[test]
+fn a_hosted_services_dyn_entry_is_the_instance_of_its_type() {
+    use std::sync::Mutex;
+    let created: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Db>(|_| Ok(Arc::new(Db)));
+    for _ in 0..3 {
+        let created = created.clone();
+        services.add_hosted_service_with(move |_| Ok(Cache)).on_dispose(move |cache: &Cache| {
+            created.lock().unwrap().push(std::ptr::from_ref(cache).addr());
+            Ok(())
+        });
+    }
+    let provider = services.build().expect("builds");
+    let entries: Vec<usize> = provider
+        .resolve::<Vec<Arc<dyn HostedService>>>()
+        .expect("resolves")
+        .iter()
+        .map(|s| Arc::as_ptr(s).cast::<()>().addr())
+        .collect();
+    provider.dispose_sync().expect("disposes");
+    let mut disposed = created.lock().unwrap().clone();
+    disposed.reverse(); // disposal runs in reverse creation order
+    assert_eq!(entries, disposed, "each `dyn HostedService` is its registration's `T`, in registration order");
 }
 
 struct Purge;

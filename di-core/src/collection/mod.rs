@@ -434,6 +434,7 @@ impl ServiceCollection {
             factory: source.factory,
             sync_hook: None,
             async_hook: None,
+            lifetime_fixed: false,
             dependencies: source.dependencies,
         });
         let index = self.descriptors.len() - 1;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::ServiceCollection;
-use crate::descriptor::Descriptor;
+use crate::descriptor::{Alias, Dependency, DependencyKind, Descriptor, Factory};
 use crate::dispose::{AsyncDispose, Dispose};
 use crate::error::{BoxError, into_box_error};
 use crate::inject::Dependencies;
@@ -191,6 +191,116 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
         let mut deps = Dependencies::default();
         deps.add::<R>();
         self.descriptor().dependencies.extend(deps.list);
+        self
+    }
+
+    /// Also exposes this registration's instance as the service type `S`: resolving `S` (alone
+    /// or among `Vec<Arc<S>>`, in the order this call added it) gives the very `Arc` that
+    /// resolving `T` gives, turned into `Arc<S>` by `cast` (for a trait object, `|t| t`). It is
+    /// how one instance serves as its own type and as a trait it implements, as .NET's
+    /// `AddSingleton<IService>(sp => sp.GetRequiredService<Impl>())` does, without a second
+    /// instance, a factory or a lookup per resolve: the alias has no cache of its own, and
+    /// resolving `S` costs resolving `T` (for a created singleton, a cached resolve) plus the
+    /// cast, one indirect call.
+    ///
+    /// The alias is unkeyed and has this registration's lifetime; its target is what a resolve
+    /// of `T` with this registration's key uses (the last such registration), bound at `build()`.
+    /// It adds no disposal hooks (the target's run once), and validation names it after this
+    /// registration (`T`, or its implementation type), so a problem in `T` is reported once,
+    /// for `T`. Calling it again with the same `S` for the same type and key adds nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    ///
+    /// trait Greeter: Send + Sync {
+    ///     fn greet(&self) -> &'static str;
+    /// }
+    /// struct English;
+    /// impl Greeter for English {
+    ///     fn greet(&self) -> &'static str { "hello" }
+    /// }
+    ///
+    /// let mut services = ServiceCollection::new();
+    /// services.add_singleton::<English>(|_| Ok(Arc::new(English))).also_as::<dyn Greeter>(|e| e);
+    /// let provider = services.build()?;
+    /// let greeter = provider.get::<dyn Greeter>()?;
+    /// assert_eq!(greeter.greet(), "hello");
+    /// assert!(Arc::ptr_eq(&greeter, &(provider.get::<English>()? as Arc<dyn Greeter>)), "one instance");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn also_as<S>(&mut self, cast: impl Fn(Arc<T>) -> Arc<S> + Send + Sync + 'static) -> &mut Self
+    where
+        S: ?Sized + Send + Sync + 'static,
+    {
+        let d = &self.services.descriptors[self.index];
+        let target = Dependency { service: d.service, name: d.name, key: d.key.clone(), kind: DependencyKind::One };
+        let service = std::any::TypeId::of::<S>();
+        let already = self.services.descriptors.iter().any(|other| {
+            other.service == service
+                && other.key.is_none()
+                && matches!(&other.factory, Factory::Alias(a) if a.target.service == target.service
+                && match (&a.target.key, &target.key) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.same_as(b),
+                    _ => false,
+                })
+        });
+        if already {
+            return self;
+        }
+        let cast = move |instance: &crate::descriptor::Instance| {
+            let typed = instance.downcast_ref::<T>().expect("an alias's target is a registration of `T`").clone();
+            crate::descriptor::erase(cast(typed))
+        };
+        let alias = Descriptor {
+            service,
+            name: std::any::type_name::<S>(),
+            implementation: d.implementation,
+            implementation_name: Some(d.display_name()),
+            key: None,
+            lifetime: d.lifetime,
+            factory: Factory::Alias(Alias { target: target.clone(), slot: None, cast: Arc::new(cast) }),
+            sync_hook: None,
+            async_hook: None,
+            lifetime_fixed: false,
+            dependencies: vec![target],
+        };
+        self.services.descriptors.push(alias);
+        self
+    }
+
+    /// Marks this registration's lifetime as fixed by whoever registered it, as di-hosting does
+    /// for hosted and background services (always singletons): when `build()` finds it capturing
+    /// a scoped service, the hint suggests resolving that service from a scope per unit of
+    /// work, not changing this registration's lifetime
+    /// ([`ValidationError::CapturedScoped`](crate::ValidationError::CapturedScoped)'s
+    /// `lifetime_fixed`). It changes nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use di_core::ServiceCollection;
+    /// struct Session;
+    /// struct Poller;
+    /// let mut services = ServiceCollection::new();
+    /// services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    /// services
+    ///     .add_singleton::<Poller>(|sp| {
+    ///         sp.get::<Session>()?;
+    ///         Ok(Arc::new(Poller))
+    ///     })
+    ///     .depends_on::<Arc<Session>>()
+    ///     .lifetime_fixed();
+    /// let text = services.build().unwrap_err().to_string();
+    /// assert!(text.contains("is always a singleton"), "{text}");
+    /// assert!(!text.contains("make"), "no suggestion to change its lifetime: {text}");
+    /// ```
+    pub fn lifetime_fixed(&mut self) -> &mut Self {
+        self.descriptor().lifetime_fixed = true;
         self
     }
 

@@ -40,11 +40,20 @@ impl fmt::Display for Cycle<'_> {
     }
 }
 
-pub(super) struct Captured<'a>(pub(super) &'a str, pub(super) &'a str, pub(super) &'a ResolutionPath);
+/// The captive-dependency message; with a fixed lifetime (`.3`), the singleton cannot be made
+/// scoped, so only the per-unit-of-work scope is suggested.
+pub(super) struct Captured<'a>(pub(super) &'a str, pub(super) &'a str, pub(super) &'a ResolutionPath, pub(super) bool);
 
 impl fmt::Display for Captured<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self(singleton, scoped, path) = self;
+        let Self(singleton, scoped, path, fixed) = self;
+        if *fixed {
+            return write!(
+                f,
+                "singleton `{singleton}` captures scoped service `{scoped}`{}; `{singleton}` is always a singleton, so resolve `{scoped}` from a scope created per unit of work (`provider.create_scope()` per tick or item, through an `Arc<ServiceProvider>` that `{singleton}` keeps) instead of capturing it",
+                RequiredBy(path)
+            );
+        }
         write!(
             f,
             "singleton `{singleton}` captures scoped service `{scoped}`{}; resolve `{scoped}` from a scope created per unit of work with `create_scope()` (through an `Arc<ServiceProvider>` that `{singleton}` keeps), or make `{singleton}` scoped if it need not be a singleton",

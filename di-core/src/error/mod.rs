@@ -249,7 +249,7 @@ pub enum ResolveError {
     },
 
     /// A singleton depends on a scoped service and would keep it alive past its scope.
-    #[error("{}", Captured(singleton, scoped, path))]
+    #[error("{}", Captured(singleton, scoped, path, false))]
     CapturedScoped {
         /// The nearest singleton on the path.
         singleton: &'static str,
@@ -496,10 +496,15 @@ pub enum ValidationError {
     },
 
     /// A singleton depends, directly or through transients, on a scoped service.
-    #[error("{}", Captured(singleton, scoped, path))]
+    #[error("{}", Captured(singleton, scoped, path, *lifetime_fixed))]
     CapturedScoped {
         /// The nearest singleton above the scoped service.
         singleton: &'static str,
+        /// Whether the singleton's lifetime is fixed by whoever registered it
+        /// ([`Registration::lifetime_fixed`](crate::Registration::lifetime_fixed), as
+        /// di-hosting does for hosted services): the hint then only suggests a scope per unit
+        /// of work, not making the singleton scoped.
+        lifetime_fixed: bool,
         /// The scoped service.
         scoped: &'static str,
         /// From the registration being validated down to the one that asks for the scoped

@@ -15,7 +15,7 @@ use super::once::{CellListener, Claim, OnceCell, Owner};
 use super::per_key::VirtualSlot;
 use super::source::{Source, downcast_owned};
 use super::waits::WaitTicket;
-use crate::descriptor::{Dependency, Descriptor, Factory, Instance};
+use crate::descriptor::{Alias, Dependency, Descriptor, Factory, Instance};
 use crate::error::{BoxError, ResolutionPath, ResolveError, panic_message};
 use crate::key::ServiceKey;
 use crate::lifetime::Lifetime;
@@ -187,7 +187,7 @@ impl<'s, 'c> Source<'s, 'c> {
             Factory::Instance(i) => Some(i.clone()),
             Factory::Provider => Some(Instance::new(Arc::new(ServiceProvider::handle_of(self.core, owner)))),
             Factory::Scopes => Some(Instance::new(self.core.scope_factory.clone())),
-            Factory::Sync(_) | Factory::Async(_) => None,
+            Factory::Sync(_) | Factory::Async(_) | Factory::Alias(_) => None,
         }
     }
 
@@ -210,6 +210,61 @@ impl<'s, 'c> Source<'s, 'c> {
             catch_unwind(AssertUnwindSafe(|| (factory.erased)(&resolver)))
         };
         self.outcome(d, result)
+    }
+
+    /// Resolves an alias: its target, as if the caller had asked for the target itself (same
+    /// chain, same scope, so cycles and captives read as the target's), then the cast. The alias
+    /// has no cell or creation of its own: the target's cell is the one instance's cache.
+    fn alias<T: ?Sized + Send + Sync + 'static>(&self, d: &Descriptor, alias: &Alias) -> Result<Arc<T>, ResolveError> {
+        let target = self.alias_target(d, alias)?;
+        let instance = match target.cell.get() {
+            Some(instance) => instance.clone(),
+            None => self.resolve_erased(target)?,
+        };
+        Ok(downcast_owned((alias.cast)(&instance)))
+    }
+
+    #[cold]
+    fn alias_missing(&self, d: &Descriptor, alias: &Alias) -> ResolveError {
+        let mut path = self.chain.path();
+        path.push(d.display_name());
+        ResolveError::NotRegistered {
+            service: alias.target.name,
+            key: alias.target.key.as_ref().map(ServiceKey::label),
+            path: ResolutionPath::new(path),
+        }
+    }
+
+    #[inline]
+    fn alias_target(&self, d: &Descriptor, alias: &Alias) -> Result<Target<'s>, ResolveError> {
+        match alias.slot {
+            Some(slot) => Ok(Target::slot(self.core, slot)),
+            None => Err(self.alias_missing(d, alias)),
+        }
+    }
+
+    /// Resolves a target without knowing its type: its instance, erased.
+    fn resolve_erased(&self, t: Target<'_>) -> Result<Instance, ResolveError> {
+        let d = &self.core.descriptors[t.slot as usize];
+        match d.lifetime {
+            Lifetime::Singleton => {
+                self.check_cycle(t.id, d)?;
+                self.singleton(t, d)
+            }
+            Lifetime::Scoped => {
+                self.check_scoped(d)?;
+                self.check_cycle(t.id, d)?;
+                self.scoped(t, d)
+            }
+            Lifetime::Transient => {
+                self.check_cycle(t.id, d)?;
+                let instance = self.create_sync(t, d, 0, self.scope)?;
+                if d.has_hooks() && !self.scope.is_root {
+                    self.keep_sync(d, self.scope, instance.as_any())?;
+                }
+                Ok(instance)
+            }
+        }
     }
 
     /// Runs an async factory for a creation that `owner` will keep (or a transient).
@@ -267,6 +322,9 @@ impl<'s, 'c> Source<'s, 'c> {
 
     pub(crate) fn resolve_at<T: ?Sized + Send + Sync + 'static>(&self, t: Target<'_>) -> Result<Arc<T>, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
+        if let Factory::Alias(alias) = &d.factory {
+            return self.alias(d, alias);
+        }
         match d.lifetime {
             Lifetime::Transient => {
                 self.check_cycle(t.id, d)?;
@@ -363,6 +421,24 @@ impl<'s, 'c> Source<'s, 'c> {
         t: Target<'_>,
     ) -> Result<Arc<T>, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
+        if let Factory::Alias(alias) = &d.factory {
+            let target = self.alias_target(d, alias)?;
+            let td = &self.core.descriptors[target.slot as usize];
+            if !td.factory.is_async() {
+                return self.alias(d, alias);
+            }
+            let instance = if td.lifetime == Lifetime::Transient {
+                self.check_cycle(target.id, td)?;
+                let instance = self.create_async(target, td, 0, self.scope).await?;
+                if td.has_hooks() && !self.scope.is_root {
+                    self.keep_async(td, self.scope, instance.clone()).await?;
+                }
+                instance
+            } else {
+                Box::pin(self.resolve_erased_async(target)).await?
+            };
+            return Ok(downcast_owned((alias.cast)(&instance)));
+        }
         match d.lifetime {
             Lifetime::Transient => self.check_cycle(t.id, d)?,
             Lifetime::Singleton => self.check_cycle(t.id, d)?,

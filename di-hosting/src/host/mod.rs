@@ -168,7 +168,8 @@ impl Host {
         self.shared.status.snapshot()
     }
 
-    /// Starts every hosted service: phase `starting` for all, then `start`, then `started`
+    /// Starts every hosted service: phase `starting` for all that have lifecycle hooks
+    /// ([`HostedLifecycleService`](crate::HostedLifecycleService)), then `start`, then `started`
     /// (serially in registration order, or concurrently), then fires
     /// [`ApplicationLifetime::started`]. Returns once they have all started; background services
     /// keep running on their own tasks.
@@ -203,7 +204,7 @@ impl Host {
         self.shared.start().await
     }
 
-    /// Stops every hosted service: phase `stopping`, then fires
+    /// Stops every hosted service: phase `stopping` (services with lifecycle hooks), then fires
     /// [`ApplicationLifetime::stopping`] and waits for its callbacks, then `stop`, then
     /// `stopped`, in reverse registration order (or concurrently); then cancels the host's
     /// root token and waits for every task on its tracker; then fires
@@ -215,7 +216,7 @@ impl Host {
     /// registration order. Completion is still awaited in reverse order, and any other hosted
     /// service splits a group: everything registered after it has returned before its `stop`
     /// is called, and its `stop` returns before anything registered before it is cancelled.
-    /// (Their `stopping` and `stopped` hooks, which do nothing, are not called.)
+    /// (A background service has no lifecycle hooks.)
     ///
     /// There is one shutdown, however many callers: concurrent and later calls wait for it and
     /// get the same report. Called during [`start`](Self::start), it asks start-up to unwind

@@ -16,7 +16,7 @@ use crate::error::{HostError, Phase, ReportBuilder, StopReport};
 use crate::hosted_service::HostedService;
 use crate::lifetime::ApplicationLifetime;
 use crate::options::HostOptions;
-use crate::phase::{PhaseOutcome, PhasePlan, run_phase};
+use crate::phase::{PhaseOutcome, PhasePlan, run_phase, with_hooks};
 use crate::shutdown::{Deadline, Grace, StopClock};
 use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
@@ -178,10 +178,15 @@ impl Shared {
         };
         let deadline = Deadline::starting(self.options.startup_timeout, self.force.clone(), grace);
         let mut started = Vec::new();
+        let hooked = with_hooks(&services, &all);
         for phase in START {
+            let order = if phase == Phase::Start { &all } else { &hooked };
+            if order.is_empty() {
+                continue;
+            }
             let plan =
                 PhasePlan { phase, concurrent: self.options.services_start_concurrently, abort_on_failure: true };
-            let outcome = run_phase(&services, &all, plan, &deadline, &self.status).await;
+            let outcome = run_phase(&services, order, plan, &deadline, &self.status).await;
             if phase == Phase::Start {
                 started.clone_from(&outcome.completed);
             }
@@ -339,6 +344,7 @@ impl Shared {
         fire_stopping: bool,
     ) -> ReportBuilder {
         let mut report = ReportBuilder::default();
+        let hooked = with_hooks(services, order);
         for phase in STOP {
             if phase == Phase::Stop && fire_stopping {
                 self.lifetime.stop_application();
@@ -346,6 +352,10 @@ impl Shared {
                 if deadline.bound(self.lifetime.stopping_callbacks_done()).await.is_none() {
                     tracing::warn!("`stopping` callbacks still running at the shutdown timeout");
                 }
+            }
+            let order = if phase == Phase::Stop { order } else { &hooked };
+            if order.is_empty() {
+                continue;
             }
             let plan =
                 PhasePlan { phase, concurrent: self.options.services_stop_concurrently, abort_on_failure: false };

@@ -199,9 +199,11 @@ impl BackgroundWorkExt for ServiceCollection {
     {
         let name = options.validate::<T>()?;
         declare_handler::<TimedService<T>, T>(self);
-        Ok(self.add_singleton::<dyn HostedService>(move |provider| {
+        let mut registration = self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(TimedService::<T>::new(provider, name, options.clone())?))
-        }))
+        });
+        registration.lifetime_fixed();
+        Ok(registration)
     }
 
     fn add_queued_work(&mut self, options: QueueOptions) -> Result<Registration<'_, dyn HostedService>, ScheduleError> {
@@ -220,7 +222,7 @@ impl BackgroundWorkExt for ServiceCollection {
         let mut registration = self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(QueuedWorkService::new(provider, &options)?))
         });
-        registration.depends_on::<Arc<dyn BackgroundTaskQueue>>().depends_on::<Arc<WorkMetrics>>();
+        registration.depends_on::<Arc<dyn BackgroundTaskQueue>>().depends_on::<Arc<WorkMetrics>>().lifetime_fixed();
         Ok(registration)
     }
 
@@ -234,8 +236,10 @@ impl BackgroundWorkExt for ServiceCollection {
     {
         let (name, schedule) = cron::prepare::<T>(expression, &options)?;
         declare_handler::<CronService<T>, T>(self);
-        Ok(self.add_singleton::<dyn HostedService>(move |provider| {
+        let mut registration = self.add_singleton::<dyn HostedService>(move |provider| {
             Ok(Arc::new(CronService::<T>::new(provider, name, schedule.clone(), options.clone())?))
-        }))
+        });
+        registration.lifetime_fixed();
+        Ok(registration)
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use di_hosting::{CancellationToken, HostedService, Phase};
+use di_hosting::{CancellationToken, HostedLifecycleService, HostedService, Phase};
 
 /// An append-only event log shared by services, callbacks and the test.
 #[derive(Debug, Clone, Default)]
@@ -55,11 +55,20 @@ pub(crate) struct Recorder {
     pub(crate) name: &'static str,
     pub(crate) log: Log,
     pub(crate) behaviours: Vec<(Phase, Behaviour)>,
+    /// Whether it opts in to the lifecycle hooks (`HostedService::lifecycle` returns `Some`).
+    pub(crate) hooks: bool,
 }
 
 impl Recorder {
     pub(crate) fn new(name: &'static str, log: &Log) -> Self {
-        Self { name, log: log.clone(), behaviours: Vec::new() }
+        Self { name, log: log.clone(), behaviours: Vec::new(), hooks: true }
+    }
+
+    /// The same recorder without lifecycle hooks: only `start` and `stop` are ever called.
+    #[must_use]
+    pub(crate) fn without_hooks(mut self) -> Self {
+        self.hooks = false;
+        self
     }
 
     #[must_use]
@@ -99,6 +108,16 @@ impl HostedService for Recorder {
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         self.act(Phase::Stop, cancel).await
     }
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn lifecycle(&self) -> Option<&dyn HostedLifecycleService> {
+        if self.hooks { Some(self) } else { None }
+    }
+}
+
+#[async_trait::async_trait]
+impl HostedLifecycleService for Recorder {
     async fn starting(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         self.act(Phase::Starting, cancel).await
     }
@@ -110,9 +129,6 @@ impl HostedService for Recorder {
     }
     async fn stopped(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         self.act(Phase::Stopped, cancel).await
-    }
-    fn name(&self) -> &'static str {
-        self.name
     }
 }
 

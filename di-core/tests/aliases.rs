@@ -1,0 +1,187 @@
+//! `Registration::also_as`: one registration's instance under a second service type: the same
+//! `Arc`, in registration order among the second type's registrations, validated and named as
+//! the first, for every lifetime, sync and async.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use di_core::{BuildError, Lifetime, ResolveError, ServiceCollection, Source, ValidationError};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+trait Named: Send + Sync {
+    fn name(&self) -> &'static str;
+}
+
+struct First;
+impl Named for First {
+    fn name(&self) -> &'static str {
+        "first"
+    }
+}
+
+struct Second;
+impl Named for Second {
+    fn name(&self) -> &'static str {
+        "second"
+    }
+}
+
+struct Session;
+struct Db;
+
+fn counted<T: Send + Sync + 'static>(
+    calls: &Arc<AtomicUsize>,
+    make: fn() -> T,
+) -> impl Fn(&di_core::Resolver<'_>) -> Result<Arc<T>, di_core::BoxError> + Send + Sync + 'static {
+    let calls = calls.clone();
+    move |_| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok(Arc::new(make()))
+    }
+}
+
+#[test]
+fn a_singleton_alias_is_the_same_instance_created_once() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<First>(counted(&calls, || First)).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    let named = provider.get::<dyn Named>()?;
+    let first = provider.get::<First>()?;
+    assert!(Arc::ptr_eq(&named, &(first as Arc<dyn Named>)), "the alias hands out the target's Arc");
+    assert!(Arc::ptr_eq(&named, &provider.get::<dyn Named>()?), "and the same one again");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one instance, one factory call");
+    Ok(())
+}
+
+#[test]
+fn aliases_keep_registration_order_among_the_second_type() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<Second>(|_| Ok(Arc::new(Second))).also_as::<dyn Named>(|s| s);
+    services.add_singleton::<dyn Named>(|_| Ok(Arc::new(First)));
+    services.keyed("k").add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    let names: Vec<_> = provider.resolve::<Vec<Arc<dyn Named>>>()?.iter().map(|n| n.name()).collect();
+    assert_eq!(names, ["second", "first", "first"], "in the order the registrations were added");
+    let keyed = provider.keyed(&"k").get::<First>()?;
+    let last = provider.resolve::<Vec<Arc<dyn Named>>>()?.pop().expect("three");
+    assert!(Arc::ptr_eq(&last, &(keyed as Arc<dyn Named>)), "a keyed target: its instance");
+    Ok(())
+}
+
+#[test]
+fn asking_twice_for_the_same_type_adds_one_alias() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f).also_as::<dyn Named>(|f| f);
+    assert_eq!(services.len(), 2, "the registration and one alias");
+    assert_eq!(services.build()?.resolve::<Vec<Arc<dyn Named>>>()?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn the_alias_follows_the_registration_a_resolve_of_the_target_uses() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    services.replace::<First>(Lifetime::Singleton, Source::from_fn(|_| Ok::<_, di_core::BoxError>(Arc::new(First))));
+    let provider = services.build()?;
+    let named = provider.get::<dyn Named>()?;
+    assert!(Arc::ptr_eq(&named, &(provider.get::<First>()? as Arc<dyn Named>)), "the replacement's instance");
+    Ok(())
+}
+
+#[test]
+fn a_scoped_alias_is_the_scopes_instance() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    let one = provider.create_scope()?;
+    let two = provider.create_scope()?;
+    let named = one.provider().get::<dyn Named>()?;
+    assert!(Arc::ptr_eq(&named, &(one.provider().get::<First>()? as Arc<dyn Named>)), "same scope, same instance");
+    assert!(!Arc::ptr_eq(&named, &two.provider().get::<dyn Named>()?), "another scope, another instance");
+    Ok(())
+}
+
+#[test]
+fn a_transient_alias_creates_a_target_per_resolve() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    services.add_transient::<First>(counted(&calls, || First)).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    let a = provider.get::<dyn Named>()?;
+    let b = provider.get::<dyn Named>()?;
+    assert!(!Arc::ptr_eq(&a, &b), "a transient target: a new instance each time");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one factory call per resolve");
+    Ok(())
+}
+
+#[test]
+fn validation_names_the_target_and_reports_its_problems_once() {
+    let mut services = ServiceCollection::new();
+    services.add_scoped::<Session>(|_| Ok(Arc::new(Session)));
+    services
+        .add_singleton::<First>(|sp| {
+            sp.get::<Db>()?;
+            sp.get::<Session>()?;
+            Ok(Arc::new(First))
+        })
+        .depends_on::<Arc<Db>>()
+        .depends_on::<Arc<Session>>()
+        .also_as::<dyn Named>(|f| f);
+    let Err(BuildError::Invalid { problems }) = services.build() else { panic!("two problems expected") };
+    let first = std::any::type_name::<First>();
+    assert_eq!(problems.len(), 2, "each problem once, not again for the alias: {problems:?}");
+    assert!(
+        matches!(&problems[0], ValidationError::MissingDependency { service, .. } if *service == first),
+        "the missing dependency names `First`: {}",
+        problems[0]
+    );
+    assert!(
+        matches!(&problems[1], ValidationError::CapturedScoped { singleton, .. } if *singleton == first),
+        "the captive names `First`: {}",
+        problems[1]
+    );
+    assert!(problems.iter().all(|p| !p.to_string().contains("Named")), "no alias type in the text: {problems:?}");
+}
+
+#[test]
+fn a_cycle_through_an_alias_is_an_error_not_a_hang() {
+    let mut services = ServiceCollection::new();
+    services
+        .add_singleton::<First>(|sp| {
+            sp.get::<dyn Named>()?;
+            Ok(Arc::new(First))
+        })
+        .also_as::<dyn Named>(|f| f);
+    let provider = services.build_with(di_core::ProviderOptions::default().validate_on_build(false)).expect("builds");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(provider.get::<dyn Named>().map(|_| ()));
+    });
+    let result = rx.recv_timeout(Duration::from_secs(10)).expect("the resolve returns");
+    assert!(matches!(result, Err(ResolveError::Cycle { .. })), "a cycle, got {result:?}");
+}
+
+#[tokio::test]
+async fn an_async_target_resolves_through_its_alias_on_the_async_path() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services
+        .add::<First>(
+            Lifetime::Singleton,
+            Source::from_async_fn(|_| async {
+                tokio::task::yield_now().await;
+                Ok::<_, di_core::BoxError>(Arc::new(First))
+            }),
+        )
+        .also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    assert!(
+        matches!(provider.get::<dyn Named>(), Err(ResolveError::AsyncFactory { .. })),
+        "a sync resolve cannot create an async target"
+    );
+    let named = tokio::time::timeout(Duration::from_secs(10), provider.get_async::<dyn Named>()).await??;
+    assert!(Arc::ptr_eq(&named, &(provider.get::<First>()? as Arc<dyn Named>)), "the async target's instance");
+    Ok(())
+}
