@@ -79,7 +79,7 @@ pub(crate) struct Alias {
     /// error at resolve time, reported at build time when validation is on).
     pub(crate) slot: Option<u32>,
     /// Turns the target's instance (its `Arc<T>`) into this type's (`Arc<S>`).
-    pub(crate) cast: Arc<dyn Fn(&Instance) -> Instance + Send + Sync>,
+    pub(crate) cast: Arc<dyn Fn(Instance) -> Instance + Send + Sync>,
 }
 
 impl Factory {

@@ -251,9 +251,9 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
         if already {
             return self;
         }
-        let cast = move |instance: &crate::descriptor::Instance| {
-            let typed = instance.downcast_ref::<T>().expect("an alias's target is a registration of `T`").clone();
-            crate::descriptor::erase(cast(typed))
+        // By value: the target's `Arc` moves through the cast, no reference count changes.
+        let cast = move |instance: crate::descriptor::Instance| {
+            crate::descriptor::erase(cast(crate::resolve::downcast_owned::<T>(instance)))
         };
         let alias = Descriptor {
             service,

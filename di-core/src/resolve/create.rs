@@ -74,11 +74,17 @@ struct ScopedGuard<'s> {
     done: bool,
 }
 
+/// The hooks of a created instance. `as_any` is an indirect call: only made when there are
+/// hooks to build.
+#[inline]
+fn disposer(d: &Descriptor, instance: &Instance) -> Option<crate::dispose::Disposer> {
+    if d.has_hooks() { d.disposer_for(instance.as_any()) } else { None }
+}
+
 impl ScopedGuard<'_> {
     fn complete(mut self, instance: Instance, d: &Descriptor) -> Result<(), Late> {
         self.done = true;
-        // `as_any` is an indirect call: only made when there are hooks to build.
-        let disposer = if d.has_hooks() { d.disposer_for(instance.as_any()) } else { None };
+        let disposer = disposer(d, &instance);
         self.scope.finish(self.id, instance, disposer)
     }
 }
@@ -221,7 +227,7 @@ impl<'s, 'c> Source<'s, 'c> {
             Some(instance) => instance.clone(),
             None => self.resolve_erased(target)?,
         };
-        Ok(downcast_owned((alias.cast)(&instance)))
+        Ok(downcast_owned((alias.cast)(instance)))
     }
 
     #[cold]
@@ -380,7 +386,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_sync(t, d, me.creation(), root)?;
-                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
+                    if let Err(late) = root.track(disposer(d, &instance)) {
                         drop(guard);
                         return Err(self.too_late_sync(d, root, late));
                     }
@@ -437,7 +443,7 @@ impl<'s, 'c> Source<'s, 'c> {
             } else {
                 Box::pin(self.resolve_erased_async(target)).await?
             };
-            return Ok(downcast_owned((alias.cast)(&instance)));
+            return Ok(downcast_owned((alias.cast)(instance)));
         }
         match d.lifetime {
             Lifetime::Transient => self.check_cycle(t.id, d)?,
@@ -524,7 +530,7 @@ impl<'s, 'c> Source<'s, 'c> {
                         return Err(root.disposed_error(d.name));
                     }
                     let instance = self.create_async(t, d, me.creation(), root).await?;
-                    if let Err(late) = root.track(d.disposer_for(instance.as_any())) {
+                    if let Err(late) = root.track(disposer(d, &instance)) {
                         // Free the cell before awaiting the late hooks: never hold a claim
                         // across an await.
                         drop(guard);

@@ -35,4 +35,4 @@ pub(crate) mod waits;
 pub use self::context::Resolver;
 pub use self::lookup::KeyedLookup;
 pub use self::request::Resolvable;
-pub(crate) use self::source::{Source, disposed};
+pub(crate) use self::source::{Source, disposed, downcast_owned};

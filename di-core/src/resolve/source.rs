@@ -108,7 +108,17 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
         let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| &u.entry.all);
-        slots.iter().map(|&slot| self.resolve(slot)).collect()
+        self.resolve_each(slots)
+    }
+
+    /// Resolves each slot, in order, into a vector sized up front (collecting into a `Result`
+    /// cannot know the length, and grows the vector by doubling).
+    fn resolve_each<T: ?Sized + Send + Sync + 'static>(&self, slots: &[u32]) -> Result<Vec<Arc<T>>, ResolveError> {
+        let mut out = Vec::with_capacity(slots.len());
+        for &slot in slots {
+            out.push(self.resolve(slot)?);
+        }
+        Ok(out)
     }
 
     pub(crate) fn get_keyed<T, K>(&self, key: &K) -> Result<Arc<T>, ResolveError>
@@ -144,7 +154,7 @@ impl<'s, 'c> Source<'s, 'c> {
     {
         self.live(type_name::<T>())?;
         let slots = self.core.all_keyed::<T, K>(key).unwrap_or_default();
-        slots.iter().map(|&slot| self.resolve(slot)).collect()
+        self.resolve_each(slots)
     }
 
     pub(crate) fn is_service<T: ?Sized + 'static>(&self) -> bool {
