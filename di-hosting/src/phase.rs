@@ -3,6 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use di_core::error::panic_message;
 use futures_util::FutureExt as _;
@@ -12,7 +13,7 @@ use tracing::Instrument as _;
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::HostedService;
 use crate::shutdown::Deadline;
-use crate::status::{ServiceState, StatusBoard};
+use crate::status::{ServiceState, StatusBoard, kind};
 
 /// What one phase did, per service (indices into the host's service list).
 #[derive(Debug, Default)]
@@ -116,8 +117,13 @@ fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline)
     }
 }
 
-/// `call`, with the service's state recorded before and after `start` and `stop`. A failed
-/// service stays failed (its stop does not hide the failure).
+/// One service's call in a phase, with its state recorded before and after `start` and `stop`
+/// (a failed service stays failed: its stop does not hide the failure).
+///
+/// The phase's future is polled once at once, synchronously, in the service's span when a
+/// subscriber wants it, with panics caught: a call that is then done (the common case, a no-op
+/// or quick `start`) costs no deadline machinery and no state kept across an `await`. One still
+/// pending goes on, boxed, under [`Deadline::bound`].
 async fn tracked(
     service: &dyn HostedService,
     slot: usize,
@@ -125,32 +131,94 @@ async fn tracked(
     deadline: &Deadline,
     status: &StatusBoard,
 ) -> Call {
-    let not_failed = |s: &ServiceState| !matches!(s, ServiceState::Failed { .. });
-    match phase {
-        Phase::Start => status.set_state(slot, ServiceState::Starting),
-        Phase::Stop => status.set_state_if(slot, not_failed, ServiceState::Stopping),
-        _ => {}
+    let first = std::future::poll_fn(|cx| Poll::Ready(first_poll(service, slot, phase, deadline, status, cx))).await;
+    match first {
+        First::Done(call) => call,
+        First::Pending(fut, span) => Box::pin(rest(service, slot, phase, deadline, status, fut, span)).await,
     }
-    let result = call(service, phase, deadline).await;
-    match (&result, phase) {
-        (Call::Failed(failure), _) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
-        // A background service records `Running` itself, and may have failed already.
-        (Call::Done, Phase::Start) => {
-            status.set_state_if(slot, |s| *s == ServiceState::Starting, ServiceState::Running);
-        }
-        (Call::Done, Phase::Stop) => status.set_state_if(slot, not_failed, ServiceState::Stopped),
-        _ => {}
-    }
-    result
 }
 
-async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) -> Call {
+/// A call after its first poll.
+enum First<'a> {
+    Done(Call),
+    Pending(BoxFuture<'a, anyhow::Result<()>>, tracing::Span),
+}
+
+fn first_poll<'a>(
+    service: &'a dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    deadline: &Deadline,
+    status: &StatusBoard,
+    cx: &mut Context<'_>,
+) -> First<'a> {
+    match phase {
+        Phase::Start => status.set_kind(slot, kind::STARTING),
+        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPING),
+        _ => {}
+    }
     let name = service.name();
     let span = tracing::info_span!("hosted_service", service = name, %phase);
-    let fut = AssertUnwindSafe(invoke(service, phase, deadline)).catch_unwind();
-    // A disabled span (no subscriber wants it) would only be entered and left at every poll.
+    // A disabled span (no subscriber wants it) would only be entered and left.
+    let entered = (!span.is_disabled()).then(|| span.enter());
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut fut = invoke(service, phase, deadline);
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(out) => Ok(out),
+            Poll::Pending => Err(fut),
+        }
+    }));
+    drop(entered);
+    let result = match polled {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(fut)) => return First::Pending(fut, span),
+        Err(payload) => Err(payload),
+    };
+    First::Done(settled(service, slot, phase, status, Some(result)))
+}
+
+/// The rest of a call still pending after its first poll: bounded by the deadline, in its span.
+/// (Polled again at once: a spurious poll, harmless by `Future`'s contract.)
+async fn rest(
+    service: &dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    deadline: &Deadline,
+    status: &StatusBoard,
+    fut: BoxFuture<'_, anyhow::Result<()>>,
+    span: tracing::Span,
+) -> Call {
+    let fut = AssertUnwindSafe(fut).catch_unwind();
     let result =
         if span.is_disabled() { deadline.bound(fut).await } else { deadline.bound(fut.instrument(span)).await };
+    settled(service, slot, phase, status, result)
+}
+
+fn not_failed(kind: u8) -> bool {
+    kind != kind::FAILED
+}
+
+/// How a call ended, logged and recorded on `status`.
+fn settled(
+    service: &dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    status: &StatusBoard,
+    result: Option<std::thread::Result<anyhow::Result<()>>>,
+) -> Call {
+    let call = settle(service.name(), phase, result);
+    match (&call, phase) {
+        (Call::Failed(failure), _) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
+        // A background service records `Running` itself, and may have failed already.
+        (Call::Done, Phase::Start) => status.set_kind_if(slot, |k| k == kind::STARTING, kind::RUNNING),
+        (Call::Done, Phase::Stop) => status.set_kind_if(slot, not_failed, kind::STOPPED),
+        _ => {}
+    }
+    call
+}
+
+/// Logs how a call ended and says what it means for the phase.
+fn settle(name: &'static str, phase: Phase, result: Option<std::thread::Result<anyhow::Result<()>>>) -> Call {
     match result {
         Some(Ok(Ok(()))) => {
             tracing::debug!(service = name, %phase, "hosted service phase completed");
