@@ -33,7 +33,7 @@ impl PhaseOutcome {
     fn record(&mut self, index: usize, service: &dyn HostedService, call: Call) {
         match call {
             Call::Done => self.completed.push(index),
-            Call::Failed(failure) => self.failures.push(failure),
+            Call::Failed(failure) => self.failures.push(*failure),
             Call::Abandoned => self.timed_out.push(service.name()),
         }
     }
@@ -41,7 +41,8 @@ impl PhaseOutcome {
 
 enum Call {
     Done,
-    Failed(ServiceFailure),
+    /// Boxed: a call that fails is rare, and a small `Call` is cheap to hand back.
+    Failed(Box<ServiceFailure>),
     Abandoned,
 }
 
@@ -80,14 +81,11 @@ pub(crate) async fn run_phase(
             outcome.record(i, &*services[i], result);
         }
     } else {
-        // Background services next to each other in `order` are cancelled together when the stop
-        // phase reaches the first of them, then awaited one by one (see `Host::stop`).
-        let mut cancelled_until = 0;
-        for (position, &i) in order.iter().enumerate() {
-            if plan.phase == Phase::Stop && position >= cancelled_until {
-                cancelled_until = position + status.cancel_background_run(&order[position..]);
-            }
-            let result = tracked(&*services[i], i, plan.phase, deadline, status).await;
+        let mut serial = Serial { services, order, plan, deadline, status, next: 0, cancelled_until: 0 };
+        loop {
+            let advanced = std::future::poll_fn(|cx| Poll::Ready(serial.advance(&mut outcome, cx))).await;
+            let Advanced::Pending(i, fut, span) = advanced else { break };
+            let result = Box::pin(rest(&*services[i], i, plan.phase, deadline, status, fut, span)).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, &*services[i], result);
             if failed && plan.abort_on_failure {
@@ -96,6 +94,55 @@ pub(crate) async fn run_phase(
         }
     }
     outcome
+}
+
+/// A serial phase: the calls made so far.
+struct Serial<'a> {
+    services: &'a [Arc<dyn HostedService>],
+    order: &'a [usize],
+    plan: PhasePlan,
+    deadline: &'a Deadline,
+    status: &'a StatusBoard,
+    /// The position in `order` of the next service to call.
+    next: usize,
+    /// Background services next to each other in `order` are cancelled together when the stop
+    /// phase reaches the first of them, then awaited one by one (see `Host::stop`): the
+    /// position after the last one cancelled.
+    cancelled_until: usize,
+}
+
+/// How far a serial phase got in one poll.
+enum Advanced<'a> {
+    /// Every service was called, or one failed and the phase aborts.
+    Finished,
+    /// The call of `services[i]` is still pending after its first poll.
+    Pending(usize, BoxFuture<'a, anyhow::Result<()>>, tracing::Span),
+}
+
+impl<'a> Serial<'a> {
+    /// Calls the services in order, each done at its first poll, until one is still pending:
+    /// no task state is kept per call that finishes at once (each `.await` of a finished call
+    /// would not yield either).
+    fn advance(&mut self, outcome: &mut PhaseOutcome, cx: &mut Context<'_>) -> Advanced<'a> {
+        while let Some(&i) = self.order.get(self.next) {
+            if self.plan.phase == Phase::Stop && self.next >= self.cancelled_until {
+                self.cancelled_until = self.next + self.status.cancel_background_run(&self.order[self.next..]);
+            }
+            self.next += 1;
+            let service = &*self.services[i];
+            match first_poll(service, i, self.plan.phase, self.deadline, self.status, cx) {
+                First::Done(call) => {
+                    let failed = !matches!(call, Call::Done);
+                    outcome.record(i, service, call);
+                    if failed && self.plan.abort_on_failure {
+                        return Advanced::Finished;
+                    }
+                }
+                First::Pending(fut, span) => return Advanced::Pending(i, fut, span),
+            }
+        }
+        Advanced::Finished
+    }
 }
 
 fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline) -> BoxFuture<'a, anyhow::Result<()>> {
@@ -169,12 +216,27 @@ fn first_poll<'a>(
         }
     }));
     drop(entered);
-    let result = match polled {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(fut)) => return First::Pending(fut, span),
-        Err(payload) => Err(payload),
-    };
-    First::Done(settled(service, slot, phase, status, Some(result)))
+    match polled {
+        // The common case, without the general bookkeeping of `settled`.
+        Ok(Ok(Ok(()))) => {
+            tracing::debug!(service = name, %phase, "hosted service phase completed");
+            done(status, slot, phase);
+            First::Done(Call::Done)
+        }
+        Ok(Err(fut)) => First::Pending(fut, span),
+        Ok(Ok(Err(error))) => First::Done(settled(service, slot, phase, status, Some(Ok(Err(error))))),
+        Err(payload) => First::Done(settled(service, slot, phase, status, Some(Err(payload)))),
+    }
+}
+
+/// Records that the call of `phase` on the service at `slot` returned `Ok`.
+fn done(status: &StatusBoard, slot: usize, phase: Phase) {
+    match phase {
+        // A background service records `Running` itself, and may have failed already.
+        Phase::Start => status.set_kind_if(slot, |k| k == kind::STARTING, kind::RUNNING),
+        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPED),
+        _ => {}
+    }
 }
 
 /// The rest of a call still pending after its first poll: bounded by the deadline, in its span.
@@ -199,6 +261,7 @@ fn not_failed(kind: u8) -> bool {
 }
 
 /// How a call ended, logged and recorded on `status`.
+#[inline(never)] // the slow path: a failure, or a call that was pending
 fn settled(
     service: &dyn HostedService,
     slot: usize,
@@ -207,12 +270,10 @@ fn settled(
     result: Option<std::thread::Result<anyhow::Result<()>>>,
 ) -> Call {
     let call = settle(service.name(), phase, result);
-    match (&call, phase) {
-        (Call::Failed(failure), _) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
-        // A background service records `Running` itself, and may have failed already.
-        (Call::Done, Phase::Start) => status.set_kind_if(slot, |k| k == kind::STARTING, kind::RUNNING),
-        (Call::Done, Phase::Stop) => status.set_kind_if(slot, not_failed, kind::STOPPED),
-        _ => {}
+    match &call {
+        Call::Failed(failure) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
+        Call::Done => done(status, slot, phase),
+        Call::Abandoned => {}
     }
     call
 }
@@ -226,12 +287,12 @@ fn settle(name: &'static str, phase: Phase, result: Option<std::thread::Result<a
         }
         Some(Ok(Err(error))) => {
             tracing::error!(service = name, %phase, error = %format!("{error:#}"), "hosted service failed");
-            Call::Failed(ServiceFailure::new(name, phase, error))
+            Call::Failed(Box::new(ServiceFailure::new(name, phase, error)))
         }
         Some(Err(payload)) => {
             let message = panic_message(&*payload);
             tracing::error!(service = name, %phase, message, "hosted service panicked");
-            Call::Failed(ServiceFailure::panicked(name, phase, message))
+            Call::Failed(Box::new(ServiceFailure::panicked(name, phase, message)))
         }
         None => {
             tracing::warn!(service = name, %phase, "hosted service did not finish in time and was abandoned");
