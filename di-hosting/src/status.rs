@@ -264,11 +264,13 @@ impl StatusBoard {
     /// Cancels the `stopping` tokens of the background services at the start of `order` (the
     /// rest of a stop phase's order), up to the first service that is not a running background
     /// service: the stop phase then waits for each in turn. Returns how many it cancelled.
+    #[inline]
     pub(crate) fn cancel_background_run(&self, order: &[usize]) -> usize {
         // Set under the lock with the first token: a host without background services skips it.
-        if !self.has_stop_tokens.load(Ordering::Acquire) {
-            return 0;
-        }
+        if self.has_stop_tokens.load(Ordering::Acquire) { self.cancel_tokens(order) } else { 0 }
+    }
+
+    fn cancel_tokens(&self, order: &[usize]) -> usize {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let mut cancelled = 0;
         for &slot in order {
