@@ -86,7 +86,10 @@ pub(crate) async fn run_phase(
         loop {
             let advanced = std::future::poll_fn(|cx| Poll::Ready(serial.advance(&mut outcome, cx))).await;
             let Advanced::Pending(i, fut, span) = advanced else { break };
-            let result = Box::pin(rest(&*services[i], i, plan.phase, deadline, status, fut, span)).await;
+            // Awaited in place, not boxed: one call at a time, and a background service's stop
+            // always gets here (it waits for its task), so a box would cost an allocation and
+            // a copy of the bounded future per service.
+            let result = rest(&*services[i], i, plan.phase, deadline, status, fut, span).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, &*services[i], result);
             if failed && plan.abort_on_failure {
@@ -171,7 +174,8 @@ fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline)
 /// The phase's future is polled once at once, synchronously, in the service's span when a
 /// subscriber wants it, with panics caught: a call that is then done (the common case, a no-op
 /// or quick `start`) costs no deadline machinery and no state kept across an `await`. One still
-/// pending goes on, boxed, under [`Deadline::bound`].
+/// pending goes on, boxed (so each of a concurrent phase's futures stays small), under
+/// [`Deadline::bound`]. A serial phase runs the same steps in [`Serial::advance`].
 async fn tracked(
     service: &dyn HostedService,
     slot: usize,

@@ -215,18 +215,21 @@ impl StatusBoard {
     }
 
     /// Sets the state of the service at `slot`.
+    #[inline]
     pub(crate) fn set_state(&self, slot: usize, state: ServiceState) {
-        let Some(kind) = self.kind(slot) else { return };
         match state {
-            ServiceState::Failed { .. } | ServiceState::Restarting { .. } => {
-                let to = state.kind();
-                let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(entry) = entries.services.get_mut(slot) {
-                    entry.state = state;
-                    kind.store(to, Ordering::Release);
-                }
-            }
-            _ => kind.store(state.kind(), Ordering::Release),
+            ServiceState::Failed { .. } | ServiceState::Restarting { .. } => self.set_state_with_data(slot, state),
+            _ => self.set_kind(slot, state.kind()),
+        }
+    }
+
+    fn set_state_with_data(&self, slot: usize, state: ServiceState) {
+        let Some(kind) = self.kind(slot) else { return };
+        let to = state.kind();
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.services.get_mut(slot) {
+            entry.state = state;
+            kind.store(to, Ordering::Release);
         }
     }
 
@@ -323,6 +326,7 @@ impl StatusSlot {
         board.slot_of(service).map(|slot| Self { board: Arc::clone(board), slot })
     }
 
+    #[inline]
     pub(crate) fn set_state(&self, state: ServiceState) {
         self.board.set_state(self.slot, state);
     }
