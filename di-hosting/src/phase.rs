@@ -210,8 +210,8 @@ fn first_poll<'a>(
         Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPING),
         _ => {}
     }
-    let name = service.name();
-    let span = tracing::info_span!("hosted_service", service = name, %phase);
+    // The name (a virtual call) is asked only by a span or event that a subscriber wants.
+    let span = tracing::info_span!("hosted_service", service = service.name(), %phase);
     // A disabled span (no subscriber wants it) would only be entered and left.
     let entered = (!span.is_disabled()).then(|| span.enter());
     let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -225,7 +225,7 @@ fn first_poll<'a>(
     match polled {
         // The common case, without the general bookkeeping of `settled`.
         Ok(Ok(Ok(()))) => {
-            tracing::debug!(service = name, %phase, "hosted service phase completed");
+            tracing::debug!(service = service.name(), %phase, "hosted service phase completed");
             done(status, slot, phase);
             First::Done(Call::Done)
         }
