@@ -13,9 +13,9 @@
 //! | `host_stop_background` | `Host::stop` of 1,000 started background services that wait for their token |
 //! | `plain_stop_background` | tokio-util's recipe: one child token and one tracked task each; cancel, close, wait |
 //!
-//! Measured 2026-12-03 (instructions per service): `host_start` 1,456 (1,764 before the phase
-//! rework), `plain_start` 323; `host_stop` 541 (908), `plain_stop` 323; `host_stop_background`
-//! 4,195 (4,580), `plain_stop_background` 1,400. Of `host_start`, ~843 are di-core resolving and
+//! Measured 2026-12-03 (instructions per service): `host_start` 1,449 (1,764 before the phase
+//! rework), `plain_start` 323; `host_stop` 511 (908), `plain_stop` 323; `host_stop_background`
+//! 4,236 (4,580), `plain_stop_background` 1,400. Of `host_start`, ~843 are di-core resolving and
 //! creating the singletons. More in `docs/benchmarks.md` ("Host phase machinery").
 //!
 //! Run with `cargo bench -p di-hosting --bench start_instructions` (needs valgrind and
