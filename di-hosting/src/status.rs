@@ -343,3 +343,49 @@ impl StatusSlot {
         self.board.attach_metrics(self.slot, metrics);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Idle;
+
+    #[async_trait::async_trait]
+    impl HostedService for Idle {
+        async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn stop(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn states(board: &StatusBoard) -> Vec<ServiceState> {
+        board.snapshot().services.into_iter().map(|s| s.state).collect()
+    }
+
+    #[test]
+    fn plain_states_are_atomics_and_states_with_data_keep_their_data() {
+        let board = StatusBoard::default();
+        board.register(&[Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]);
+        assert_eq!(states(&board), [ServiceState::Created, ServiceState::Created], "registered");
+        board.set_kind(0, kind::STARTING);
+        board.set_state(1, ServiceState::Restarting { attempt: 2 });
+        assert_eq!(states(&board), [ServiceState::Starting, ServiceState::Restarting { attempt: 2 }]);
+        board.set_kind_if(0, |k| k == kind::STARTING, kind::RUNNING);
+        board.set_state(1, ServiceState::Failed { error: "boom".into() });
+        let not_failed = |k| k != kind::FAILED;
+        board.set_kind_if(0, not_failed, kind::STOPPED);
+        board.set_kind_if(1, not_failed, kind::STOPPED);
+        assert_eq!(
+            states(&board),
+            [ServiceState::Stopped, ServiceState::Failed { error: "boom".into() }],
+            "a failed service stays failed, with its error"
+        );
+        board.set_kind_if(0, |k| k == kind::STARTING, kind::RUNNING);
+        assert_eq!(states(&board)[0], ServiceState::Stopped, "only from `Starting`");
+        board.set_state(1, ServiceState::Running);
+        assert_eq!(states(&board)[1], ServiceState::Running, "a plain state replaces one with data");
+    }
+}
