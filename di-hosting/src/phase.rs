@@ -3,6 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use di_core::error::panic_message;
 use futures_util::FutureExt as _;
@@ -12,7 +13,7 @@ use tracing::Instrument as _;
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::HostedService;
 use crate::shutdown::Deadline;
-use crate::status::{ServiceState, StatusBoard};
+use crate::status::{ServiceState, StatusBoard, kind};
 
 /// What one phase did, per service (indices into the host's service list).
 #[derive(Debug, Default)]
@@ -29,10 +30,11 @@ impl PhaseOutcome {
         self.failures.is_empty() && self.timed_out.is_empty()
     }
 
+    #[inline]
     fn record(&mut self, index: usize, service: &dyn HostedService, call: Call) {
         match call {
             Call::Done => self.completed.push(index),
-            Call::Failed(failure) => self.failures.push(failure),
+            Call::Failed(failure) => self.failures.push(*failure),
             Call::Abandoned => self.timed_out.push(service.name()),
         }
     }
@@ -40,7 +42,8 @@ impl PhaseOutcome {
 
 enum Call {
     Done,
-    Failed(ServiceFailure),
+    /// Boxed: a call that fails is rare, and a small `Call` is cheap to hand back.
+    Failed(Box<ServiceFailure>),
     Abandoned,
 }
 
@@ -79,14 +82,14 @@ pub(crate) async fn run_phase(
             outcome.record(i, &*services[i], result);
         }
     } else {
-        // Background services next to each other in `order` are cancelled together when the stop
-        // phase reaches the first of them, then awaited one by one (see `Host::stop`).
-        let mut cancelled_until = 0;
-        for (position, &i) in order.iter().enumerate() {
-            if plan.phase == Phase::Stop && position >= cancelled_until {
-                cancelled_until = position + status.cancel_background_run(&order[position..]);
-            }
-            let result = tracked(&*services[i], i, plan.phase, deadline, status).await;
+        let mut serial = Serial { services, order, plan, deadline, status, next: 0, cancelled_until: 0 };
+        loop {
+            let advanced = std::future::poll_fn(|cx| Poll::Ready(serial.advance(&mut outcome, cx))).await;
+            let Advanced::Pending(i, fut, span) = advanced else { break };
+            // Awaited in place, not boxed: one call at a time, and a background service's stop
+            // always gets here (it waits for its task), so a box would cost an allocation and
+            // a copy of the bounded future per service.
+            let result = rest(&*services[i], i, plan.phase, deadline, status, fut, span).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, &*services[i], result);
             if failed && plan.abort_on_failure {
@@ -95,6 +98,55 @@ pub(crate) async fn run_phase(
         }
     }
     outcome
+}
+
+/// A serial phase: the calls made so far.
+struct Serial<'a> {
+    services: &'a [Arc<dyn HostedService>],
+    order: &'a [usize],
+    plan: PhasePlan,
+    deadline: &'a Deadline,
+    status: &'a StatusBoard,
+    /// The position in `order` of the next service to call.
+    next: usize,
+    /// Background services next to each other in `order` are cancelled together when the stop
+    /// phase reaches the first of them, then awaited one by one (see `Host::stop`): the
+    /// position after the last one cancelled.
+    cancelled_until: usize,
+}
+
+/// How far a serial phase got in one poll.
+enum Advanced<'a> {
+    /// Every service was called, or one failed and the phase aborts.
+    Finished,
+    /// The call of `services[i]` is still pending after its first poll.
+    Pending(usize, BoxFuture<'a, anyhow::Result<()>>, tracing::Span),
+}
+
+impl<'a> Serial<'a> {
+    /// Calls the services in order, each done at its first poll, until one is still pending:
+    /// no task state is kept per call that finishes at once (each `.await` of a finished call
+    /// would not yield either).
+    fn advance(&mut self, outcome: &mut PhaseOutcome, cx: &mut Context<'_>) -> Advanced<'a> {
+        while let Some(&i) = self.order.get(self.next) {
+            if self.plan.phase == Phase::Stop && self.next >= self.cancelled_until {
+                self.cancelled_until = self.next + self.status.cancel_background_run(&self.order[self.next..]);
+            }
+            self.next += 1;
+            let service = &*self.services[i];
+            match first_poll(service, i, self.plan.phase, self.deadline, self.status, cx) {
+                First::Done(call) => {
+                    let failed = !matches!(call, Call::Done);
+                    outcome.record(i, service, call);
+                    if failed && self.plan.abort_on_failure {
+                        return Advanced::Finished;
+                    }
+                }
+                First::Pending(fut, span) => return Advanced::Pending(i, fut, span),
+            }
+        }
+        Advanced::Finished
+    }
 }
 
 fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline) -> BoxFuture<'a, anyhow::Result<()>> {
@@ -116,8 +168,14 @@ fn invoke<'a>(service: &'a dyn HostedService, phase: Phase, deadline: &Deadline)
     }
 }
 
-/// `call`, with the service's state recorded before and after `start` and `stop`. A failed
-/// service stays failed (its stop does not hide the failure).
+/// One service's call in a phase, with its state recorded before and after `start` and `stop`
+/// (a failed service stays failed: its stop does not hide the failure).
+///
+/// The phase's future is polled once at once, synchronously, in the service's span when a
+/// subscriber wants it, with panics caught: a call that is then done (the common case, a no-op
+/// or quick `start`) costs no deadline machinery and no state kept across an `await`. One still
+/// pending goes on, boxed (so each of a concurrent phase's futures stays small), under
+/// [`Deadline::bound`]. A serial phase runs the same steps in [`Serial::advance`].
 async fn tracked(
     service: &dyn HostedService,
     slot: usize,
@@ -125,32 +183,109 @@ async fn tracked(
     deadline: &Deadline,
     status: &StatusBoard,
 ) -> Call {
-    let not_failed = |s: &ServiceState| !matches!(s, ServiceState::Failed { .. });
-    match phase {
-        Phase::Start => status.set_state(slot, ServiceState::Starting),
-        Phase::Stop => status.set_state_if(slot, not_failed, ServiceState::Stopping),
-        _ => {}
+    let first = std::future::poll_fn(|cx| Poll::Ready(first_poll(service, slot, phase, deadline, status, cx))).await;
+    match first {
+        First::Done(call) => call,
+        First::Pending(fut, span) => Box::pin(rest(service, slot, phase, deadline, status, fut, span)).await,
     }
-    let result = call(service, phase, deadline).await;
-    match (&result, phase) {
-        (Call::Failed(failure), _) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
-        // A background service records `Running` itself, and may have failed already.
-        (Call::Done, Phase::Start) => {
-            status.set_state_if(slot, |s| *s == ServiceState::Starting, ServiceState::Running);
-        }
-        (Call::Done, Phase::Stop) => status.set_state_if(slot, not_failed, ServiceState::Stopped),
-        _ => {}
-    }
-    result
 }
 
-async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) -> Call {
-    let name = service.name();
-    let span = tracing::info_span!("hosted_service", service = name, %phase);
-    let fut = AssertUnwindSafe(invoke(service, phase, deadline)).catch_unwind();
-    // A disabled span (no subscriber wants it) would only be entered and left at every poll.
+/// A call after its first poll.
+enum First<'a> {
+    Done(Call),
+    Pending(BoxFuture<'a, anyhow::Result<()>>, tracing::Span),
+}
+
+#[inline(always)] // into `Serial::advance`, its loop: one call frame fewer per service
+fn first_poll<'a>(
+    service: &'a dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    deadline: &Deadline,
+    status: &StatusBoard,
+    cx: &mut Context<'_>,
+) -> First<'a> {
+    match phase {
+        Phase::Start => status.set_kind(slot, kind::STARTING),
+        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPING),
+        _ => {}
+    }
+    // The name (a virtual call) is asked only by a span or event that a subscriber wants.
+    let span = tracing::info_span!("hosted_service", service = service.name(), %phase);
+    // A disabled span (no subscriber wants it) would only be entered and left.
+    let entered = (!span.is_disabled()).then(|| span.enter());
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut fut = invoke(service, phase, deadline);
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(out) => Ok(out),
+            Poll::Pending => Err(fut),
+        }
+    }));
+    drop(entered);
+    match polled {
+        // The common case, without the general bookkeeping of `settled`.
+        Ok(Ok(Ok(()))) => {
+            tracing::debug!(service = service.name(), %phase, "hosted service phase completed");
+            done(status, slot, phase);
+            First::Done(Call::Done)
+        }
+        Ok(Err(fut)) => First::Pending(fut, span),
+        Ok(Ok(Err(error))) => First::Done(settled(service, slot, phase, status, Some(Ok(Err(error))))),
+        Err(payload) => First::Done(settled(service, slot, phase, status, Some(Err(payload)))),
+    }
+}
+
+/// Records that the call of `phase` on the service at `slot` returned `Ok`.
+fn done(status: &StatusBoard, slot: usize, phase: Phase) {
+    match phase {
+        // A background service records `Running` itself, and may have failed already.
+        Phase::Start => status.set_kind_if(slot, |k| k == kind::STARTING, kind::RUNNING),
+        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPED),
+        _ => {}
+    }
+}
+
+/// The rest of a call still pending after its first poll: bounded by the deadline, in its span.
+/// (Polled again at once: a spurious poll, harmless by `Future`'s contract.)
+async fn rest(
+    service: &dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    deadline: &Deadline,
+    status: &StatusBoard,
+    fut: BoxFuture<'_, anyhow::Result<()>>,
+    span: tracing::Span,
+) -> Call {
+    let fut = AssertUnwindSafe(fut).catch_unwind();
     let result =
         if span.is_disabled() { deadline.bound(fut).await } else { deadline.bound(fut.instrument(span)).await };
+    settled(service, slot, phase, status, result)
+}
+
+fn not_failed(kind: u8) -> bool {
+    kind != kind::FAILED
+}
+
+/// How a call ended, logged and recorded on `status`.
+#[inline(never)] // the slow path: a failure, or a call that was pending
+fn settled(
+    service: &dyn HostedService,
+    slot: usize,
+    phase: Phase,
+    status: &StatusBoard,
+    result: Option<std::thread::Result<anyhow::Result<()>>>,
+) -> Call {
+    let call = settle(service.name(), phase, result);
+    match &call {
+        Call::Failed(failure) => status.set_state(slot, ServiceState::Failed { error: chain(failure) }),
+        Call::Done => done(status, slot, phase),
+        Call::Abandoned => {}
+    }
+    call
+}
+
+/// Logs how a call ended and says what it means for the phase.
+fn settle(name: &'static str, phase: Phase, result: Option<std::thread::Result<anyhow::Result<()>>>) -> Call {
     match result {
         Some(Ok(Ok(()))) => {
             tracing::debug!(service = name, %phase, "hosted service phase completed");
@@ -158,12 +293,12 @@ async fn call(service: &dyn HostedService, phase: Phase, deadline: &Deadline) ->
         }
         Some(Ok(Err(error))) => {
             tracing::error!(service = name, %phase, error = %format!("{error:#}"), "hosted service failed");
-            Call::Failed(ServiceFailure::new(name, phase, error))
+            Call::Failed(Box::new(ServiceFailure::new(name, phase, error)))
         }
         Some(Err(payload)) => {
             let message = panic_message(&*payload);
             tracing::error!(service = name, %phase, message, "hosted service panicked");
-            Call::Failed(ServiceFailure::panicked(name, phase, message))
+            Call::Failed(Box::new(ServiceFailure::panicked(name, phase, message)))
         }
         None => {
             tracing::warn!(service = name, %phase, "hosted service did not finish in time and was abandoned");

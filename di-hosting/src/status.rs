@@ -3,7 +3,8 @@
 //! Health endpoints and operators read it through `Host::status()`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
@@ -101,6 +102,54 @@ impl HostStatus {
 #[derive(Debug, Default)]
 pub(crate) struct StatusBoard {
     entries: Mutex<Entries>,
+    /// Each registration's state as a [`Kind`], by registration index: a state without data is
+    /// set with one atomic store (or compare-exchange), without the lock, since the host sets
+    /// two per service and phase. A state with data (`Failed`, `Restarting`) is written to the
+    /// entry under the lock, then its kind stored, still under the lock; a snapshot takes the
+    /// lock, so it reads the data of the kind it sees. Set once, by [`register`](Self::register).
+    kinds: OnceLock<Box<[AtomicU8]>>,
+    /// Whether a background service has recorded its `stopping` token: until one has,
+    /// [`cancel_background_run`](Self::cancel_background_run) has nothing to look for.
+    has_stop_tokens: AtomicBool,
+}
+
+/// The kinds of [`ServiceState`], as stored in [`StatusBoard::kinds`].
+pub(crate) mod kind {
+    pub(crate) const CREATED: u8 = 0;
+    pub(crate) const STARTING: u8 = 1;
+    pub(crate) const RUNNING: u8 = 2;
+    pub(crate) const STOPPING: u8 = 3;
+    pub(crate) const STOPPED: u8 = 4;
+    /// The data is in the entry.
+    pub(crate) const FAILED: u8 = 5;
+    /// The data is in the entry.
+    pub(crate) const RESTARTING: u8 = 6;
+}
+
+impl ServiceState {
+    fn kind(&self) -> u8 {
+        match self {
+            Self::Created => kind::CREATED,
+            Self::Starting => kind::STARTING,
+            Self::Running => kind::RUNNING,
+            Self::Stopping => kind::STOPPING,
+            Self::Stopped => kind::STOPPED,
+            Self::Failed { .. } => kind::FAILED,
+            Self::Restarting { .. } => kind::RESTARTING,
+        }
+    }
+
+    /// The state of kind `kind`; `data` is the entry's state, what a kind with data reads.
+    fn of_kind(kind: u8, data: &Self) -> Self {
+        match kind {
+            kind::CREATED => Self::Created,
+            kind::STARTING => Self::Starting,
+            kind::RUNNING => Self::Running,
+            kind::STOPPING => Self::Stopping,
+            kind::STOPPED => Self::Stopped,
+            _ => data.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +187,16 @@ impl StatusBoard {
         entries.ids = services.iter().map(|s| id_of(&**s)).collect();
         entries.by_id = None;
         entries.stop_tokens = vec![None; services.len()];
+        // A host registers its services once (a second start is refused before this).
+        let kinds = self.kinds.get_or_init(|| services.iter().map(|_| AtomicU8::new(kind::CREATED)).collect());
+        debug_assert_eq!(kinds.len(), services.len(), "one registration per board");
+        for kind in &**kinds {
+            kind.store(kind::CREATED, Ordering::Release);
+        }
+    }
+
+    fn kind(&self, slot: usize) -> Option<&AtomicU8> {
+        self.kinds.get().and_then(|kinds| kinds.get(slot))
     }
 
     /// The registration index of `service` (the first, should one instance be registered twice),
@@ -156,17 +215,39 @@ impl StatusBoard {
     }
 
     /// Sets the state of the service at `slot`.
+    #[inline]
     pub(crate) fn set_state(&self, slot: usize, state: ServiceState) {
-        self.with(slot, |s| s.state = state);
+        match state {
+            ServiceState::Failed { .. } | ServiceState::Restarting { .. } => self.set_state_with_data(slot, state),
+            _ => self.set_kind(slot, state.kind()),
+        }
     }
 
-    /// Sets the state of the service at `slot` if its current state matches `current`.
-    pub(crate) fn set_state_if(&self, slot: usize, current: impl FnOnce(&ServiceState) -> bool, state: ServiceState) {
-        self.with(slot, |s| {
-            if current(&s.state) {
-                s.state = state;
-            }
-        });
+    fn set_state_with_data(&self, slot: usize, state: ServiceState) {
+        let Some(kind) = self.kind(slot) else { return };
+        let to = state.kind();
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.services.get_mut(slot) {
+            entry.state = state;
+            kind.store(to, Ordering::Release);
+        }
+    }
+
+    /// Sets the state of the service at `slot` to `to`, a [`kind`] without data.
+    pub(crate) fn set_kind(&self, slot: usize, to: u8) {
+        debug_assert!(to < kind::FAILED, "a state with data is set with `set_state`");
+        if let Some(kind) = self.kind(slot) {
+            kind.store(to, Ordering::Release);
+        }
+    }
+
+    /// Sets the state of the service at `slot` to `to`, a [`kind`] without data, if its current
+    /// kind passes `current`.
+    pub(crate) fn set_kind_if(&self, slot: usize, current: impl Fn(u8) -> bool, to: u8) {
+        debug_assert!(to < kind::FAILED, "a state with data is set with `set_state`");
+        if let Some(kind) = self.kind(slot) {
+            let _ = kind.fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| current(k).then_some(to));
+        }
     }
 
     /// A background service at `slot` is running: state `Running`, and `stopping` is the token
@@ -174,18 +255,25 @@ impl StatusBoard {
     /// [`cancel_background_run`](Self::cancel_background_run)).
     pub(crate) fn background_started(&self, slot: usize, stopping: CancellationToken) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(service) = entries.services.get_mut(slot) {
-            service.state = ServiceState::Running;
+        if let Some(kind) = self.kind(slot) {
+            kind.store(kind::RUNNING, Ordering::Release);
         }
         if let Some(token) = entries.stop_tokens.get_mut(slot) {
             *token = Some(stopping);
+            self.has_stop_tokens.store(true, Ordering::Release);
         }
     }
 
     /// Cancels the `stopping` tokens of the background services at the start of `order` (the
     /// rest of a stop phase's order), up to the first service that is not a running background
     /// service: the stop phase then waits for each in turn. Returns how many it cancelled.
+    #[inline]
     pub(crate) fn cancel_background_run(&self, order: &[usize]) -> usize {
+        // Set under the lock with the first token: a host without background services skips it.
+        if self.has_stop_tokens.load(Ordering::Acquire) { self.cancel_tokens(order) } else { 0 }
+    }
+
+    fn cancel_tokens(&self, order: &[usize]) -> usize {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let mut cancelled = 0;
         for &slot in order {
@@ -208,7 +296,20 @@ impl StatusBoard {
 
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> HostStatus {
-        HostStatus { services: self.entries.lock().unwrap_or_else(PoisonError::into_inner).services.clone() }
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let services = entries
+            .services
+            .iter()
+            .enumerate()
+            .map(|(slot, entry)| match self.kind(slot) {
+                Some(kind) => ServiceStatus {
+                    state: ServiceState::of_kind(kind.load(Ordering::Acquire), &entry.state),
+                    ..entry.clone()
+                },
+                None => entry.clone(),
+            })
+            .collect();
+        HostStatus { services }
     }
 }
 
@@ -225,6 +326,7 @@ impl StatusSlot {
         board.slot_of(service).map(|slot| Self { board: Arc::clone(board), slot })
     }
 
+    #[inline]
     pub(crate) fn set_state(&self, state: ServiceState) {
         self.board.set_state(self.slot, state);
     }
@@ -239,5 +341,51 @@ impl StatusSlot {
 
     pub(crate) fn attach_metrics(&self, metrics: Arc<WorkMetrics>) {
         self.board.attach_metrics(self.slot, metrics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Idle;
+
+    #[async_trait::async_trait]
+    impl HostedService for Idle {
+        async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn stop(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn states(board: &StatusBoard) -> Vec<ServiceState> {
+        board.snapshot().services.into_iter().map(|s| s.state).collect()
+    }
+
+    #[test]
+    fn plain_states_are_atomics_and_states_with_data_keep_their_data() {
+        let board = StatusBoard::default();
+        board.register(&[Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]);
+        assert_eq!(states(&board), [ServiceState::Created, ServiceState::Created], "registered");
+        board.set_kind(0, kind::STARTING);
+        board.set_state(1, ServiceState::Restarting { attempt: 2 });
+        assert_eq!(states(&board), [ServiceState::Starting, ServiceState::Restarting { attempt: 2 }]);
+        board.set_kind_if(0, |k| k == kind::STARTING, kind::RUNNING);
+        board.set_state(1, ServiceState::Failed { error: "boom".into() });
+        let not_failed = |k| k != kind::FAILED;
+        board.set_kind_if(0, not_failed, kind::STOPPED);
+        board.set_kind_if(1, not_failed, kind::STOPPED);
+        assert_eq!(
+            states(&board),
+            [ServiceState::Stopped, ServiceState::Failed { error: "boom".into() }],
+            "a failed service stays failed, with its error"
+        );
+        board.set_kind_if(0, |k| k == kind::STARTING, kind::RUNNING);
+        assert_eq!(states(&board)[0], ServiceState::Stopped, "only from `Starting`");
+        board.set_state(1, ServiceState::Running);
+        assert_eq!(states(&board)[1], ServiceState::Running, "a plain state replaces one with data");
     }
 }

@@ -29,7 +29,8 @@ const STOP: [Phase; 3] = [Phase::Stopping, Phase::Stop, Phase::Stopped];
 enum State {
     Created,
     Starting,
-    Started(Vec<Arc<dyn HostedService>>),
+    /// The services, and those with lifecycle hooks (see `with_hooks`), in registration order.
+    Started(Vec<Arc<dyn HostedService>>, Vec<usize>),
     /// Start-up failed; the services that had started were stopped again.
     StartFailed,
     Stopping,
@@ -41,7 +42,7 @@ impl std::fmt::Debug for State {
         match self {
             Self::Created => f.write_str("Created"),
             Self::Starting => f.write_str("Starting"),
-            Self::Started(services) => {
+            Self::Started(services, _) => {
                 f.debug_tuple("Started").field(&services.iter().map(|s| s.name()).collect::<Vec<_>>()).finish()
             }
             Self::StartFailed => f.write_str("StartFailed"),
@@ -149,8 +150,8 @@ impl Shared {
         tracing::debug!("hosting starting");
         let result = self.start_services().await;
         let result = match result {
-            Ok(services) => {
-                *self.state() = State::Started(services);
+            Ok((services, hooked)) => {
+                *self.state() = State::Started(services, hooked);
                 self.lifetime.notify_started();
                 tracing::debug!("hosting started");
                 Ok(())
@@ -165,7 +166,8 @@ impl Shared {
         result
     }
 
-    async fn start_services(&self) -> Result<Vec<Arc<dyn HostedService>>, HostError> {
+    /// The services and those with lifecycle hooks, started.
+    async fn start_services(&self) -> Result<(Vec<Arc<dyn HostedService>>, Vec<usize>), HostError> {
         let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
         self.status.register(&services);
         let all: Vec<usize> = (0..services.len()).collect();
@@ -197,14 +199,15 @@ impl Shared {
                 started.sort_unstable();
                 started.reverse();
                 let stop = Deadline::new(Some(self.options.shutdown_timeout), self.force.clone());
-                let report = self.stop_services(&services, &started, &stop, false).await.finish();
+                let started_hooked = with_hooks(&services, &started);
+                let report = self.stop_services(&services, &started, &started_hooked, &stop, false).await.finish();
                 if !report.is_success() {
                     tracing::error!(%report, "stopping the services that had started failed");
                 }
                 return Err(error);
             }
         }
-        Ok(services)
+        Ok((services, hooked))
     }
 
     fn start_error(&self, outcome: PhaseOutcome, deadline: &Deadline) -> HostError {
@@ -299,13 +302,13 @@ impl Shared {
         let _ = self.shutdown_at.set(deadline.at());
         // A stop during start-up asks start-up to unwind (the start token fires), then stops
         // what started.
-        let services = loop {
+        let (services, hooked) = loop {
             {
                 let mut state = self.state();
                 match std::mem::replace(&mut *state, State::Stopping) {
                     State::Starting => *state = State::Starting,
-                    State::Started(services) => break services,
-                    _ => break Vec::new(),
+                    State::Started(services, hooked) => break (services, hooked),
+                    _ => break (Vec::new(), Vec::new()),
                 }
             }
             self.lifetime.stop_application();
@@ -313,7 +316,9 @@ impl Shared {
         };
         tracing::debug!("hosting stopping");
         let reverse: Vec<usize> = (0..services.len()).rev().collect();
-        let mut report = self.stop_services(&services, &reverse, &deadline, true).await;
+        // Which services have hooks was asked once, at start.
+        let hooked: Vec<usize> = hooked.into_iter().rev().collect();
+        let mut report = self.stop_services(&services, &reverse, &hooked, &deadline, true).await;
         // tokio-util's recipe for everything spawned on the host's tracker: cancel, close, wait.
         self.tasks.cancel();
         self.tasks.close();
@@ -334,17 +339,18 @@ impl Shared {
         tracing::debug!(%report, "hosting stopped");
     }
 
-    /// The stop phases in `order`; with `fire_stopping`, the `stopping` event fires (and its
-    /// callbacks finish) between the services' `stopping` and `stop`.
+    /// The stop phases in `order` (`hooked`: those in `order` with lifecycle hooks, in the same
+    /// order); with `fire_stopping`, the `stopping` event fires (and its callbacks finish)
+    /// between the services' `stopping` and `stop`.
     async fn stop_services(
         &self,
         services: &[Arc<dyn HostedService>],
         order: &[usize],
+        hooked: &[usize],
         deadline: &Deadline,
         fire_stopping: bool,
     ) -> ReportBuilder {
         let mut report = ReportBuilder::default();
-        let hooked = with_hooks(services, order);
         for phase in STOP {
             if phase == Phase::Stop && fire_stopping {
                 self.lifetime.stop_application();
@@ -353,7 +359,7 @@ impl Shared {
                     tracing::warn!("`stopping` callbacks still running at the shutdown timeout");
                 }
             }
-            let order = if phase == Phase::Stop { order } else { &hooked };
+            let order = if phase == Phase::Stop { order } else { hooked };
             if order.is_empty() {
                 continue;
             }
