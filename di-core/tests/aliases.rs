@@ -185,3 +185,43 @@ async fn an_async_target_resolves_through_its_alias_on_the_async_path() -> TestR
     assert!(Arc::ptr_eq(&named, &(provider.get::<First>()? as Arc<dyn Named>)), "the async target's instance");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_async_transient_target_is_created_per_resolve_and_its_hooks_kept_by_the_scope() -> TestResult {
+    let created = Arc::new(AtomicUsize::new(0));
+    let disposed = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    let (c, d) = (created.clone(), disposed.clone());
+    services
+        .add::<Second>(
+            Lifetime::Transient,
+            Source::from_async_fn(move |_| {
+                let created = c.clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    created.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, di_core::BoxError>(Arc::new(Second))
+                }
+            }),
+        )
+        .on_dispose(move |_| {
+            d.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .also_as::<dyn Named>(|s| s);
+    let provider = services.build()?;
+    let scope = provider.create_scope()?;
+    assert!(
+        matches!(scope.provider().get::<dyn Named>(), Err(ResolveError::AsyncFactory { .. })),
+        "a sync resolve cannot create an async target"
+    );
+    let resolve = || tokio::time::timeout(Duration::from_secs(10), scope.provider().get_async::<dyn Named>());
+    let (a, b) = (resolve().await??, resolve().await??);
+    assert_eq!((a.name(), b.name()), ("second", "second"));
+    assert!(!Arc::ptr_eq(&a, &b), "a transient target: one instance per resolve");
+    assert_eq!(created.load(Ordering::SeqCst), 2);
+    assert_eq!(disposed.load(Ordering::SeqCst), 0, "kept by the scope until it ends");
+    tokio::time::timeout(Duration::from_secs(10), scope.dispose()).await??;
+    assert_eq!(disposed.load(Ordering::SeqCst), 2, "both instances' hooks ran with the scope");
+    Ok(())
+}
