@@ -331,21 +331,12 @@ impl<'s, 'c> Source<'s, 'c> {
         if let Factory::Alias(alias) = &d.factory {
             return self.alias(d, alias);
         }
-        match d.lifetime {
-            Lifetime::Transient => {
-                self.check_cycle(t.id, d)?;
-                self.transient(t, d)
-            }
-            Lifetime::Singleton => {
-                self.check_cycle(t.id, d)?;
-                self.singleton(t, d).map(downcast_owned)
-            }
-            Lifetime::Scoped => {
-                self.check_scoped(d)?;
-                self.check_cycle(t.id, d)?;
-                self.scoped(t, d).map(downcast_owned)
-            }
+        if d.lifetime == Lifetime::Transient {
+            // Typed, unlike the erased path: the caller gets the factory's own `Arc<T>`.
+            self.check_cycle(t.id, d)?;
+            return self.transient(t, d);
         }
+        self.resolve_erased(t).map(downcast_owned)
     }
 
     /// Creates a transient: typed, so the caller gets the factory's own `Arc<T>`.
@@ -429,20 +420,10 @@ impl<'s, 'c> Source<'s, 'c> {
         let d = &self.core.descriptors[t.slot as usize];
         if let Factory::Alias(alias) = &d.factory {
             let target = self.alias_target(d, alias)?;
-            let td = &self.core.descriptors[target.slot as usize];
-            if !td.factory.is_async() {
+            if !self.core.descriptors[target.slot as usize].factory.is_async() {
                 return self.alias(d, alias);
             }
-            let instance = if td.lifetime == Lifetime::Transient {
-                self.check_cycle(target.id, td)?;
-                let instance = self.create_async(target, td, 0, self.scope).await?;
-                if td.has_hooks() && !self.scope.is_root {
-                    self.keep_async(td, self.scope, instance.clone()).await?;
-                }
-                instance
-            } else {
-                Box::pin(self.resolve_erased_async(target)).await?
-            };
+            let instance = Box::pin(self.resolve_erased_async(target)).await?;
             return Ok(downcast_owned((alias.cast)(instance)));
         }
         match d.lifetime {
@@ -496,7 +477,8 @@ impl<'s, 'c> Source<'s, 'c> {
         Ok(())
     }
 
-    /// Resolves a target without knowing its type (a prefetch): the cached instance itself.
+    /// Resolves a target without knowing its type (a prefetch, an alias's target): its
+    /// instance, erased. The async twin of [`resolve_erased`](Self::resolve_erased).
     async fn resolve_erased_async(&self, t: Target<'_>) -> Result<Instance, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
         match d.lifetime {
@@ -504,10 +486,18 @@ impl<'s, 'c> Source<'s, 'c> {
                 self.check_cycle(t.id, d)?;
                 self.singleton_async(t, d).await
             }
-            _ => {
+            Lifetime::Scoped => {
                 self.check_scoped(d)?;
                 self.check_cycle(t.id, d)?;
                 self.scoped_async(t, d).await
+            }
+            Lifetime::Transient => {
+                self.check_cycle(t.id, d)?;
+                let instance = self.create_async(t, d, 0, self.scope).await?;
+                if d.has_hooks() && !self.scope.is_root {
+                    self.keep_async(d, self.scope, instance.clone()).await?;
+                }
+                Ok(instance)
             }
         }
     }
