@@ -2,8 +2,8 @@
 //! `parking_lot`'s `Mutex` normally, loom's when built with `--cfg loom`, so the model checker in `di-core/loom/` explores every
 //! interleaving of the claim, wait/wake and disposal protocols (the tokio-util pattern).
 //!
-//! Everything the resolver synchronises on goes through this module; `OnceLock` stays `std`'s
-//! (loom has none): its publication is trusted, and the protocol around it is what loom checks.
+//! Everything the resolver synchronises on goes through this module, the singleton cell's
+//! value included (an [`UnsafeCell`] loom tracks, so it checks the value's publication too).
 //!
 //! Under loom the atomics are wrapped (see `loom_atomic` below) so their initial value counts as a
 //! `SeqCst` store: otherwise loom lets a `SeqCst` load read it past a newer `SeqCst` write, a
@@ -11,6 +11,8 @@
 
 #[cfg(loom)]
 pub(crate) use self::loom_atomic::{AtomicBool, AtomicU32, AtomicU64};
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::Ordering;
 #[cfg(loom)]
@@ -26,6 +28,30 @@ pub(crate) use parking_lot::{Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::thread_local;
+
+/// `std`'s `UnsafeCell` with loom's access API (`with`, `with_mut`), as in tokio.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a pointer to the value, to read it.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Calls `f` with a pointer to the value, to write it.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Locks `mutex`.
 #[cfg(not(loom))]

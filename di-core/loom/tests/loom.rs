@@ -9,9 +9,9 @@
 //! disposal guarantee as a failed assertion.
 //!
 //! Each model is two or three threads and a handful of operations; `LOOM_MAX_PREEMPTIONS`
-//! bounds the search (`.ci/run` sets it; [`DEFAULT_PREEMPTIONS`] when unset). The singleton's value is a `std` `OnceLock`, which loom
-//! does not see: the models read a loom atomic the factory writes before resolving, so loom
-//! knows a resolve and a creation conflict and explores their overlaps. The race and wait/wake
+//! bounds the search (`.ci/run` sets it; [`DEFAULT_PREEMPTIONS`] when unset). The singleton's value is in a loom `UnsafeCell`
+//! published by the cell's owner word (a loom atomic), so loom explores a resolve overlapping
+//! a creation and checks the value is written before it is read. The race and wait/wake
 //! models (3 to 5) also count, across executions, the cases they are about, and fail if loom
 //! never reached one.
 
@@ -93,18 +93,13 @@ fn singleton_is_created_once() {
             services.build().expect("valid")
         };
 
-        // Each thread reads the factory's counter before resolving. The cell's value is a
-        // `std` `OnceLock`, invisible to loom: without an access loom sees on both sides, a
-        // resolve that finds the value filled touches no loom object the creation wrote, and
-        // loom would only run the two resolves one after the other.
+        // A resolve that finds the cell filled reads its value through loom's `UnsafeCell`: loom
+        // checks that the creation's write happens before it (a `Relaxed` load of the owner
+        // word fails here with a causality violation).
         let other = {
-            let (provider, created) = (provider.clone(), created.clone());
-            thread::spawn(move || {
-                count(&created);
-                provider.get::<Service>().expect("resolves")
-            })
+            let provider = provider.clone();
+            thread::spawn(move || provider.get::<Service>().expect("resolves"))
         };
-        count(&created);
         let mine = provider.get::<Service>().expect("resolves");
         let theirs = other.join().expect("no panic");
 
