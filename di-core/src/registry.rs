@@ -4,6 +4,7 @@
 
 use std::any::{TypeId, type_name};
 use std::hash::Hash;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 
 use hashbrown::HashTable;
@@ -28,8 +29,12 @@ use crate::type_table::TypeTable;
 pub(crate) struct Entry {
     /// The slot a single resolve uses: the last registration.
     pub(crate) last: u32,
-    /// Every slot, in registration order, for `resolve::<Vec<Arc<T>>>()`.
-    pub(crate) all: Box<[u32]>,
+    /// Where every slot, in registration order, is in [`Core`]'s `lists`, for
+    /// `resolve::<Vec<Arc<T>>>()` (see [`Core::slots_of`]). A range, not a boxed slice: it
+    /// keeps an unkeyed entry, cell included, at 64 bytes. `to` is never 0 (an entry has a
+    /// slot), which leaves the type table's `Option` of an entry a niche instead of a tag.
+    from: u32,
+    to: NonZeroU32,
 }
 
 /// An unkeyed entry, with the singleton cell of its last registration in it: a cached
@@ -39,6 +44,13 @@ pub(crate) struct Unkeyed {
     pub(crate) entry: Entry,
     pub(crate) cell: OnceCell,
 }
+
+// Its slot in the type table, key and seed included, is then 88 bytes: indexed with one
+// multiply (96 would take two instructions on every lookup).
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Unkeyed>() == 64);
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Option<(TypeId, Unkeyed)>>() == 80);
 
 /// A slot's singleton cell: its own, or (the last registration of an unkeyed type) the one in
 /// that type's [`Unkeyed`] entry, at this position of the type table. One cell either way.
@@ -65,6 +77,8 @@ pub(crate) struct Core {
     /// Every keyed slot of a type whose key is not `AnyKey`, in registration order: what
     /// `keyed(&AnyKey).resolve::<Vec<Arc<T>>>()` lists.
     listed: FxHashMap<TypeId, Box<[u32]>>,
+    /// Every entry's slots, one run per entry (see [`Entry`]).
+    lists: Box<[u32]>,
     /// The keys `AnyKey` registrations have served.
     pub(crate) per_key: PerKey,
     /// One cell per slot; only singleton slots are ever filled.
@@ -139,13 +153,20 @@ impl Core {
                 };
             }
         }
-        let entry = |slots: Vec<u32>| Entry { last: *slots.last().expect("non-empty"), all: slots.into() };
+        let mut lists: Vec<u32> = Vec::with_capacity(descriptors.len());
+        let mut entry = |slots: Vec<u32>| {
+            let from = u32::try_from(lists.len()).expect("fewer than 2^32 registrations");
+            lists.extend_from_slice(&slots);
+            let to = u32::try_from(lists.len()).ok().and_then(NonZeroU32::new).expect("a slot, and fewer than 2^32");
+            Entry { last: *slots.last().expect("non-empty"), from, to }
+        };
         let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
         let per_key = PerKey::new(descriptors.len());
         let mut table = HashTable::with_capacity(keyed.len());
         for (service, key, hash, slots) in keyed {
             table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
         }
+        let unkeyed: Vec<(TypeId, Entry)> = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
 
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
             let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));
@@ -157,8 +178,7 @@ impl Core {
             let unkeyed = TypeTable::new(
                 unkeyed
                     .into_iter()
-                    .map(|(t, slots)| {
-                        let entry = entry(slots);
+                    .map(|(t, entry)| {
                         let cell = cell_of(&descriptors[entry.last as usize]);
                         (t, Unkeyed { entry, cell })
                     })
@@ -178,6 +198,7 @@ impl Core {
                 unkeyed,
                 keyed: table,
                 listed,
+                lists: lists.into(),
                 per_key,
                 singletons,
                 root: Arc::new(ScopeState::new(true)),
@@ -279,7 +300,13 @@ impl Core {
         if is_any_key::<K>() {
             return self.listed.get(&TypeId::of::<T>()).map(|s| &**s);
         }
-        self.find_keyed::<T, K>(key).map(|e| &*e.all)
+        self.find_keyed::<T, K>(key).map(|e| self.slots_of(e))
+    }
+
+    /// Every slot of `entry`, in registration order.
+    #[inline]
+    pub(crate) fn slots_of(&self, entry: &Entry) -> &[u32] {
+        &self.lists[entry.from as usize..entry.to.get() as usize]
     }
 
     pub(crate) fn find_keyed<T: ?Sized + 'static, K: Eq + Hash + 'static>(&self, key: &K) -> Option<&Entry> {

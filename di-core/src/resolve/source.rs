@@ -107,7 +107,7 @@ impl<'s, 'c> Source<'s, 'c> {
 
     pub(crate) fn get_all<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
-        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| &u.entry.all);
+        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| self.core.slots_of(&u.entry));
         self.resolve_each(slots)
     }
 
@@ -201,7 +201,7 @@ impl<'s, 'c> Source<'s, 'c> {
 
     pub(crate) async fn get_all_async<T: ?Sized + Send + Sync + 'static>(&self) -> Result<Vec<Arc<T>>, ResolveError> {
         self.live(type_name::<T>())?;
-        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| &u.entry.all);
+        let slots = self.core.unkeyed::<T>().map_or(&[][..], |u| self.core.slots_of(&u.entry));
         let mut out = Vec::with_capacity(slots.len());
         for &slot in slots {
             out.push(self.resolve_async(slot).await?);
