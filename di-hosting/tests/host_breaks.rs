@@ -319,6 +319,30 @@ async fn a_dropped_start_future_leaves_a_host_that_stops_what_started() {
     assert_eq!(log.of_phase(Phase::Stop), ["b:stop", "a:stop"], "both services started and were stopped");
 }
 
+/// Break 10, where the task a dropped start-up moved to never finishes (its runtime shut
+/// down): the start-up ends as failed, so a later `stop()` returns instead of waiting for it.
+#[test]
+fn a_start_up_dropped_with_its_runtime_does_not_leave_stop_waiting() {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let log = Log::default();
+    let host = host_with(
+        vec![
+            Recorder::new("a", &log),
+            Recorder::new("b", &log).on(Phase::Start, Behaviour::Take(Duration::from_secs(10))),
+        ],
+        |_| {},
+    );
+    let first = runtime();
+    let gave_up = first.block_on(async { timeout(Duration::from_millis(10), host.start()).await });
+    assert!(gave_up.is_err(), "the caller gave up waiting; start-up went on in a task");
+    drop(first); // and that task with it
+    let report =
+        runtime().block_on(async { timeout(Duration::from_secs(10), host.stop()).await }).expect("stop returns");
+    assert!(report.is_success(), "{report}");
+    let again = runtime().block_on(host.start());
+    assert!(matches!(again, Err(HostError::AlreadyStarted)), "{again:?}");
+}
+
 #[derive(Clone)]
 struct Loop {
     log: Log,
