@@ -78,8 +78,29 @@ pub(crate) struct Alias {
     /// The target's slot, bound by `build()`; `None` before, or when there is no target (an
     /// error at resolve time, reported at build time when validation is on).
     pub(crate) slot: Option<u32>,
-    /// Turns the target's instance (its `Arc<T>`) into this type's (`Arc<S>`).
-    pub(crate) cast: Arc<dyn Fn(Instance) -> Instance + Send + Sync>,
+    /// Turns the target's instance (its `Arc<T>`) into this type's `Arc<S>`: an
+    /// [`AliasCast<S>`], erased as an [`Instance`] (a `TypeId` compare recovers it, and the
+    /// caller gets the `Arc<S>` itself, not an instance to unwrap again).
+    cast: Instance,
+}
+
+/// An alias's cast, to its own service type `S`.
+pub(crate) type AliasCast<S> = Arc<dyn Fn(Instance) -> Arc<S> + Send + Sync>;
+
+impl Alias {
+    pub(crate) fn new<S: ?Sized + Send + Sync + 'static>(target: Dependency, cast: AliasCast<S>) -> Self {
+        Self { target, slot: None, cast: Instance::new(cast) }
+    }
+
+    /// The target's `instance` as the alias's own type `S`.
+    #[inline]
+    pub(crate) fn cast<S: ?Sized + 'static>(&self, instance: Instance) -> Arc<S> {
+        let cast = self
+            .cast
+            .downcast_ref::<dyn Fn(Instance) -> Arc<S> + Send + Sync>()
+            .expect("an alias is resolved as its own service type");
+        cast(instance)
+    }
 }
 
 impl Factory {

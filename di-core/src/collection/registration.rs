@@ -252,9 +252,8 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
             return self;
         }
         // By value: the target's `Arc` moves through the cast, no reference count changes.
-        let cast = move |instance: crate::descriptor::Instance| {
-            crate::descriptor::erase(cast(crate::resolve::downcast_owned::<T>(instance)))
-        };
+        let cast: crate::descriptor::AliasCast<S> =
+            Arc::new(move |instance| cast(crate::resolve::downcast_owned::<T>(instance)));
         let alias = Descriptor {
             service,
             name: std::any::type_name::<S>(),
@@ -262,7 +261,7 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
             implementation_name: Some(d.display_name()),
             key: None,
             lifetime: d.lifetime,
-            factory: Factory::Alias(Alias { target: target.clone(), slot: None, cast: Arc::new(cast) }),
+            factory: Factory::Alias(Alias::new(target.clone(), cast)),
             sync_hook: None,
             async_hook: None,
             lifetime_fixed: false,

@@ -221,13 +221,17 @@ impl<'s, 'c> Source<'s, 'c> {
     /// Resolves an alias: its target, as if the caller had asked for the target itself (same
     /// chain, same scope, so cycles and captives read as the target's), then the cast. The alias
     /// has no cell or creation of its own: the target's cell is the one instance's cache.
-    fn alias<T: ?Sized + Send + Sync + 'static>(&self, d: &Descriptor, alias: &Alias) -> Result<Arc<T>, ResolveError> {
+    pub(super) fn alias<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        d: &Descriptor,
+        alias: &Alias,
+    ) -> Result<Arc<T>, ResolveError> {
         let target = self.alias_target(d, alias)?;
         let instance = match target.cell.get() {
             Some(instance) => instance.clone(),
             None => self.resolve_erased(target)?,
         };
-        Ok(downcast_owned((alias.cast)(instance)))
+        Ok(alias.cast(instance))
     }
 
     #[cold]
@@ -424,7 +428,7 @@ impl<'s, 'c> Source<'s, 'c> {
                 return self.alias(d, alias);
             }
             let instance = Box::pin(self.resolve_erased_async(target)).await?;
-            return Ok(downcast_owned((alias.cast)(instance)));
+            return Ok(alias.cast(instance));
         }
         match d.lifetime {
             Lifetime::Transient => self.check_cycle(t.id, d)?,
