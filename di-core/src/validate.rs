@@ -261,14 +261,18 @@ impl<'a> Graph<'a> {
 
     fn captives(&self, found: &mut Vec<(usize, ValidationError)>) {
         let mut seen: FxHashSet<(usize, usize)> = FxHashSet::default();
+        // Reused from one singleton to the next: most have few dependencies or none.
+        let mut parent: FxHashMap<usize, usize> = FxHashMap::default();
+        let mut queue = VecDeque::new();
         for s in 0..self.descriptors.len() {
-            if self.descriptors[s].lifetime != Lifetime::Singleton {
+            if self.descriptors[s].lifetime != Lifetime::Singleton || self.edges[s].is_empty() {
                 continue;
             }
             // Breadth-first through transients: a scoped service reached this way is captured by
             // `s`; one reached through another singleton is that singleton's problem.
-            let mut parent: FxHashMap<usize, usize> = FxHashMap::default();
-            let mut queue = VecDeque::from([s]);
+            parent.clear();
+            queue.clear();
+            queue.push_back(s);
             parent.insert(s, s);
             while let Some(x) = queue.pop_front() {
                 for &next in &self.edges[x] {
