@@ -152,47 +152,82 @@ impl ServiceState {
     }
 }
 
-#[derive(Debug, Default)]
+/// The services registered on a board: shared with the host, not copied, so registering costs
+/// nothing per service; names and addresses are read from them when asked for.
+pub(crate) type Services = Arc<Vec<Arc<dyn HostedService>>>;
+
+#[derive(Default)]
 struct Entries {
-    /// In registration order.
-    services: Vec<ServiceStatus>,
-    /// The address of each registration's service, in the same order: how a service that
-    /// records its own state (a background service, timed, queued and cron work) finds its entry.
-    ids: Vec<usize>,
+    /// In registration order; `None` until a host registers its services.
+    services: Option<Services>,
+    /// What services record beyond a plain state, by registration index; empty until one does.
+    data: Vec<ServiceData>,
     /// Address to registration index, built on the first [`StatusBoard::slot_of`].
     by_id: Option<HashMap<usize, usize>>,
-    /// The `stopping` token of each running background service, by registration index: what
-    /// [`StatusBoard::cancel_background_run`] cancels.
+    /// The `stopping` token of each running background service, by registration index (empty
+    /// until the first is recorded): what [`StatusBoard::cancel_background_run`] cancels.
     stop_tokens: Vec<Option<CancellationToken>>,
 }
 
-/// The address of the service behind a `dyn HostedService`: the registration's identity.
+impl std::fmt::Debug for Entries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries").field("services", &self.len()).finish_non_exhaustive()
+    }
+}
+
+impl Entries {
+    fn len(&self) -> usize {
+        self.services.as_ref().map_or(0, |s| s.len())
+    }
+
+    /// The data of the service at `slot`, if there is such a service.
+    fn data_mut(&mut self, slot: usize) -> Option<&mut ServiceData> {
+        let len = self.len();
+        if slot >= len {
+            return None;
+        }
+        if self.data.is_empty() {
+            self.data.resize_with(len, ServiceData::default);
+        }
+        self.data.get_mut(slot)
+    }
+}
+
+/// A service's status beyond its plain state.
+#[derive(Debug, Clone)]
+struct ServiceData {
+    /// The state a kind with data (`Failed`, `Restarting`) reads.
+    state: ServiceState,
+    last_success: Option<SystemTime>,
+    metrics: Option<Arc<WorkMetrics>>,
+}
+
+impl Default for ServiceData {
+    fn default() -> Self {
+        Self { state: ServiceState::Created, last_success: None, metrics: None }
+    }
+}
+
 fn id_of(service: &dyn HostedService) -> usize {
     std::ptr::from_ref(service).cast::<()>() as usize
 }
 
 impl StatusBoard {
-    fn with<R>(&self, slot: usize, f: impl FnOnce(&mut ServiceStatus) -> R) -> Option<R> {
+    fn with<R>(&self, slot: usize, f: impl FnOnce(&mut ServiceData) -> R) -> Option<R> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.services.get_mut(slot).map(f)
+        entries.data_mut(slot).map(f)
     }
 
-    /// Adds one entry per hosted service, in registration order, each in state `Created`.
-    pub(crate) fn register(&self, services: &[Arc<dyn HostedService>]) {
+    /// Registers the hosted services, in registration order, each in state `Created`.
+    pub(crate) fn register(&self, services: &Services) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.services = services
-            .iter()
-            .map(|s| ServiceStatus { name: s.name(), state: ServiceState::Created, last_success: None, metrics: None })
-            .collect();
-        entries.ids = services.iter().map(|s| id_of(&**s)).collect();
+        entries.services = Some(services.clone());
+        entries.data = Vec::new();
         entries.by_id = None;
-        entries.stop_tokens = vec![None; services.len()];
+        entries.stop_tokens = Vec::new();
         // A host registers its services once (a second start is refused before this).
         let kinds = self.kinds.get_or_init(|| services.iter().map(|_| AtomicU8::new(kind::CREATED)).collect());
         debug_assert_eq!(kinds.len(), services.len(), "one registration per board");
-        for kind in &**kinds {
-            kind.store(kind::CREATED, Ordering::Release);
-        }
     }
 
     fn kind(&self, slot: usize) -> Option<&AtomicU8> {
@@ -203,11 +238,12 @@ impl StatusBoard {
     /// or `None` when no host registered it on this board.
     pub(crate) fn slot_of(&self, service: &dyn HostedService) -> Option<usize> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let Entries { ids, by_id, .. } = &mut *entries;
+        let Entries { services, by_id, .. } = &mut *entries;
+        let services = services.as_deref().map_or(&[][..], Vec::as_slice);
         let by_id = by_id.get_or_insert_with(|| {
-            let mut map = HashMap::with_capacity(ids.len());
-            for (slot, &id) in ids.iter().enumerate() {
-                map.entry(id).or_insert(slot);
+            let mut map = HashMap::with_capacity(services.len());
+            for (slot, service) in services.iter().enumerate() {
+                map.entry(id_of(&**service)).or_insert(slot);
             }
             map
         });
@@ -227,7 +263,7 @@ impl StatusBoard {
         let Some(kind) = self.kind(slot) else { return };
         let to = state.kind();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = entries.services.get_mut(slot) {
+        if let Some(entry) = entries.data_mut(slot) {
             entry.state = state;
             kind.store(to, Ordering::Release);
         }
@@ -257,6 +293,10 @@ impl StatusBoard {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(kind) = self.kind(slot) {
             kind.store(kind::RUNNING, Ordering::Release);
+        }
+        let len = entries.len();
+        if entries.stop_tokens.is_empty() {
+            entries.stop_tokens.resize(len, None);
         }
         if let Some(token) = entries.stop_tokens.get_mut(slot) {
             *token = Some(stopping);
@@ -297,16 +337,23 @@ impl StatusBoard {
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> HostStatus {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let services = entries
-            .services
+        let services = entries.services.as_deref().map_or(&[][..], Vec::as_slice);
+        let plain = ServiceData::default();
+        let services = services
             .iter()
             .enumerate()
-            .map(|(slot, entry)| match self.kind(slot) {
-                Some(kind) => ServiceStatus {
-                    state: ServiceState::of_kind(kind.load(Ordering::Acquire), &entry.state),
-                    ..entry.clone()
-                },
-                None => entry.clone(),
+            .map(|(slot, service)| {
+                let data = entries.data.get(slot).unwrap_or(&plain);
+                let state = match self.kind(slot) {
+                    Some(kind) => ServiceState::of_kind(kind.load(Ordering::Acquire), &data.state),
+                    None => data.state.clone(),
+                };
+                ServiceStatus {
+                    name: service.name(),
+                    state,
+                    last_success: data.last_success,
+                    metrics: data.metrics.clone(),
+                }
             })
             .collect();
         HostStatus { services }
@@ -368,7 +415,7 @@ mod tests {
     #[test]
     fn plain_states_are_atomics_and_states_with_data_keep_their_data() {
         let board = StatusBoard::default();
-        board.register(&[Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]);
+        board.register(&Arc::new(vec![Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]));
         assert_eq!(states(&board), [ServiceState::Created, ServiceState::Created], "registered");
         board.set_kind(0, kind::STARTING);
         board.set_state(1, ServiceState::Restarting { attempt: 2 });

@@ -19,7 +19,7 @@ use crate::lifetime::ApplicationLifetime;
 use crate::options::HostOptions;
 use crate::phase::{PhaseOutcome, PhasePlan, run_phase, with_hooks};
 use crate::shutdown::{Deadline, Grace, StopClock};
-use crate::status::StatusBoard;
+use crate::status::{Services, StatusBoard};
 use crate::tasks::HostTasks;
 
 const START: [Phase; 3] = [Phase::Starting, Phase::Start, Phase::Started];
@@ -31,7 +31,7 @@ enum State {
     Created,
     Starting,
     /// The services, and those with lifecycle hooks (see `with_hooks`), in registration order.
-    Started(Vec<Arc<dyn HostedService>>, Vec<usize>),
+    Started(Services, Vec<usize>),
     /// Start-up failed; the services that had started were stopped again.
     StartFailed,
     Stopping,
@@ -197,8 +197,9 @@ impl Shared {
     }
 
     /// The services and those with lifecycle hooks, started.
-    async fn start_services(&self) -> Result<(Vec<Arc<dyn HostedService>>, Vec<usize>), HostError> {
-        let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
+    async fn start_services(&self) -> Result<(Services, Vec<usize>), HostError> {
+        let services: Services =
+            Arc::new(self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?);
         self.status.register(&services);
         let all: Vec<usize> = (0..services.len()).collect();
         // A stop request cancels the start token at once; start-up may then take one more
@@ -338,7 +339,7 @@ impl Shared {
                 match std::mem::replace(&mut *state, State::Stopping) {
                     State::Starting => *state = State::Starting,
                     State::Started(services, hooked) => break (services, hooked),
-                    _ => break (Vec::new(), Vec::new()),
+                    _ => break (Services::default(), Vec::new()),
                 }
             }
             self.lifetime.stop_application();
