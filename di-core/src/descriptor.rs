@@ -38,8 +38,11 @@ impl SyncFactory {
     pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(
         f: impl Fn(&Resolver<'_>) -> Result<Arc<T>, BoxError> + Send + Sync + 'static,
     ) -> Self {
-        let typed: TypedFactory<T> = Arc::new(f);
-        let call = typed.clone();
+        // The erased factory calls the closure itself, not through the typed one: one indirect
+        // call per creation, not two.
+        let f = Arc::new(f);
+        let call = f.clone();
+        let typed: TypedFactory<T> = f;
         Self { erased: Arc::new(move |r| call(r).map(erase)), typed: Instance::new(typed) }
     }
 

@@ -154,12 +154,17 @@ impl ScopeState {
 
     /// Records a created instance's hooks (a singleton's on the root, a transient's on its
     /// scope). If disposal has begun, hands them back to run at once.
+    #[inline]
     pub(crate) fn track(&self, disposer: Option<Disposer>) -> Result<(), Late> {
         if disposer.is_none() {
             // Nothing to hand over (the common case): only whether disposal has begun matters,
             // and the flag says so without the lock.
             return if self.is_disposed() { Err(Late(None)) } else { Ok(()) };
         }
+        self.track_hooks(disposer)
+    }
+
+    fn track_hooks(&self, disposer: Option<Disposer>) -> Result<(), Late> {
         let mut inner = self.lock();
         if inner.disposed {
             return Err(Late(disposer));
