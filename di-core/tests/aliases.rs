@@ -81,6 +81,22 @@ fn asking_twice_for_the_same_type_adds_one_alias() -> TestResult {
 }
 
 #[test]
+fn aliases_of_distinct_keys_are_each_kept_and_a_repeated_target_once() -> TestResult {
+    let mut services = ServiceCollection::new();
+    for key in 0..3 {
+        services.keyed(key).add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    }
+    // A second registration under key 1: the alias of (`First`, 1) exists already.
+    services.keyed(1).add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    assert_eq!(services.len(), 4 + 3, "four registrations, three aliases");
+    // Removing the aliases and asking again adds one again (the fast path must not assume it exists).
+    assert_eq!(services.remove::<dyn Named>(), 3);
+    services.keyed(2).add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    assert_eq!(services.build()?.resolve::<Vec<Arc<dyn Named>>>()?.len(), 1);
+    Ok(())
+}
+
+#[test]
 fn the_alias_follows_the_registration_a_resolve_of_the_target_uses() -> TestResult {
     let mut services = ServiceCollection::new();
     services.add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);

@@ -55,6 +55,11 @@ use crate::resolve::Resolver;
 #[derive(Default, Clone)]
 pub struct ServiceCollection {
     descriptors: Vec<Descriptor>,
+    /// (alias type, target type, target key's hash) of every alias added so far, never removed:
+    /// an alias whose triple is new cannot repeat an existing one, so `also_as` skips its scan
+    /// of the whole list (a stale or colliding entry only costs that scan). Without it, adding
+    /// n hosted services took time in n².
+    pub(crate) alias_targets: rustc_hash::FxHashSet<(TypeId, TypeId, u64)>,
 }
 
 impl std::fmt::Debug for ServiceCollection {

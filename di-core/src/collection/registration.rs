@@ -238,16 +238,19 @@ impl<T: ?Sized + Send + Sync + 'static> Registration<'_, T> {
         let d = &self.services.descriptors[self.index];
         let target = Dependency { service: d.service, name: d.name, key: d.key.clone(), kind: DependencyKind::One };
         let service = std::any::TypeId::of::<S>();
-        let already = self.services.descriptors.iter().any(|other| {
-            other.service == service
-                && other.key.is_none()
-                && matches!(&other.factory, Factory::Alias(a) if a.target.service == target.service
-                && match (&a.target.key, &target.key) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => a.same_as(b),
-                    _ => false,
-                })
-        });
+        let key_hash = target.key.as_ref().map_or(0, |k| k.hash_for(target.service));
+        let new_triple = self.services.alias_targets.insert((service, target.service, key_hash));
+        let already = !new_triple
+            && self.services.descriptors.iter().any(|other| {
+                other.service == service
+                    && other.key.is_none()
+                    && matches!(&other.factory, Factory::Alias(a) if a.target.service == target.service
+                    && match (&a.target.key, &target.key) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => a.same_as(b),
+                        _ => false,
+                    })
+            });
         if already {
             return self;
         }
