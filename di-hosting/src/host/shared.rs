@@ -231,7 +231,9 @@ impl Shared {
                 started.reverse();
                 let stop = Deadline::new(Some(self.options.shutdown_timeout), self.force.clone());
                 let started_hooked = with_hooks(&services, &started);
-                let report = self.stop_services(&services, &started, &started_hooked, &stop, false).await.finish();
+                // Boxed: the failure path would otherwise make every start-up's future larger.
+                let stopping = Box::pin(self.stop_services(&services, &started, &started_hooked, &stop, false));
+                let report = stopping.await.finish();
                 if !report.is_success() {
                     tracing::error!(%report, "stopping the services that had started failed");
                 }
