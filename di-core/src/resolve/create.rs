@@ -205,10 +205,13 @@ impl<'s, 'c> Source<'s, 'c> {
         creation: Creation,
         owner: &Arc<ScopeState>,
     ) -> Result<Instance, ResolveError> {
-        if let Some(instance) = self.builtin(d, owner) {
-            return Ok(instance);
-        }
-        let Factory::Sync(factory) = &d.factory else { return Err(self.async_factory(d)) };
+        // A user factory first: the built-ins are rare.
+        let Factory::Sync(factory) = &d.factory else {
+            return match self.builtin(d, owner) {
+                Some(instance) => Ok(instance),
+                None => Err(self.async_factory(d)),
+            };
+        };
         let link = Link { node: self.node(t, d, creation), parent: self.chain };
         let resolver = Resolver::borrowed(self.core, owner, &link);
         let result = {
