@@ -17,16 +17,55 @@ use std::sync::{OnceLock, PoisonError};
 use self::sync::{AtomicU8, Mutex, MutexGuard, Ordering};
 
 /// std's primitives, or loom's under `--cfg loom`. Nothing here is `SeqCst`, so loom's caveat
-/// about `SeqCst` and initial values (`di-core/src/sync.rs`) does not apply.
+/// about `SeqCst` and initial values (`di-core/src/sync.rs`) does not apply; another of its
+/// limitations does, which `loom_atomic` works around.
 mod sync {
     #[cfg(loom)]
-    pub(super) use loom::sync::atomic::{AtomicU8, Ordering};
+    pub(super) use self::loom_atomic::AtomicU8;
+    #[cfg(loom)]
+    pub(super) use loom::sync::atomic::Ordering;
     #[cfg(loom)]
     pub(super) use loom::sync::{Mutex, MutexGuard};
     #[cfg(not(loom))]
     pub(super) use std::sync::atomic::{AtomicU8, Ordering};
     #[cfg(not(loom))]
     pub(super) use std::sync::{Mutex, MutexGuard};
+
+    /// Loom's `AtomicU8`, with `store` done as a `swap` whose result is dropped.
+    ///
+    /// Loom lets a plain store on one thread fall between the read and the write of a
+    /// read-modify-write on another (tokio-rs/loom#254 and #389; the fix, #391, is unmerged):
+    /// it reports executions where [`set_if`](super::Kinds::set_if) reads `Running`, a
+    /// `Failed` is stored meanwhile, and `set_if`'s `Stopped` still lands last, which no real
+    /// read-modify-write allows. A dropped `swap` with the store's ordering allows the same
+    /// modification orders as the store, and loom orders it correctly against other
+    /// read-modify-writes. It also extends release sequences, which nothing here relies on (the
+    /// data is behind the lock). A `set_if` split into a load and a store still fails the models.
+    #[cfg(loom)]
+    mod loom_atomic {
+        use loom::sync::atomic::Ordering;
+
+        #[derive(Debug)]
+        pub(crate) struct AtomicU8(loom::sync::atomic::AtomicU8);
+
+        impl AtomicU8 {
+            pub(crate) fn new(value: u8) -> Self {
+                Self(loom::sync::atomic::AtomicU8::new(value))
+            }
+
+            pub(crate) fn store(&self, value: u8, order: Ordering) {
+                self.0.swap(value, order);
+            }
+        }
+
+        impl std::ops::Deref for AtomicU8 {
+            type Target = loom::sync::atomic::AtomicU8;
+
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    }
 }
 
 /// One kind (a `u8`) per slot, and the data of type `T` behind the lock. Which kinds carry
