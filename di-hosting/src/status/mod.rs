@@ -2,13 +2,16 @@
 //! last success of timed and cron work, and the work metrics of timed, cron and queued work.
 //! Health endpoints and operators read it through `Host::status()`.
 
+mod kinds;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+use self::kinds::Kinds;
 use crate::{HostedService, WorkMetrics};
 
 /// The state of one hosted service.
@@ -101,19 +104,19 @@ impl HostStatus {
 /// have two entries.
 #[derive(Debug, Default)]
 pub(crate) struct StatusBoard {
-    entries: Mutex<Entries>,
-    /// Each registration's state as a [`Kind`], by registration index: a state without data is
-    /// set with one atomic store (or compare-exchange), without the lock, since the host sets
-    /// two per service and phase. A state with data (`Failed`, `Restarting`) is written to the
-    /// entry under the lock, then its kind stored, still under the lock; a snapshot takes the
-    /// lock, so it reads the data of the kind it sees. Set once, by [`register`](Self::register).
-    kinds: OnceLock<Box<[AtomicU8]>>,
+    /// The entries, and each registration's state as a [`kind`], by registration index: a state
+    /// without data is set with one atomic store (or read-modify-write), without the lock; a
+    /// state with data (`Failed`, `Restarting`) is written to its entry, then its kind stored,
+    /// under the lock; a snapshot reads the kinds under the lock, each with its data (the
+    /// protocol of [`Kinds`], model-checked by `di-hosting/loom`). Sized by
+    /// [`register`](Self::register).
+    entries: Kinds<Entries>,
     /// Whether a background service has recorded its `stopping` token: until one has,
     /// [`cancel_background_run`](Self::cancel_background_run) has nothing to look for.
     has_stop_tokens: AtomicBool,
 }
 
-/// The kinds of [`ServiceState`], as stored in [`StatusBoard::kinds`].
+/// The kinds of [`ServiceState`], as stored in [`StatusBoard::entries`].
 pub(crate) mod kind {
     pub(crate) const CREATED: u8 = 0;
     pub(crate) const STARTING: u8 = 1;
@@ -214,30 +217,26 @@ fn id_of(service: &dyn HostedService) -> usize {
 
 impl StatusBoard {
     fn with<R>(&self, slot: usize, f: impl FnOnce(&mut ServiceData) -> R) -> Option<R> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.entries.lock();
         entries.data_mut(slot).map(f)
     }
 
     /// Registers the hosted services, in registration order, each in state `Created`.
     pub(crate) fn register(&self, services: &Services) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.entries.lock();
         entries.services = Some(services.clone());
         entries.data = Vec::new();
         entries.by_id = None;
         entries.stop_tokens = Vec::new();
         // A host registers its services once (a second start is refused before this).
-        let kinds = self.kinds.get_or_init(|| services.iter().map(|_| AtomicU8::new(kind::CREATED)).collect());
-        debug_assert_eq!(kinds.len(), services.len(), "one registration per board");
-    }
-
-    fn kind(&self, slot: usize) -> Option<&AtomicU8> {
-        self.kinds.get().and_then(|kinds| kinds.get(slot))
+        let slots = entries.init(services.len(), kind::CREATED);
+        debug_assert_eq!(slots, services.len(), "one registration per board");
     }
 
     /// The registration index of `service` (the first, should one instance be registered twice),
     /// or `None` when no host registered it on this board.
     pub(crate) fn slot_of(&self, service: &dyn HostedService) -> Option<usize> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.entries.lock();
         let Entries { services, by_id, .. } = &mut *entries;
         let services = services.as_deref().map_or(&[][..], Vec::as_slice);
         let by_id = by_id.get_or_insert_with(|| {
@@ -260,48 +259,39 @@ impl StatusBoard {
     }
 
     fn set_state_with_data(&self, slot: usize, state: ServiceState) {
-        let Some(kind) = self.kind(slot) else { return };
         let to = state.kind();
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = entries.data_mut(slot) {
-            entry.state = state;
-            kind.store(to, Ordering::Release);
-        }
+        self.entries.set_with(slot, to, |entries| entries.data_mut(slot).map(|entry| entry.state = state).is_some());
     }
 
     /// Sets the state of the service at `slot` to `to`, a [`kind`] without data.
     pub(crate) fn set_kind(&self, slot: usize, to: u8) {
         debug_assert!(to < kind::FAILED, "a state with data is set with `set_state`");
-        if let Some(kind) = self.kind(slot) {
-            kind.store(to, Ordering::Release);
-        }
+        self.entries.set(slot, to);
     }
 
     /// Sets the state of the service at `slot` to `to`, a [`kind`] without data, if its current
     /// kind passes `current`.
     pub(crate) fn set_kind_if(&self, slot: usize, current: impl Fn(u8) -> bool, to: u8) {
         debug_assert!(to < kind::FAILED, "a state with data is set with `set_state`");
-        if let Some(kind) = self.kind(slot) {
-            let _ = kind.fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| current(k).then_some(to));
-        }
+        self.entries.set_if(slot, current, to);
     }
 
     /// A background service at `slot` is running: state `Running`, and `stopping` is the token
     /// its stop cancels (cancelled earlier, with its neighbours, by
     /// [`cancel_background_run`](Self::cancel_background_run)).
     pub(crate) fn background_started(&self, slot: usize, stopping: CancellationToken) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(kind) = self.kind(slot) {
-            kind.store(kind::RUNNING, Ordering::Release);
-        }
-        let len = entries.len();
-        if entries.stop_tokens.is_empty() {
-            entries.stop_tokens.resize(len, None);
-        }
-        if let Some(token) = entries.stop_tokens.get_mut(slot) {
-            *token = Some(stopping);
-            self.has_stop_tokens.store(true, Ordering::Release);
-        }
+        // Under the lock with the token, though `Running` has no data: one lock, not two.
+        self.entries.set_with(slot, kind::RUNNING, |entries| {
+            let len = entries.len();
+            if entries.stop_tokens.is_empty() {
+                entries.stop_tokens.resize(len, None);
+            }
+            if let Some(token) = entries.stop_tokens.get_mut(slot) {
+                *token = Some(stopping);
+                self.has_stop_tokens.store(true, Ordering::Release);
+            }
+            true
+        });
     }
 
     /// Cancels the `stopping` tokens of the background services at the start of `order` (the
@@ -314,7 +304,7 @@ impl StatusBoard {
     }
 
     fn cancel_tokens(&self, order: &[usize]) -> usize {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.entries.lock();
         let mut cancelled = 0;
         for &slot in order {
             let Some(token) = entries.stop_tokens.get_mut(slot).and_then(Option::take) else { break };
@@ -336,7 +326,7 @@ impl StatusBoard {
 
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> HostStatus {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = self.entries.lock();
         let services = entries.services.as_deref().map_or(&[][..], Vec::as_slice);
         let plain = ServiceData::default();
         let services = services
@@ -344,8 +334,8 @@ impl StatusBoard {
             .enumerate()
             .map(|(slot, service)| {
                 let data = entries.data.get(slot).unwrap_or(&plain);
-                let state = match self.kind(slot) {
-                    Some(kind) => ServiceState::of_kind(kind.load(Ordering::Acquire), &data.state),
+                let state = match entries.kind(slot) {
+                    Some(kind) => ServiceState::of_kind(kind, &data.state),
                     None => data.state.clone(),
                 };
                 ServiceStatus {
