@@ -319,7 +319,7 @@ async fn a_dropped_start_future_leaves_a_host_that_stops_what_started() {
     assert_eq!(log.of_phase(Phase::Stop), ["b:stop", "a:stop"], "both services started and were stopped");
 }
 
-/// Break 10, where the task a dropped start-up moved to never finishes (its runtime shut
+/// Break 10, where the task start-up runs on never finishes (its runtime shut
 /// down): the start-up ends as failed, so a later `stop()` returns instead of waiting for it.
 #[test]
 fn a_start_up_dropped_with_its_runtime_does_not_leave_stop_waiting() {
