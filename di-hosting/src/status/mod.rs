@@ -304,14 +304,16 @@ impl StatusBoard {
     }
 
     fn cancel_tokens(&self, order: &[usize]) -> usize {
-        let mut entries = self.entries.lock();
-        let mut cancelled = 0;
-        for &slot in order {
-            let Some(token) = entries.stop_tokens.get_mut(slot).and_then(Option::take) else { break };
+        // Taken under the lock, cancelled after it: each cancel wakes a task that may record
+        // its state under this lock.
+        let tokens: Vec<CancellationToken> = {
+            let mut entries = self.entries.lock();
+            order.iter().map_while(|&slot| entries.stop_tokens.get_mut(slot).and_then(Option::take)).collect()
+        };
+        for token in &tokens {
             token.cancel();
-            cancelled += 1;
         }
-        cancelled
+        tokens.len()
     }
 
     /// Records a successful tick or firing, now.
