@@ -13,10 +13,12 @@
 //! | `host_stop_background` | `Host::stop` of 1,000 started background services that wait for their token |
 //! | `plain_stop_background` | tokio-util's recipe: one child token and one tracked task each; cancel, close, wait |
 //!
-//! Measured 2026-12-03 (instructions per service): `host_start` 1,449 (1,764 before the phase
-//! rework), `plain_start` 323; `host_stop` 511 (908), `plain_stop` 323; `host_stop_background`
-//! 4,236 (4,580), `plain_stop_background` 1,400. Of `host_start`, ~843 are di-core resolving and
-//! creating the singletons. More in `docs/benchmarks.md` ("Host phase machinery").
+//! Measured 2026-12-03, fourth session (instructions per service): `host_start` 1,201 (1,340 at
+//! its start), `plain_start` 323; `host_stop` 589, `plain_stop` 323; `host_stop_background`
+//! 4,174, `plain_stop_background` 1,400. Of `host_start`, ~200 are the user factory's
+//! `Arc::new` (a plain loop that also creates its services costs 528), and glibc's consolidation
+//! of the build's freed chunks moves counts by up to ±90 without a code change. More in
+//! `docs/benchmarks.md` ("Cheaper singleton creation").
 //!
 //! Run with `cargo bench -p di-hosting --bench start_instructions` (needs valgrind and
 //! `cargo install gungraun-runner --version 0.20.0`).
