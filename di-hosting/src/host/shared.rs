@@ -151,13 +151,14 @@ impl Shared {
         match task.await {
             Ok(result) => result,
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            // The runtime is shutting down.
             Err(_) => Err(HostError::StartCancelled { abandoned: Vec::new(), failures: Vec::new() }),
         }
     }
 
     async fn start_up(self: Arc<Self>) -> Result<(), HostError> {
-        // Dropped unfinished (no runtime to finish it on, or a panic): a stop must not wait
-        // for a start-up that will never settle.
+        // Dropped unfinished (its task dropped with its runtime, or a panic): a stop must not
+        // wait for a start-up that will never settle.
         let unsettled = Unsettled(&self);
         self.register_status_messages();
         tracing::debug!("hosting starting");
