@@ -18,7 +18,7 @@ use crate::lifetime::ApplicationLifetime;
 use crate::options::HostOptions;
 use crate::phase::{PhaseOutcome, PhasePlan, run_phase, with_hooks};
 use crate::shutdown::{Deadline, Grace, StopClock};
-use crate::status::{Services, StatusBoard};
+use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
 
 const START: [Phase; 3] = [Phase::Starting, Phase::Start, Phase::Started];
@@ -30,7 +30,7 @@ enum State {
     Created,
     Starting,
     /// The services, and those with lifecycle hooks (see `with_hooks`), in registration order.
-    Started(Services, Vec<usize>),
+    Started(Vec<Arc<dyn HostedService>>, Vec<usize>),
     /// Start-up failed; the services that had started were stopped again.
     StartFailed,
     Stopping,
@@ -182,9 +182,8 @@ impl Shared {
     }
 
     /// The services and those with lifecycle hooks, started.
-    async fn start_services(&self) -> Result<(Services, Vec<usize>), HostError> {
-        let services: Services =
-            Arc::new(self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?);
+    async fn start_services(&self) -> Result<(Vec<Arc<dyn HostedService>>, Vec<usize>), HostError> {
+        let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
         self.status.register(&services);
         let all: Vec<usize> = (0..services.len()).collect();
         // A stop request cancels the start token at once; start-up may then take one more
@@ -326,7 +325,7 @@ impl Shared {
                 match std::mem::replace(&mut *state, State::Stopping) {
                     State::Starting => *state = State::Starting,
                     State::Started(services, hooked) => break (services, hooked),
-                    _ => break (Services::default(), Vec::new()),
+                    _ => break (Vec::new(), Vec::new()),
                 }
             }
             self.lifetime.stop_application();

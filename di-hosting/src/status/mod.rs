@@ -155,42 +155,31 @@ impl ServiceState {
     }
 }
 
-/// The services registered on a board: shared with the host, not copied, so registering costs
-/// nothing per service; names and addresses are read from them when asked for.
-pub(crate) type Services = Arc<Vec<Arc<dyn HostedService>>>;
-
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Entries {
-    /// In registration order; `None` until a host registers its services.
-    services: Option<Services>,
+    /// Each registration's name, in registration order.
+    names: Vec<&'static str>,
+    /// The address of each registration's service, in the same order: how a service that
+    /// records its own state (a background service, timed, queued and cron work) finds its entry.
+    ids: Vec<usize>,
     /// What services record beyond a plain state, by registration index; empty until one does.
     data: Vec<ServiceData>,
     /// Address to registration index, built on the first [`StatusBoard::slot_of`].
     by_id: Option<HashMap<usize, usize>>,
-    /// The `stopping` token of each running background service, by registration index (empty
-    /// until the first is recorded): what [`StatusBoard::cancel_background_run`] cancels.
+    /// The `stopping` token of each running background service, by registration index: what
+    /// [`StatusBoard::cancel_background_run`] cancels.
     stop_tokens: Vec<Option<CancellationToken>>,
 }
 
-impl std::fmt::Debug for Entries {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entries").field("services", &self.len()).finish_non_exhaustive()
-    }
-}
-
 impl Entries {
-    fn len(&self) -> usize {
-        self.services.as_ref().map_or(0, |s| s.len())
-    }
-
-    /// The data of the service at `slot`, if there is such a service.
+    /// The data of the service at `slot`, if there is such a service (allocated on first use:
+    /// most services never record any).
     fn data_mut(&mut self, slot: usize) -> Option<&mut ServiceData> {
-        let len = self.len();
-        if slot >= len {
+        if slot >= self.names.len() {
             return None;
         }
         if self.data.is_empty() {
-            self.data.resize_with(len, ServiceData::default);
+            self.data.resize_with(self.names.len(), ServiceData::default);
         }
         self.data.get_mut(slot)
     }
@@ -222,12 +211,13 @@ impl StatusBoard {
     }
 
     /// Registers the hosted services, in registration order, each in state `Created`.
-    pub(crate) fn register(&self, services: &Services) {
+    pub(crate) fn register(&self, services: &[Arc<dyn HostedService>]) {
         let mut entries = self.entries.lock();
-        entries.services = Some(services.clone());
+        entries.names = services.iter().map(|s| s.name()).collect();
+        entries.ids = services.iter().map(|s| id_of(&**s)).collect();
         entries.data = Vec::new();
         entries.by_id = None;
-        entries.stop_tokens = Vec::new();
+        entries.stop_tokens = vec![None; services.len()];
         // A host registers its services once (a second start is refused before this).
         let slots = entries.init(services.len(), kind::CREATED);
         debug_assert_eq!(slots, services.len(), "one registration per board");
@@ -237,12 +227,11 @@ impl StatusBoard {
     /// or `None` when no host registered it on this board.
     pub(crate) fn slot_of(&self, service: &dyn HostedService) -> Option<usize> {
         let mut entries = self.entries.lock();
-        let Entries { services, by_id, .. } = &mut *entries;
-        let services = services.as_deref().map_or(&[][..], Vec::as_slice);
+        let Entries { ids, by_id, .. } = &mut *entries;
         let by_id = by_id.get_or_insert_with(|| {
-            let mut map = HashMap::with_capacity(services.len());
-            for (slot, service) in services.iter().enumerate() {
-                map.entry(id_of(&**service)).or_insert(slot);
+            let mut map = HashMap::with_capacity(ids.len());
+            for (slot, &id) in ids.iter().enumerate() {
+                map.entry(id).or_insert(slot);
             }
             map
         });
@@ -282,10 +271,6 @@ impl StatusBoard {
     pub(crate) fn background_started(&self, slot: usize, stopping: CancellationToken) {
         // Under the lock with the token, though `Running` has no data: one lock, not two.
         self.entries.set_with(slot, kind::RUNNING, |entries| {
-            let len = entries.len();
-            if entries.stop_tokens.is_empty() {
-                entries.stop_tokens.resize(len, None);
-            }
             if let Some(token) = entries.stop_tokens.get_mut(slot) {
                 *token = Some(stopping);
                 self.has_stop_tokens.store(true, Ordering::Release);
@@ -329,23 +314,18 @@ impl StatusBoard {
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> HostStatus {
         let entries = self.entries.lock();
-        let services = entries.services.as_deref().map_or(&[][..], Vec::as_slice);
         let plain = ServiceData::default();
-        let services = services
+        let services = entries
+            .names
             .iter()
             .enumerate()
-            .map(|(slot, service)| {
+            .map(|(slot, &name)| {
                 let data = entries.data.get(slot).unwrap_or(&plain);
                 let state = match entries.kind(slot) {
                     Some(kind) => ServiceState::of_kind(kind, &data.state),
                     None => data.state.clone(),
                 };
-                ServiceStatus {
-                    name: service.name(),
-                    state,
-                    last_success: data.last_success,
-                    metrics: data.metrics.clone(),
-                }
+                ServiceStatus { name, state, last_success: data.last_success, metrics: data.metrics.clone() }
             })
             .collect();
         HostStatus { services }
@@ -407,7 +387,7 @@ mod tests {
     #[test]
     fn plain_states_are_atomics_and_states_with_data_keep_their_data() {
         let board = StatusBoard::default();
-        board.register(&Arc::new(vec![Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]));
+        board.register(&[Arc::new(Idle) as Arc<dyn HostedService>, Arc::new(Idle)]);
         assert_eq!(states(&board), [ServiceState::Created, ServiceState::Created], "registered");
         board.set_kind(0, kind::STARTING);
         board.set_state(1, ServiceState::Restarting { attempt: 2 });

@@ -46,7 +46,7 @@ async fn work_runs_on_the_hosts_tasks_stops_with_its_token_and_records_its_statu
     let board = provider.get::<StatusBoard>().unwrap();
     // What the host does at start: one status entry per registration.
     let hosted = provider.resolve::<Vec<Arc<dyn HostedService>>>().unwrap();
-    board.register(&Arc::new(hosted.clone()));
+    board.register(&hosted);
     for service in &hosted {
         service.start(CancellationToken::new()).await.unwrap();
     }
