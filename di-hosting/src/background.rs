@@ -12,13 +12,14 @@ use di_core::{ResolveError, Resolver};
 use futures_util::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument as _;
 
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::{BackgroundService, HostedService};
 use crate::lifetime::ApplicationLifetime;
 use crate::options::{FailurePolicy, HostOptions};
-use crate::status::{ServiceState, StatusBoard, StatusSlot};
+use crate::status::{Background, ServiceState, StatusBoard};
 use crate::tasks::HostTasks;
 
 /// Background failures that stop the host, collected for the [`StopReport`](crate::StopReport).
@@ -90,10 +91,20 @@ pub(crate) struct BackgroundHost {
     running: Mutex<Option<Running>>,
 }
 
+/// A started service, where its own `stop` finds it.
 #[derive(Debug)]
-struct Running {
-    stopping: CancellationToken,
-    task: JoinHandle<()>,
+enum Running {
+    /// Outside a host: its token and task.
+    Own { stopping: CancellationToken, task: JoinHandle<()> },
+    /// In a host: on the board, at this registration index, where the host's stop takes it
+    /// with its neighbours (and this service's own `stop` then finds nothing left to do).
+    Board(usize),
+}
+
+/// Who keeps a starting service's token and task: [`Running`] before the task exists.
+enum Keeper {
+    Own(CancellationToken),
+    Board(usize),
 }
 
 impl BackgroundHost {
@@ -107,50 +118,75 @@ impl HostedService for BackgroundHost {
     /// Spawns `execute` on the host's tracker and returns at once: a background service never
     /// delays start-up.
     async fn start(&self, _cancel: CancellationToken) -> anyhow::Result<()> {
-        // A child of the host's root token: the host cancels it when it stops (or is disposed or
-        // dropped); this service's own `stop` cancels it alone. Not a child of the start token:
-        // a stop requested during start-up cancels the work only when the services are stopped.
-        let stopping = self.context.tasks.child_token();
-        let name = self.service.name();
+        // A descendant of the host's root token (in a host, through the board's parent of
+        // background tokens): the host cancels it when it stops (or is disposed or dropped);
+        // this service's own `stop` cancels it alone. Not a child of the start token: a stop
+        // requested during start-up cancels the work only when the services are stopped.
+        let board = &self.context.status;
         // This registration's entry on the host's board (none outside a host).
-        let status = StatusSlot::find(&self.context.status, self);
-        if let Some(status) = &status {
-            status.background_started(stopping.clone());
-        }
+        let slot = board.slot_of(self);
+        // The token's other handle: the board's, or this adapter's own outside a host.
+        let (stopping, tracked, keeper) = match slot {
+            Some(slot) => {
+                let (stopping, tracked) = board.background_started(slot);
+                (stopping, Some(tracked), Keeper::Board(slot))
+            }
+            None => {
+                let stopping = self.context.tasks.child_token();
+                (stopping.clone(), None, Keeper::Own(stopping))
+            }
+        };
+        let name = self.service.name();
         // A root span: the work outlives the `start` call whose span is current here.
         let span = tracing::info_span!(parent: None, "background_service", service = name);
         let run = Supervised {
             service: self.service.clone(),
-            stopping: stopping.clone(),
+            stopping,
             context: self.context.clone(),
-            status,
+            slot,
+            _tracked: tracked,
         };
         let work = supervise(run).instrument(span);
         let task = self.context.tasks.spawn(name, work);
-        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running { stopping, task });
+        let running = match keeper {
+            Keeper::Own(stopping) => Running::Own { stopping, task },
+            Keeper::Board(slot) => {
+                board.attach_task(slot, task);
+                Running::Board(slot)
+            }
+        };
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(running);
         Ok(())
     }
 
     /// Cancels the token and waits for `execute` to return, until `cancel` fires (the host's
     /// shutdown timeout): then it stops waiting, and the host names the task still running as
-    /// abandoned. Stopping a service that never started does nothing.
+    /// abandoned. Stopping a service that never started, or that the host's stop has already
+    /// stopped with its neighbours, does nothing.
     async fn stop(&self, cancel: CancellationToken) -> anyhow::Result<()> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(Running { stopping, task }) = running {
-            stopping.cancel();
-            let name = self.service.name();
-            tokio::select! {
-                biased;
-                _ = task => {}
-                () = cancel.cancelled() => {
-                    tracing::warn!(service = name, "background service did not return from `execute` in time");
-                    // In a host, the task still running is reported as abandoned, by name.
-                    if !self.context.in_host {
-                        anyhow::bail!(
-                            "`{name}` did not return from `execute` when its token was cancelled; return from \
-                             `execute` when `stopping` is cancelled"
-                        );
-                    }
+        let (stopping, task) = match running {
+            None => return Ok(()),
+            Some(Running::Own { stopping, task }) => (stopping, Some(task)),
+            Some(Running::Board(slot)) => match self.context.status.take_background(slot) {
+                None => return Ok(()),
+                Some(Background { stopping, task }) => (stopping, task),
+            },
+        };
+        stopping.cancel();
+        let Some(task) = task else { return Ok(()) };
+        let name = self.service.name();
+        tokio::select! {
+            biased;
+            _ = task => {}
+            () = cancel.cancelled() => {
+                tracing::warn!(service = name, "background service did not return from `execute` in time");
+                // In a host, the task still running is reported as abandoned, by name.
+                if !self.context.in_host {
+                    anyhow::bail!(
+                        "`{name}` did not return from `execute` when its token was cancelled; return from \
+                         `execute` when `stopping` is cancelled"
+                    );
                 }
             }
         }
@@ -168,14 +204,16 @@ struct Supervised {
     service: Arc<dyn BackgroundService>,
     stopping: CancellationToken,
     context: Arc<HostContext>,
-    /// This registration's entry on the host's board (none outside a host).
-    status: Option<StatusSlot>,
+    /// This registration's index on the host's board (none outside a host).
+    slot: Option<usize>,
+    /// Counts this task among the background tasks whose end a stop awaits (in a host).
+    _tracked: Option<TaskTrackerToken>,
 }
 
 impl Supervised {
     fn set_state(&self, state: ServiceState) {
-        if let Some(status) = &self.status {
-            status.set_state(state);
+        if let Some(slot) = self.slot {
+            self.context.status.set_state(slot, state);
         }
     }
 

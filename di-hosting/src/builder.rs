@@ -213,7 +213,7 @@ impl HostBuilder {
         services.add(Lifetime::Singleton, Source::<BackgroundFailures>::instance(failures.clone()));
         // Every task the host and its services spawn runs on this one tracker, under its token.
         let tasks = Arc::new(HostTasks::default());
-        let status = Arc::new(StatusBoard::default());
+        let status = Arc::new(StatusBoard::new(tasks.root()));
         services.add(Lifetime::Singleton, Source::<HostTasks>::instance(tasks.clone()));
         services.add(Lifetime::Singleton, Source::<StatusBoard>::instance(status.clone()));
         // What every background service needs from the host, shared by them all.

@@ -144,9 +144,9 @@ pub trait HostedLifecycleService: HostedService {
 ///
 /// When the host stops, background services registered next to each other have their
 /// `stopping` tokens cancelled together (once every service registered after them has
-/// stopped), and the host waits for each to return in reverse registration order: do not rely
-/// on a neighbouring background service still running after your token fires. A hosted service
-/// registered between two background services keeps them apart.
+/// stopped), and the host waits until all of them have returned: do not rely on a neighbouring
+/// background service still running after your token fires. A hosted service registered
+/// between two background services keeps them apart.
 ///
 /// Returning `Ok(())` ends the service without stopping the host. Returning `Err` or panicking is
 /// contained and handled by [`HostOptions`](crate::HostOptions)' background-service failure policy.

@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 use crate::error::{Phase, ServiceFailure, chain};
 use crate::hosted_service::HostedService;
 use crate::shutdown::Deadline;
-use crate::status::{ServiceState, StatusBoard, kind};
+use crate::status::{BackgroundRun, ServiceState, StatusBoard, kind};
 
 /// What one phase did, per service (indices into the host's service list).
 #[derive(Debug, Default)]
@@ -82,13 +82,22 @@ pub(crate) async fn run_phase(
             outcome.record(i, &*services[i], result);
         }
     } else {
-        let mut serial = Serial { services, order, plan, deadline, status, next: 0, cancelled_until: 0 };
+        let mut serial = Serial { services, order, plan, deadline, status, next: 0 };
         loop {
             let advanced = std::future::poll_fn(|cx| Poll::Ready(serial.advance(&mut outcome, cx))).await;
-            let Advanced::Pending(i, fut, span) = advanced else { break };
-            // Awaited in place, not boxed: one call at a time, and a background service's stop
-            // always gets here (it waits for its task), so a box would cost an allocation and
-            // a copy of the bounded future per service.
+            let (i, fut, span) = match advanced {
+                Advanced::Finished => break,
+                Advanced::Pending(i, fut, span) => (i, fut, span),
+                Advanced::Background(run, slots) => {
+                    stop_background(run, slots, deadline, status).await;
+                    for &i in slots {
+                        outcome.record(i, &*services[i], Call::Done);
+                    }
+                    continue;
+                }
+            };
+            // Awaited in place, not boxed: one call at a time, so a box would cost an
+            // allocation and a copy of the bounded future per service.
             let result = rest(&*services[i], i, plan.phase, deadline, status, fut, span).await;
             let failed = !matches!(result, Call::Done);
             outcome.record(i, &*services[i], result);
@@ -109,10 +118,6 @@ struct Serial<'a> {
     status: &'a StatusBoard,
     /// The position in `order` of the next service to call.
     next: usize,
-    /// Background services next to each other in `order` are cancelled together when the stop
-    /// phase reaches the first of them, then awaited one by one (see `Host::stop`): the
-    /// position after the last one cancelled.
-    cancelled_until: usize,
 }
 
 /// How far a serial phase got in one poll.
@@ -121,6 +126,10 @@ enum Advanced<'a> {
     Finished,
     /// The call of `services[i]` is still pending after its first poll.
     Pending(usize, BoxFuture<'a, anyhow::Result<()>>, tracing::Span),
+    /// The stop phase reached running background services next to each other in `order`
+    /// (these): they were taken off the board with their tokens cancelled together, and the
+    /// phase waits for their tasks instead of calling each one's `stop` (see `Host::stop`).
+    Background(BackgroundRun, &'a [usize]),
 }
 
 impl<'a> Serial<'a> {
@@ -129,8 +138,14 @@ impl<'a> Serial<'a> {
     /// would not yield either).
     fn advance(&mut self, outcome: &mut PhaseOutcome, cx: &mut Context<'_>) -> Advanced<'a> {
         while let Some(&i) = self.order.get(self.next) {
-            if self.plan.phase == Phase::Stop && self.next >= self.cancelled_until {
-                self.cancelled_until = self.next + self.status.cancel_background_run(&self.order[self.next..]);
+            if self.plan.phase == Phase::Stop {
+                let rest = &self.order[self.next..];
+                let run = self.status.take_background_run(rest);
+                let len = run.len;
+                if len > 0 {
+                    self.next += len;
+                    return Advanced::Background(run, &rest[..len]);
+                }
             }
             self.next += 1;
             let service = &*self.services[i];
@@ -260,6 +275,35 @@ async fn rest(
     let result =
         if span.is_disabled() { deadline.bound(fut).await } else { deadline.bound(fut.instrument(span)).await };
     settled(service, slot, phase, status, result)
+}
+
+/// Waits for background services taken off the board by a stop (their tokens cancelled), as
+/// their own `stop` calls would, bounded by the deadline: all their tasks at once when they
+/// were the last running ones (woken once, not once per task still running when its turn
+/// comes: on a multi-thread runtime, a wake-up round trip between workers each), otherwise
+/// each task in turn. A task still running at the deadline is abandoned here and named by the
+/// host's tracker. Each service not failed is then `Stopped`.
+async fn stop_background(run: BackgroundRun, slots: &[usize], deadline: &Deadline, status: &StatusBoard) {
+    let BackgroundRun { mut tasks, last, .. } = run;
+    if last {
+        let _ = deadline.bound(status.background_ended()).await;
+    } else {
+        for (_, task) in &mut tasks {
+            if deadline.bound(task).await.is_none() {
+                break;
+            }
+        }
+    }
+    for (slot, task) in &tasks {
+        if !task.is_finished() {
+            let service = status.name(*slot).unwrap_or_default();
+            tracing::warn!(service, "background service did not return from `execute` in time");
+        }
+    }
+    for &slot in slots {
+        status.set_kind_if(slot, not_failed, kind::STOPPED);
+    }
+    tracing::debug!(services = slots.len(), "background services stopped");
 }
 
 fn not_failed(kind: u8) -> bool {

@@ -74,6 +74,12 @@ impl HostTasks {
         self.inner.token.child_token()
     }
 
+    /// The root token itself (what the status board's parent of background tokens descends
+    /// from).
+    pub(crate) fn root(&self) -> &CancellationToken {
+        &self.inner.token
+    }
+
     /// Whether stopping has begun.
     #[allow(dead_code, reason = "for the timed, queued and cron services (background-work rework)")]
     pub(crate) fn is_cancelled(&self) -> bool {

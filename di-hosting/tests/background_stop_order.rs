@@ -1,7 +1,6 @@
 //! Stop order with background services: background services registered next to each other
 //! have their `stopping` tokens cancelled together when the stop phase reaches them, and are
-//! awaited one by one in reverse registration order; a hosted service between them still
-//! splits them (everything registered after it has returned before its `stop`, and its `stop`
+//! awaited together; a hosted service between them still splits them (everything registered after it has returned before its `stop`, and its `stop`
 //! has returned before anything registered before it is cancelled).
 
 mod common;
@@ -38,7 +37,7 @@ impl BackgroundService for Waits {
 }
 
 #[tokio::test]
-async fn adjacent_background_services_are_cancelled_together_and_awaited_in_reverse() {
+async fn adjacent_background_services_are_cancelled_together_and_awaited_together() {
     let log = Log::default();
     let a_cancelled = CancellationToken::new();
     let b_cancelled = CancellationToken::new();
@@ -89,4 +88,52 @@ async fn adjacent_background_services_are_cancelled_together_and_awaited_in_reve
     assert!(position("b:cancelled") > position("h:stop"), "{events:?}");
     assert!(position("a:cancelled") < position("b:returned"), "cancelled together: {events:?}");
     assert!(a_cancelled.is_cancelled() && b_cancelled.is_cancelled() && c_cancelled.is_cancelled());
+}
+
+#[tokio::test]
+async fn a_background_services_own_stop_in_a_started_host_cancels_it_and_waits_and_the_host_stop_then_skips_it() {
+    use std::sync::Arc;
+
+    use di_hosting::{HostedService, ServiceState};
+
+    let log = Log::default();
+    let mine = CancellationToken::new();
+    let services = {
+        let (log, mine) = (log.clone(), mine.clone());
+        move |s: &mut di_core::ServiceCollection| {
+            let (l, m) = (log.clone(), mine.clone());
+            s.add_background_service_with(move |_| {
+                Ok(Waits { name: "a", log: l.clone(), mine: m.clone(), until: None })
+            });
+            let (l, m) = (log.clone(), CancellationToken::new());
+            s.add_background_service_with(move |_| {
+                Ok(Waits { name: "b", log: l.clone(), mine: m.clone(), until: None })
+            });
+        }
+    };
+    let host = Host::builder()
+        .configure_options(|o| {
+            o.suppress_status_messages = true;
+            o.shutdown_timeout = Duration::from_secs(30);
+        })
+        .configure_services(services)
+        .build()
+        .expect("a valid host");
+    host.start().await.expect("starts");
+    // The user reaches the adapters as the host does, and stops the first one by hand.
+    let hosted = host.provider().resolve::<Vec<Arc<dyn HostedService>>>().expect("the hosted services");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), hosted[0].stop(CancellationToken::new()))
+        .await
+        .expect("its own stop does not hang");
+    stopped.expect("stopped");
+    assert!(mine.is_cancelled(), "its own stop cancelled its token");
+    assert_eq!(log.matching("a:"), ["a:cancelled", "a:returned"], "and waited for `execute` to return");
+    assert!(log.matching("b:").is_empty(), "the other one still runs");
+
+    let report = tokio::time::timeout(Duration::from_secs(10), host.stop()).await.expect("the stop does not hang");
+    assert!(report.is_success(), "{report}");
+    assert_eq!(log.matching("a:"), ["a:cancelled", "a:returned"], "the host's stop did not run it again");
+    assert_eq!(log.matching("b:"), ["b:cancelled", "b:returned"], "the host's stop stopped the other");
+    let states: Vec<ServiceState> = host.status().services.into_iter().map(|s| s.state).collect();
+    assert_eq!(states, [ServiceState::Stopped, ServiceState::Stopped]);
 }

@@ -212,10 +212,10 @@ impl Host {
     ///
     /// Background services registered next to each other are stopped as a group: when the
     /// `stop` phase reaches the last of them, the `stopping` tokens of the whole group are
-    /// cancelled at once, and the host then waits for each `execute` to return, in reverse
-    /// registration order. Completion is still awaited in reverse order, and any other hosted
-    /// service splits a group: everything registered after it has returned before its `stop`
-    /// is called, and its `stop` returns before anything registered before it is cancelled.
+    /// cancelled at once, and the host then waits until every `execute` of the group has
+    /// returned (tokio-util's recipe: cancel, then wait for all). Any other hosted service
+    /// splits a group: everything registered after it has returned before its `stop` is
+    /// called, and its `stop` returns before anything registered before it is cancelled.
     /// (A background service has no lifecycle hooks.)
     ///
     /// There is one shutdown, however many callers: concurrent and later calls wait for it and

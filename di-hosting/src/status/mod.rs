@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use self::kinds::Kinds;
 use crate::{HostedService, WorkMetrics};
@@ -111,9 +114,18 @@ pub(crate) struct StatusBoard {
     /// protocol of [`Kinds`], model-checked by `di-hosting/loom`). Sized by
     /// [`register`](Self::register).
     entries: Kinds<Entries>,
-    /// Whether a background service has recorded its `stopping` token: until one has,
-    /// [`cancel_background_run`](Self::cancel_background_run) has nothing to look for.
-    has_stop_tokens: AtomicBool,
+    /// Whether a background service has started here: until one has,
+    /// [`take_background_run`](Self::take_background_run) has nothing to look for.
+    has_background: AtomicBool,
+    /// The parent of every `stopping` token the board hands out (a child of the host's root
+    /// token). A stop that reaches the last running background service cancels this parent,
+    /// as tokio-util's recipe cancels its root: that also detaches the children, which are then
+    /// dropped under their own lock alone (a child still attached locks its parent and a
+    /// sibling to leave the parent's list: one lock every ending task would contend for).
+    parent: CancellationToken,
+    /// Counts the tasks of the background services started here: a stop that has cancelled
+    /// them all waits for their end once, rather than for each task in turn.
+    tasks: TaskTracker,
 }
 
 /// The kinds of [`ServiceState`], as stored in [`StatusBoard::entries`].
@@ -166,9 +178,33 @@ struct Entries {
     data: Vec<ServiceData>,
     /// Address to registration index, built on the first [`StatusBoard::slot_of`].
     by_id: Option<HashMap<usize, usize>>,
-    /// The `stopping` token of each running background service, by registration index: what
-    /// [`StatusBoard::cancel_background_run`] cancels.
-    stop_tokens: Vec<Option<CancellationToken>>,
+    /// Each running background service's `stopping` token and task, by registration index:
+    /// what [`StatusBoard::take_background_run`] stops.
+    background: Vec<Option<Background>>,
+    /// How many of `background` are `Some`.
+    background_left: usize,
+}
+
+/// A running background service, as its stop needs it.
+#[derive(Debug)]
+pub(crate) struct Background {
+    /// Cancelled to stop it.
+    pub(crate) stopping: CancellationToken,
+    /// Its task (`None` for the instant between the spawn and [`StatusBoard::attach_task`]).
+    pub(crate) task: Option<JoinHandle<()>>,
+}
+
+/// Consecutive background services in a stop's order, taken off the board with their tokens
+/// cancelled: what the stop phase waits for instead of calling each service's `stop`.
+#[derive(Debug, Default)]
+pub(crate) struct BackgroundRun {
+    /// Their tasks, each with its registration index.
+    pub(crate) tasks: Vec<(usize, JoinHandle<()>)>,
+    /// How many services of the order the run covers.
+    pub(crate) len: usize,
+    /// Whether it took the last running background service: every background task is then
+    /// stopping, and [`StatusBoard::background_ended`] awaits them all at once.
+    pub(crate) last: bool,
 }
 
 impl Entries {
@@ -205,6 +241,11 @@ fn id_of(service: &dyn HostedService) -> usize {
 }
 
 impl StatusBoard {
+    /// A board whose `stopping` tokens descend from `root` (the host's root token).
+    pub(crate) fn new(root: &CancellationToken) -> Self {
+        Self { parent: root.child_token(), ..Self::default() }
+    }
+
     fn with<R>(&self, slot: usize, f: impl FnOnce(&mut ServiceData) -> R) -> Option<R> {
         let mut entries = self.entries.lock();
         entries.data_mut(slot).map(f)
@@ -217,7 +258,8 @@ impl StatusBoard {
         entries.ids = services.iter().map(|s| id_of(&**s)).collect();
         entries.data = Vec::new();
         entries.by_id = None;
-        entries.stop_tokens = vec![None; services.len()];
+        entries.background = std::iter::repeat_with(|| None).take(services.len()).collect();
+        entries.background_left = 0;
         // A host registers its services once (a second start is refused before this).
         let slots = entries.init(services.len(), kind::CREATED);
         debug_assert_eq!(slots, services.len(), "one registration per board");
@@ -265,40 +307,94 @@ impl StatusBoard {
         self.entries.set_if(slot, current, to);
     }
 
-    /// A background service at `slot` is running: state `Running`, and `stopping` is the token
-    /// its stop cancels (cancelled earlier, with its neighbours, by
-    /// [`cancel_background_run`](Self::cancel_background_run)).
-    pub(crate) fn background_started(&self, slot: usize, stopping: CancellationToken) {
+    /// A background service at `slot` starts running: state `Running`. Returns its `stopping`
+    /// token, and the tracker token its task holds until it ends; its task is attached next
+    /// ([`attach_task`](Self::attach_task)).
+    pub(crate) fn background_started(&self, slot: usize) -> (CancellationToken, TaskTrackerToken) {
+        let stopping = self.parent.child_token();
         // Under the lock with the token, though `Running` has no data: one lock, not two.
         self.entries.set_with(slot, kind::RUNNING, |entries| {
-            if let Some(token) = entries.stop_tokens.get_mut(slot) {
-                *token = Some(stopping);
-                self.has_stop_tokens.store(true, Ordering::Release);
+            if let Some(entry) = entries.background.get_mut(slot) {
+                let previous = entry.replace(Background { stopping: stopping.clone(), task: None });
+                if previous.is_none() {
+                    entries.background_left += 1;
+                }
+                self.has_background.store(true, Ordering::Release);
             }
             true
         });
+        (stopping, self.tasks.token())
     }
 
-    /// Cancels the `stopping` tokens of the background services at the start of `order` (the
-    /// rest of a stop phase's order), up to the first service that is not a running background
-    /// service: the stop phase then waits for each in turn. Returns how many it cancelled.
+    /// The task of the background service at `slot`, spawned after
+    /// [`background_started`](Self::background_started).
+    pub(crate) fn attach_task(&self, slot: usize, task: JoinHandle<()>) {
+        let mut entries = self.entries.lock();
+        match entries.background.get_mut(slot) {
+            Some(Some(entry)) => entry.task = Some(task),
+            // Stopped meanwhile (its stop found no task to wait for): nothing waits for it here,
+            // and the host's tracker still names it if it outlives the shutdown.
+            _ => drop(task),
+        }
+    }
+
+    /// Takes the background services at the start of `order` (the rest of a stop phase's
+    /// order) off the board, up to the first service that is not a running background service,
+    /// cancels their tokens (all at once, through their parent, when they are the last) and
+    /// marks them `Stopping`.
     #[inline]
-    pub(crate) fn cancel_background_run(&self, order: &[usize]) -> usize {
-        // Set under the lock with the first token: a host without background services skips it.
-        if self.has_stop_tokens.load(Ordering::Acquire) { self.cancel_tokens(order) } else { 0 }
+    pub(crate) fn take_background_run(&self, order: &[usize]) -> BackgroundRun {
+        // Set under the lock with the first one: a host without background services skips it.
+        if self.has_background.load(Ordering::Acquire) { self.take_run(order) } else { BackgroundRun::default() }
     }
 
-    fn cancel_tokens(&self, order: &[usize]) -> usize {
+    fn take_run(&self, order: &[usize]) -> BackgroundRun {
         // Taken under the lock, cancelled after it: each cancel wakes a task that may record
         // its state under this lock.
-        let tokens: Vec<CancellationToken> = {
+        let (taken, last) = {
             let mut entries = self.entries.lock();
-            order.iter().map_while(|&slot| entries.stop_tokens.get_mut(slot).and_then(Option::take)).collect()
+            let taken: Vec<Background> =
+                order.iter().map_while(|&slot| entries.background.get_mut(slot).and_then(Option::take)).collect();
+            entries.background_left -= taken.len();
+            (taken, entries.background_left == 0)
         };
-        for token in &tokens {
-            token.cancel();
+        for &slot in &order[..taken.len()] {
+            self.set_kind_if(slot, |k| k != kind::FAILED, kind::STOPPING);
         }
-        tokens.len()
+        if last && !taken.is_empty() {
+            // Every token handed out is among these, or was cancelled by an earlier stop.
+            self.parent.cancel();
+        } else {
+            for entry in &taken {
+                entry.stopping.cancel();
+            }
+        }
+        let len = taken.len();
+        let tasks = order.iter().zip(taken).filter_map(|(&slot, entry)| Some((slot, entry.task?))).collect();
+        BackgroundRun { tasks, len, last }
+    }
+
+    /// Takes the background service at `slot` off the board (for its own `stop`), unless a
+    /// stop took it already.
+    pub(crate) fn take_background(&self, slot: usize) -> Option<Background> {
+        let mut entries = self.entries.lock();
+        let taken = entries.background.get_mut(slot).and_then(Option::take);
+        if taken.is_some() {
+            entries.background_left -= 1;
+        }
+        taken
+    }
+
+    /// Waits until the task of every background service started here has ended (after a
+    /// stop has cancelled them all).
+    pub(crate) async fn background_ended(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// The name of the service at `slot`.
+    pub(crate) fn name(&self, slot: usize) -> Option<&'static str> {
+        self.entries.lock().names.get(slot).copied()
     }
 
     /// Records a successful tick or firing, now.
@@ -343,15 +439,6 @@ impl StatusSlot {
     /// The entry of `service` on `board`, if a host registered it there.
     pub(crate) fn find(board: &Arc<StatusBoard>, service: &dyn HostedService) -> Option<Self> {
         board.slot_of(service).map(|slot| Self { board: Arc::clone(board), slot })
-    }
-
-    #[inline]
-    pub(crate) fn set_state(&self, state: ServiceState) {
-        self.board.set_state(self.slot, state);
-    }
-
-    pub(crate) fn background_started(&self, stopping: CancellationToken) {
-        self.board.background_started(self.slot, stopping);
     }
 
     pub(crate) fn record_success(&self) {
