@@ -57,16 +57,9 @@ pub(crate) struct PhasePlan {
     pub(crate) abort_on_failure: bool,
 }
 
-/// The services in `order` that have lifecycle hooks ([`HostedService::lifecycle`] is asked
-/// once per service): the order the hook phases run in. Empty when no service opted in, and
-/// the host then skips those phases.
-pub(crate) fn with_hooks(services: &[Arc<dyn HostedService>], order: &[usize]) -> Vec<usize> {
-    order.iter().copied().filter(|&i| services[i].lifecycle().is_some()).collect()
-}
-
 /// Calls `plan.phase` on `services[i]` for each `i` in `order`, recording each service's state
 /// on `status` around `start` and `stop`. For a hook phase (`starting`, `started`, `stopping`,
-/// `stopped`), `order` holds only services with hooks (see [`with_hooks`]).
+/// `stopped`), `order` holds only services with hooks (see `StatusBoard::register`).
 pub(crate) async fn run_phase(
     services: &[Arc<dyn HostedService>],
     order: &[usize],

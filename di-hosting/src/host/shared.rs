@@ -16,7 +16,7 @@ use crate::error::{HostError, Phase, ReportBuilder, StopReport};
 use crate::hosted_service::HostedService;
 use crate::lifetime::ApplicationLifetime;
 use crate::options::HostOptions;
-use crate::phase::{PhaseOutcome, PhasePlan, run_phase, with_hooks};
+use crate::phase::{PhaseOutcome, PhasePlan, run_phase};
 use crate::shutdown::{Deadline, Grace, StopClock};
 use crate::status::StatusBoard;
 use crate::tasks::HostTasks;
@@ -29,7 +29,8 @@ const STOP: [Phase; 3] = [Phase::Stopping, Phase::Stop, Phase::Stopped];
 enum State {
     Created,
     Starting,
-    /// The services, and those with lifecycle hooks (see `with_hooks`), in registration order.
+    /// The services, and those with lifecycle hooks (see `StatusBoard::register`), in
+    /// registration order.
     Started(Vec<Arc<dyn HostedService>>, Vec<usize>),
     /// Start-up failed; the services that had started were stopped again.
     StartFailed,
@@ -184,7 +185,9 @@ impl Shared {
     /// The services and those with lifecycle hooks, started.
     async fn start_services(&self) -> Result<(Vec<Arc<dyn HostedService>>, Vec<usize>), HostError> {
         let services = self.provider.resolve::<Vec<Arc<dyn HostedService>>>().map_err(HostError::Resolve)?;
-        self.status.register(&services);
+        // One pass over the services: which have lifecycle hooks (asked once), and their
+        // entries on the status board.
+        let hooked = self.status.register(&services);
         let all: Vec<usize> = (0..services.len()).collect();
         // A stop request cancels the start token at once; start-up may then take one more
         // shutdown timeout before the services still starting are abandoned.
@@ -195,7 +198,6 @@ impl Shared {
         };
         let deadline = Deadline::starting(self.options.startup_timeout, self.force.clone(), grace);
         let mut started = Vec::new();
-        let hooked = with_hooks(&services, &all);
         for phase in START {
             let order = if phase == Phase::Start { &all } else { &hooked };
             if order.is_empty() {
@@ -203,9 +205,9 @@ impl Shared {
             }
             let plan =
                 PhasePlan { phase, concurrent: self.options.services_start_concurrently, abort_on_failure: true };
-            let outcome = run_phase(&services, order, plan, &deadline, &self.status).await;
+            let mut outcome = run_phase(&services, order, plan, &deadline, &self.status).await;
             if phase == Phase::Start {
-                started.clone_from(&outcome.completed);
+                started = std::mem::take(&mut outcome.completed);
             }
             // Cut short by a stop request with every service returned: start-up carries on, and
             // the host then stops.
@@ -214,7 +216,9 @@ impl Shared {
                 started.sort_unstable();
                 started.reverse();
                 let stop = Deadline::new(Some(self.options.shutdown_timeout), self.force.clone());
-                let started_hooked = with_hooks(&services, &started);
+                // `hooked` is in registration order: the started ones with hooks, in stop order.
+                let started_hooked: Vec<usize> =
+                    started.iter().copied().filter(|i| hooked.binary_search(i).is_ok()).collect();
                 // Boxed: the failure path would otherwise make every start-up's future larger.
                 let stopping = Box::pin(self.stop_services(&services, &started, &started_hooked, &stop, false));
                 let report = stopping.await.finish();

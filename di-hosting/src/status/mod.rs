@@ -251,11 +251,24 @@ impl StatusBoard {
         entries.data_mut(slot).map(f)
     }
 
-    /// Registers the hosted services, in registration order, each in state `Created`.
-    pub(crate) fn register(&self, services: &[Arc<dyn HostedService>]) {
+    /// Registers the hosted services, in registration order, each in state `Created`. Returns
+    /// the indices of those with lifecycle hooks ([`HostedService::lifecycle`] is asked here,
+    /// once per service, in the same pass: the order the hook phases run in, empty when no
+    /// service opted in).
+    pub(crate) fn register(&self, services: &[Arc<dyn HostedService>]) -> Vec<usize> {
+        let mut names = Vec::with_capacity(services.len());
+        let mut ids = Vec::with_capacity(services.len());
+        let mut hooked = Vec::new();
+        for (i, service) in services.iter().enumerate() {
+            names.push(service.name());
+            ids.push(id_of(&**service));
+            if service.lifecycle().is_some() {
+                hooked.push(i);
+            }
+        }
         let mut entries = self.entries.lock();
-        entries.names = services.iter().map(|s| s.name()).collect();
-        entries.ids = services.iter().map(|s| id_of(&**s)).collect();
+        entries.names = names;
+        entries.ids = ids;
         entries.data = Vec::new();
         entries.by_id = None;
         entries.background = std::iter::repeat_with(|| None).take(services.len()).collect();
@@ -263,6 +276,7 @@ impl StatusBoard {
         // A host registers its services once (a second start is refused before this).
         let slots = entries.init(services.len(), kind::CREATED);
         debug_assert_eq!(slots, services.len(), "one registration per board");
+        hooked
     }
 
     /// The registration index of `service` (the first, should one instance be registered twice),
