@@ -9,7 +9,9 @@
 //! - `stop_1000_background/plain_tokio_one_at_a_time_in_reverse`: the same services stopped in
 //!   strict reverse order by hand (cancel one token, await its task, then the next), from a task.
 //!
-//! Run with `cargo bench -p di-hosting --bench host`.
+//! Run with `cargo bench -p di-hosting --bench host`. Criterion times one case after the other;
+//! on a shared machine its ratios move by ±25% between runs: `benches/ratios.rs` times the same
+//! cases in pairs, for ratios that hold.
 
 use std::time::Duration;
 

@@ -13,12 +13,13 @@
 //! | `host_stop_background` | `Host::stop` of 1,000 started background services that wait for their token |
 //! | `plain_stop_background` | tokio-util's recipe: one child token and one tracked task each; cancel, close, wait |
 //!
-//! Measured 2026-12-03, fourth session (instructions per service): `host_start` 1,154 (1,340 at
-//! its start), `plain_start` 323; `host_stop` 509, `plain_stop` 323; `host_stop_background`
-//! 4,233, `plain_stop_background` 1,400. Of `host_start`, ~200 are the user factory's
+//! Measured 2026-12-03, fifth session (instructions per service): `host_start` 1,134 (1,340 at
+//! the fourth session's start), `plain_start` 323; `host_stop` 510, `plain_stop` 323;
+//! `host_stop_background` 3,413 (4,195 before the stop took background services off the status
+//! board as a run), `plain_stop_background` 1,389. Of `host_start`, ~200 are the user factory's
 //! `Arc::new` (a plain loop that also creates its services costs 528), and glibc's consolidation
 //! of the build's freed chunks moves counts by up to ±90 without a code change. More in
-//! `docs/benchmarks.md` ("Cheaper singleton creation").
+//! `docs/benchmarks.md` ("Background services stopped as a run", "Cheaper singleton creation").
 //!
 //! Run with `cargo bench -p di-hosting --bench start_instructions` (needs valgrind and
 //! `cargo install gungraun-runner --version 0.20.0`).
