@@ -68,6 +68,27 @@ struct KeyedEntry {
     entry: Entry,
 }
 
+/// The slots of one (type, key) while a provider is built, in registration order: the first
+/// inline, so the usual lone registration allocates nothing.
+struct Slots {
+    first: u32,
+    rest: Vec<u32>,
+}
+
+impl Slots {
+    fn one(slot: u32) -> Self {
+        Self { first: slot, rest: Vec::new() }
+    }
+
+    fn push(&mut self, slot: u32) {
+        self.rest.push(slot);
+    }
+
+    fn last(&self) -> u32 {
+        self.rest.last().copied().unwrap_or(self.first)
+    }
+}
+
 /// Everything a built provider shares between the root and its scopes.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -122,7 +143,7 @@ impl Core {
         let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
         let mut listed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
         // Group slots by (type) and by (type, key), keeping registration order within a group.
-        let mut keyed: HashTable<(TypeId, ServiceKey, u64, Vec<u32>)> = HashTable::new();
+        let mut keyed: HashTable<(TypeId, ServiceKey, u64, Slots)> = HashTable::new();
         for (slot, d) in descriptors.iter().enumerate() {
             let slot = u32::try_from(slot).expect("fewer than 2^32 registrations");
             match &d.key {
@@ -135,7 +156,7 @@ impl Core {
                     match keyed.find_mut(hash, |(s, key, _, _)| *s == d.service && key.same_as(k)) {
                         Some((_, _, _, slots)) => slots.push(slot),
                         None => {
-                            keyed.insert_unique(hash, (d.service, k.clone(), hash, vec![slot]), |e| e.2);
+                            keyed.insert_unique(hash, (d.service, k.clone(), hash, Slots::one(slot)), |e| e.2);
                         }
                     }
                 }
@@ -149,24 +170,27 @@ impl Core {
                     None => unkeyed.get(&target.service).and_then(|slots| slots.last().copied()),
                     Some(k) => keyed
                         .find(k.hash_for(target.service), |(s, key, _, _)| *s == target.service && key.same_as(k))
-                        .and_then(|(_, _, _, slots)| slots.last().copied()),
+                        .map(|(_, _, _, slots)| slots.last()),
                 };
             }
         }
         let mut lists: Vec<u32> = Vec::with_capacity(descriptors.len());
-        let mut entry = |slots: Vec<u32>| {
+        let mut entry = |first: u32, rest: &[u32]| {
             let from = u32::try_from(lists.len()).expect("fewer than 2^32 registrations");
-            lists.extend_from_slice(&slots);
+            lists.push(first);
+            lists.extend_from_slice(rest);
             let to = u32::try_from(lists.len()).ok().and_then(NonZeroU32::new).expect("a slot, and fewer than 2^32");
-            Entry { last: *slots.last().expect("non-empty"), from, to }
+            Entry { last: rest.last().copied().unwrap_or(first), from, to }
         };
         let listed = listed.into_iter().map(|(t, slots)| (t, slots.into())).collect();
         let per_key = PerKey::new(descriptors.len());
         let mut table = HashTable::with_capacity(keyed.len());
         for (service, key, hash, slots) in keyed {
-            table.insert_unique(hash, KeyedEntry { service, key, hash, entry: entry(slots) }, |e| e.hash);
+            let entry = entry(slots.first, &slots.rest);
+            table.insert_unique(hash, KeyedEntry { service, key, hash, entry }, |e| e.hash);
         }
-        let unkeyed: Vec<(TypeId, Entry)> = unkeyed.into_iter().map(|(t, slots)| (t, entry(slots))).collect();
+        let unkeyed: Vec<(TypeId, Entry)> =
+            unkeyed.into_iter().map(|(t, slots)| (t, entry(slots[0], &slots[1..]))).collect();
 
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
             let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));

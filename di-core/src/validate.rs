@@ -56,35 +56,41 @@ struct Graph<'a> {
     /// Slot -> the group of registrations sharing its (type, key).
     group: Vec<usize>,
     /// Slot -> the slots its declared dependencies resolve to, without repeats, in declaration order.
-    edges: Vec<Vec<usize>>,
-    /// Slot -> the slots that depend on it.
-    reverse: Vec<Vec<usize>>,
+    edges: Adjacency,
+    /// Slot -> the slots that depend on it, in registration order.
+    reverse: Adjacency,
     /// (declaring slot, dependency) for every required dependency with no registration.
     unresolved: Vec<(usize, &'a Dependency)>,
 }
 
 impl<'a> Graph<'a> {
     fn new(descriptors: &'a [Descriptor]) -> Self {
-        let mut groups: Vec<Vec<usize>> = Vec::new();
+        // Each group's first slot, and the next group whose key has the same (type, hash).
+        let mut firsts: Vec<usize> = Vec::new();
+        let mut same_hash: Vec<usize> = Vec::new();
         let mut group = Vec::with_capacity(descriptors.len());
         let mut unkeyed: FxHashMap<std::any::TypeId, usize> = FxHashMap::default();
-        // Keyed groups by (type, key hash); the key's own equality settles collisions.
-        let mut keyed: FxHashMap<(std::any::TypeId, u64), Vec<usize>> = FxHashMap::default();
+        // Keyed groups by (type, key hash): the first group, the rest chained through
+        // `same_hash`; the key's own equality settles collisions.
+        let mut keyed: FxHashMap<(std::any::TypeId, u64), usize> = FxHashMap::default();
         let find = |unkeyed: &FxHashMap<_, usize>,
-                    keyed: &FxHashMap<_, Vec<usize>>,
-                    groups: &[Vec<usize>],
+                    keyed: &FxHashMap<_, usize>,
+                    firsts: &[usize],
+                    same_hash: &[usize],
                     d: &Dependency,
                     fallback: bool| {
             match &d.key {
                 None => unkeyed.get(&d.service).copied(),
                 Some(key) => {
                     let group = |key: &ServiceKey| {
-                        keyed.get(&(d.service, key.hash_for(d.service))).and_then(|candidates| {
-                            candidates
-                                .iter()
-                                .copied()
-                                .find(|&g| descriptors[groups[g][0]].key.as_ref().is_some_and(|k| k.same_as(key)))
-                        })
+                        let mut candidate = keyed.get(&(d.service, key.hash_for(d.service))).copied();
+                        while let Some(g) = candidate {
+                            if descriptors[firsts[g]].key.as_ref().is_some_and(|k| k.same_as(key)) {
+                                return Some(g);
+                            }
+                            candidate = Some(same_hash[g]).filter(|&next| next != usize::MAX);
+                        }
+                        None
                     };
                     // A registration under `AnyKey` serves every key without one of its own.
                     group(key).or_else(|| if fallback { group(&ServiceKey::new(AnyKey)) } else { None })
@@ -93,53 +99,63 @@ impl<'a> Graph<'a> {
         };
         for (slot, d) in descriptors.iter().enumerate() {
             let probe = Dependency { service: d.service, name: d.name, key: d.key.clone(), kind: DependencyKind::One };
-            let g = match find(&unkeyed, &keyed, &groups, &probe, false) {
+            let g = match find(&unkeyed, &keyed, &firsts, &same_hash, &probe, false) {
                 Some(g) => g,
                 None => {
-                    groups.push(Vec::new());
-                    let g = groups.len() - 1;
+                    let g = firsts.len();
+                    firsts.push(slot);
+                    same_hash.push(usize::MAX);
                     match &d.key {
                         None => {
                             unkeyed.insert(d.service, g);
                         }
-                        Some(key) => keyed.entry((d.service, key.hash_for(d.service))).or_default().push(g),
+                        Some(key) => {
+                            // Chained in front: the chain's order does not matter, equality decides.
+                            if let Some(next) = keyed.insert((d.service, key.hash_for(d.service)), g) {
+                                same_hash[g] = next;
+                            }
+                        }
                     }
                     g
                 }
             };
-            groups[g].push(slot);
             group.push(g);
         }
+        // Each group's slots in registration order, in one vector.
+        let members: Vec<(usize, usize)> = group.iter().enumerate().map(|(slot, &g)| (g, slot)).collect();
+        let groups = Adjacency::new(firsts.len(), &members, |&pair| pair);
 
-        let mut edges = vec![Vec::new(); descriptors.len()];
-        let mut reverse = vec![Vec::new(); descriptors.len()];
+        // Every edge (slot, target), by slot: one vector, not one per slot.
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
         let mut unresolved = Vec::new();
         for (slot, d) in descriptors.iter().enumerate() {
+            let from = pairs.len();
             // An instance (or a built-in) is handed out as is: whatever was declared on it is never resolved.
             if !matches!(d.factory, Factory::Sync(_) | Factory::Async(_) | Factory::Alias(_)) {
                 continue;
             }
             for dep in &d.dependencies {
-                let targets: &[usize] =
-                    match (find(&unkeyed, &keyed, &groups, dep, !matches!(dep.kind, DependencyKind::All)), dep.kind) {
-                        (Some(g), DependencyKind::All) => &groups[g],
-                        (Some(g), DependencyKind::One | DependencyKind::Optional) => {
-                            std::slice::from_ref(groups[g].last().expect("groups are never empty"))
-                        }
-                        (None, DependencyKind::One) => {
-                            unresolved.push((slot, dep));
-                            &[]
-                        }
-                        (None, DependencyKind::Optional | DependencyKind::All) => &[],
-                    };
+                let all = matches!(dep.kind, DependencyKind::All);
+                let targets: &[usize] = match (find(&unkeyed, &keyed, &firsts, &same_hash, dep, !all), dep.kind) {
+                    (Some(g), DependencyKind::All) => groups.of(g),
+                    (Some(g), DependencyKind::One | DependencyKind::Optional) => {
+                        std::slice::from_ref(groups.of(g).last().expect("groups are never empty"))
+                    }
+                    (None, DependencyKind::One) => {
+                        unresolved.push((slot, dep));
+                        &[]
+                    }
+                    (None, DependencyKind::Optional | DependencyKind::All) => &[],
+                };
                 for &t in targets {
-                    if !edges[slot].contains(&t) {
-                        edges[slot].push(t);
-                        reverse[t].push(slot);
+                    if !pairs[from..].iter().any(|&(_, seen)| seen == t) {
+                        pairs.push((slot, t));
                     }
                 }
             }
         }
+        let edges = Adjacency::new(descriptors.len(), &pairs, |&pair| pair);
+        let reverse = Adjacency::new(descriptors.len(), &pairs, |&(slot, t)| (t, slot));
         Self { descriptors, group, edges, reverse, unresolved }
     }
 
@@ -164,7 +180,7 @@ impl<'a> Graph<'a> {
             reaches[t] = true;
         }
         while let Some(s) = queue.pop_front() {
-            for &p in &self.reverse[s] {
+            for &p in self.reverse.of(s) {
                 if !reaches[p] && !avoid(p) {
                     reaches[p] = true;
                     queue.push_back(p);
@@ -181,7 +197,7 @@ impl<'a> Graph<'a> {
             if is_target(s) {
                 return unwind(&parent, start, s);
             }
-            for &next in &self.edges[s] {
+            for &next in self.edges.of(s) {
                 if reaches[next] && !parent.contains_key(&next) {
                     parent.insert(next, s);
                     queue.push_back(next);
@@ -213,7 +229,7 @@ impl<'a> Graph<'a> {
         let mut covered: FxHashSet<(usize, usize)> = FxHashSet::default();
         let mut seen: FxHashSet<Vec<usize>> = FxHashSet::default();
         for u in 0..self.descriptors.len() {
-            for &v in &self.edges[u] {
+            for &v in self.edges.of(u) {
                 if component[u] != component[v] || covered.contains(&(u, v)) {
                     continue;
                 }
@@ -265,7 +281,7 @@ impl<'a> Graph<'a> {
         let mut parent: FxHashMap<usize, usize> = FxHashMap::default();
         let mut queue = VecDeque::new();
         for s in 0..self.descriptors.len() {
-            if self.descriptors[s].lifetime != Lifetime::Singleton || self.edges[s].is_empty() {
+            if self.descriptors[s].lifetime != Lifetime::Singleton || self.edges.of(s).is_empty() {
                 continue;
             }
             // Breadth-first through transients: a scoped service reached this way is captured by
@@ -275,7 +291,7 @@ impl<'a> Graph<'a> {
             queue.push_back(s);
             parent.insert(s, s);
             while let Some(x) = queue.pop_front() {
-                for &next in &self.edges[x] {
+                for &next in self.edges.of(x) {
                     if parent.contains_key(&next) {
                         continue;
                     }
@@ -311,7 +327,7 @@ impl<'a> Graph<'a> {
             if x == to {
                 break;
             }
-            for &next in &self.edges[x] {
+            for &next in self.edges.of(x) {
                 if within(next) && !parent.contains_key(&next) {
                     parent.insert(next, x);
                     queue.push_back(next);
@@ -331,21 +347,22 @@ impl<'a> Graph<'a> {
         let mut on_stack = vec![false; n];
         let mut component = vec![usize::MAX; n];
         let mut stack = Vec::new();
+        // Frames: (node, position of the next edge to look at); one vector for every root.
+        let mut frames = Vec::new();
         let mut next_index = 0;
         let mut next_component = 0;
         for root in 0..n {
             if index[root] != usize::MAX {
                 continue;
             }
-            // Frames: (node, position of the next edge to look at).
-            let mut frames = vec![(root, 0)];
+            frames.push((root, 0));
             index[root] = next_index;
             low[root] = next_index;
             next_index += 1;
             stack.push(root);
             on_stack[root] = true;
             while let Some(&mut (v, ref mut i)) = frames.last_mut() {
-                if let Some(&w) = self.edges[v].get(*i) {
+                if let Some(&w) = self.edges.of(v).get(*i) {
                     *i += 1;
                     if index[w] == usize::MAX {
                         index[w] = next_index;
@@ -376,6 +393,40 @@ impl<'a> Graph<'a> {
             }
         }
         component
+    }
+}
+
+/// Each node's neighbours in one vector (compressed rows): what a vector per node would hold,
+/// in the same order, without an allocation per node.
+struct Adjacency {
+    /// Node `n`'s neighbours are `targets[starts[n]..starts[n + 1]]`.
+    starts: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl Adjacency {
+    /// The adjacency of `n` nodes with an edge `edge(pair)` (from, to) per pair, each node's
+    /// neighbours in the order of `pairs`.
+    fn new<P>(n: usize, pairs: &[P], edge: impl Fn(&P) -> (usize, usize)) -> Self {
+        let mut starts = vec![0; n + 1];
+        for pair in pairs {
+            starts[edge(pair).0 + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut targets = vec![0; pairs.len()];
+        for pair in pairs {
+            let (from, to) = edge(pair);
+            targets[next[from]] = to;
+            next[from] += 1;
+        }
+        Self { starts, targets }
+    }
+
+    fn of(&self, node: usize) -> &[usize] {
+        &self.targets[self.starts[node]..self.starts[node + 1]]
     }
 }
 
