@@ -137,3 +137,60 @@ async fn a_background_services_own_stop_in_a_started_host_cancels_it_and_waits_a
     let states: Vec<ServiceState> = host.status().services.into_iter().map(|s| s.state).collect();
     assert_eq!(states, [ServiceState::Stopped, ServiceState::Stopped]);
 }
+
+#[tokio::test]
+async fn the_last_background_services_have_all_returned_before_a_hosted_service_registered_before_them_stops() {
+    let log = Log::default();
+    let services = {
+        let log = log.clone();
+        move |s: &mut di_core::ServiceCollection| {
+            let hosted = Recorder::new("h", &log);
+            s.add_hosted_service_with(move |_| Ok(hosted.clone()));
+            for name in ["a", "b", "c"] {
+                let l = log.clone();
+                s.add_background_service_with(move |_| {
+                    // Each takes a while to return once cancelled, so an early `h:stop` would show.
+                    Ok(Slow { name, log: l.clone() })
+                });
+            }
+        }
+    };
+    let host = Host::builder()
+        .configure_options(|o| {
+            o.suppress_status_messages = true;
+            o.shutdown_timeout = Duration::from_secs(30);
+        })
+        .configure_services(services)
+        .build()
+        .expect("a valid host");
+    host.start().await.expect("starts");
+    let report = tokio::time::timeout(Duration::from_secs(10), host.stop()).await.expect("the stop does not hang");
+    assert!(report.is_success(), "{report}");
+    let events: Vec<String> = log.events().into_iter().filter(|e| e.ends_with(":returned") || e == "h:stop").collect();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("h:stop"),
+        "every background service returned first: {events:?}"
+    );
+}
+
+/// A background service that takes 50 ms to return once cancelled.
+struct Slow {
+    name: &'static str,
+    log: Log,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for Slow {
+    async fn execute(&self, stopping: CancellationToken) -> anyhow::Result<()> {
+        stopping.cancelled().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.log.push(format!("{}:returned", self.name));
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
