@@ -140,14 +140,16 @@ impl Core {
             return Err(BuildError::Invalid { problems });
         }
 
-        let mut unkeyed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
+        let mut unkeyed: FxHashMap<TypeId, Slots> = FxHashMap::default();
         let mut listed: FxHashMap<TypeId, Vec<u32>> = FxHashMap::default();
         // Group slots by (type) and by (type, key), keeping registration order within a group.
         let mut keyed: HashTable<(TypeId, ServiceKey, u64, Slots)> = HashTable::new();
         for (slot, d) in descriptors.iter().enumerate() {
             let slot = u32::try_from(slot).expect("fewer than 2^32 registrations");
             match &d.key {
-                None => unkeyed.entry(d.service).or_default().push(slot),
+                None => {
+                    unkeyed.entry(d.service).and_modify(|slots| slots.push(slot)).or_insert_with(|| Slots::one(slot));
+                }
                 Some(k) => {
                     if !k.is_any() {
                         listed.entry(d.service).or_default().push(slot);
@@ -167,7 +169,7 @@ impl Core {
             if let Factory::Alias(alias) = &mut d.factory {
                 let target = &alias.target;
                 alias.slot = match &target.key {
-                    None => unkeyed.get(&target.service).and_then(|slots| slots.last().copied()),
+                    None => unkeyed.get(&target.service).map(Slots::last),
                     Some(k) => keyed
                         .find(k.hash_for(target.service), |(s, key, _, _)| *s == target.service && key.same_as(k))
                         .map(|(_, _, _, slots)| slots.last()),
@@ -190,7 +192,7 @@ impl Core {
             table.insert_unique(hash, KeyedEntry { service, key, hash, entry }, |e| e.hash);
         }
         let unkeyed: Vec<(TypeId, Entry)> =
-            unkeyed.into_iter().map(|(t, slots)| (t, entry(slots[0], &slots[1..]))).collect();
+            unkeyed.into_iter().map(|(t, slots)| (t, entry(slots.first, &slots.rest))).collect();
 
         Ok(Arc::new_cyclic(|weak: &Weak<Self>| {
             let scope_factory = Arc::new(ScopeFactory::new(weak.clone()));

@@ -215,7 +215,7 @@ fn first_poll<'a>(
 ) -> First<'a> {
     match phase {
         Phase::Start => status.set_kind(slot, kind::STARTING),
-        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPING),
+        Phase::Stop => status.set_kind_if(slot, kind::not_failed, kind::STOPPING),
         _ => {}
     }
     // The name (a virtual call) is asked only by a span or event that a subscriber wants.
@@ -248,7 +248,7 @@ fn done(status: &StatusBoard, slot: usize, phase: Phase) {
     match phase {
         // A background service records `Running` itself, and may have failed already.
         Phase::Start => status.set_kind_if(slot, |k| k == kind::STARTING, kind::RUNNING),
-        Phase::Stop => status.set_kind_if(slot, not_failed, kind::STOPPED),
+        Phase::Stop => status.set_kind_if(slot, kind::not_failed, kind::STOPPED),
         _ => {}
     }
 }
@@ -294,13 +294,9 @@ async fn stop_background(run: BackgroundRun, slots: &[usize], deadline: &Deadlin
         }
     }
     for &slot in slots {
-        status.set_kind_if(slot, not_failed, kind::STOPPED);
+        status.set_kind_if(slot, kind::not_failed, kind::STOPPED);
     }
     tracing::debug!(services = slots.len(), "background services stopped");
-}
-
-fn not_failed(kind: u8) -> bool {
-    kind != kind::FAILED
 }
 
 /// How a call ended, logged and recorded on `status`.

@@ -36,6 +36,20 @@ impl BackgroundService for Waits {
     }
 }
 
+/// A host of `services`, started; a shutdown timeout long enough never to be what ends a stop.
+async fn started(services: impl FnOnce(&mut di_core::ServiceCollection)) -> Host {
+    let host = Host::builder()
+        .configure_options(|o| {
+            o.suppress_status_messages = true;
+            o.shutdown_timeout = Duration::from_secs(30);
+        })
+        .configure_services(services)
+        .build()
+        .expect("a valid host");
+    host.start().await.expect("starts");
+    host
+}
+
 #[tokio::test]
 async fn adjacent_background_services_are_cancelled_together_and_awaited_together() {
     let log = Log::default();
@@ -63,15 +77,7 @@ async fn adjacent_background_services_are_cancelled_together_and_awaited_togethe
             });
         }
     };
-    let host = Host::builder()
-        .configure_options(|o| {
-            o.suppress_status_messages = true;
-            o.shutdown_timeout = Duration::from_secs(30);
-        })
-        .configure_services(services)
-        .build()
-        .expect("a valid host");
-    host.start().await.expect("starts");
+    let host = started(services).await;
     let report = tokio::time::timeout(Duration::from_secs(10), host.stop()).await.expect("the stop does not hang");
     assert!(report.is_success(), "{report}");
     let events: Vec<String> = log
@@ -111,15 +117,7 @@ async fn a_background_services_own_stop_in_a_started_host_cancels_it_and_waits_a
             });
         }
     };
-    let host = Host::builder()
-        .configure_options(|o| {
-            o.suppress_status_messages = true;
-            o.shutdown_timeout = Duration::from_secs(30);
-        })
-        .configure_services(services)
-        .build()
-        .expect("a valid host");
-    host.start().await.expect("starts");
+    let host = started(services).await;
     // The user reaches the adapters as the host does, and stops the first one by hand.
     let hosted = host.provider().resolve::<Vec<Arc<dyn HostedService>>>().expect("the hosted services");
     let stopped = tokio::time::timeout(Duration::from_secs(10), hosted[0].stop(CancellationToken::new()))
@@ -155,15 +153,7 @@ async fn the_last_background_services_have_all_returned_before_a_hosted_service_
             }
         }
     };
-    let host = Host::builder()
-        .configure_options(|o| {
-            o.suppress_status_messages = true;
-            o.shutdown_timeout = Duration::from_secs(30);
-        })
-        .configure_services(services)
-        .build()
-        .expect("a valid host");
-    host.start().await.expect("starts");
+    let host = started(services).await;
     let report = tokio::time::timeout(Duration::from_secs(10), host.stop()).await.expect("the stop does not hang");
     assert!(report.is_success(), "{report}");
     let events: Vec<String> = log.events().into_iter().filter(|e| e.ends_with(":returned") || e == "h:stop").collect();

@@ -139,6 +139,11 @@ pub(crate) mod kind {
     pub(crate) const FAILED: u8 = 5;
     /// The data is in the entry.
     pub(crate) const RESTARTING: u8 = 6;
+
+    /// Whether `kind` is not `FAILED`: what the stop's states may replace (a failure stays).
+    pub(crate) fn not_failed(kind: u8) -> bool {
+        kind != FAILED
+    }
 }
 
 impl ServiceState {
@@ -181,8 +186,6 @@ struct Entries {
     /// Each running background service's `stopping` token and task, by registration index:
     /// what [`StatusBoard::take_background_run`] stops.
     background: Vec<Option<Background>>,
-    /// How many of `background` are `Some`.
-    background_left: usize,
 }
 
 /// A running background service, as its stop needs it.
@@ -272,7 +275,6 @@ impl StatusBoard {
         entries.data = Vec::new();
         entries.by_id = None;
         entries.background = std::iter::repeat_with(|| None).take(services.len()).collect();
-        entries.background_left = 0;
         // A host registers its services once (a second start is refused before this).
         let slots = entries.init(services.len(), kind::CREATED);
         debug_assert_eq!(slots, services.len(), "one registration per board");
@@ -329,10 +331,7 @@ impl StatusBoard {
         // Under the lock with the token, though `Running` has no data: one lock, not two.
         self.entries.set_with(slot, kind::RUNNING, |entries| {
             if let Some(entry) = entries.background.get_mut(slot) {
-                let previous = entry.replace(Background { stopping: stopping.clone(), task: None });
-                if previous.is_none() {
-                    entries.background_left += 1;
-                }
+                *entry = Some(Background { stopping: stopping.clone(), task: None });
                 self.has_background.store(true, Ordering::Release);
             }
             true
@@ -369,13 +368,14 @@ impl StatusBoard {
             let mut entries = self.entries.lock();
             let taken: Vec<Background> =
                 order.iter().map_while(|&slot| entries.background.get_mut(slot).and_then(Option::take)).collect();
-            entries.background_left -= taken.len();
-            (taken, entries.background_left == 0)
+            // Once per run, not per service: a scan of the board's few words per service.
+            let last = !taken.is_empty() && entries.background.iter().all(Option::is_none);
+            (taken, last)
         };
         for &slot in &order[..taken.len()] {
-            self.set_kind_if(slot, |k| k != kind::FAILED, kind::STOPPING);
+            self.set_kind_if(slot, kind::not_failed, kind::STOPPING);
         }
-        if last && !taken.is_empty() {
+        if last {
             // Every token handed out is among these, or was cancelled by an earlier stop.
             self.parent.cancel();
         } else {
@@ -391,12 +391,7 @@ impl StatusBoard {
     /// Takes the background service at `slot` off the board (for its own `stop`), unless a
     /// stop took it already.
     pub(crate) fn take_background(&self, slot: usize) -> Option<Background> {
-        let mut entries = self.entries.lock();
-        let taken = entries.background.get_mut(slot).and_then(Option::take);
-        if taken.is_some() {
-            entries.background_left -= 1;
-        }
-        taken
+        self.entries.lock().background.get_mut(slot).and_then(Option::take)
     }
 
     /// Waits until the task of every background service started here has ended (after a
@@ -495,9 +490,8 @@ mod tests {
         assert_eq!(states(&board), [ServiceState::Starting, ServiceState::Restarting { attempt: 2 }]);
         board.set_kind_if(0, |k| k == kind::STARTING, kind::RUNNING);
         board.set_state(1, ServiceState::Failed { error: "boom".into() });
-        let not_failed = |k| k != kind::FAILED;
-        board.set_kind_if(0, not_failed, kind::STOPPED);
-        board.set_kind_if(1, not_failed, kind::STOPPED);
+        board.set_kind_if(0, kind::not_failed, kind::STOPPED);
+        board.set_kind_if(1, kind::not_failed, kind::STOPPED);
         assert_eq!(
             states(&board),
             [ServiceState::Stopped, ServiceState::Failed { error: "boom".into() }],
