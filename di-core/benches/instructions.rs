@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use di_core::ServiceProvider;
 use gungraun::{library_benchmark, library_benchmark_group, main};
-use support::{Config, Repo, RequestContext};
+use support::{Config, Repo, RequestContext, Settings};
 
 mod support;
 
@@ -21,6 +21,7 @@ fn provider(total: usize) -> Arc<ServiceProvider> {
     let provider = support::provider(total);
     // Warm up: the singleton is created, and every path below has run once.
     provider.get::<Config>().expect("singleton");
+    provider.get::<dyn Settings>().expect("alias");
     provider.get::<Repo>().expect("transient");
     let scope = provider.create_scope().expect("scope");
     scope.provider().get::<RequestContext>().expect("scoped");
@@ -33,6 +34,16 @@ fn provider(total: usize) -> Arc<ServiceProvider> {
 #[bench::registrations_10000(args = (10_000), setup = provider)]
 fn singleton_cached(provider: Arc<ServiceProvider>) -> u32 {
     let retries = provider.get::<Config>().map_or(0, |c| c.retries);
+    keep(provider);
+    black_box(retries)
+}
+
+// `Config` again, as the trait object it is also registered as (`also_as`).
+#[library_benchmark]
+#[bench::registrations_10(args = (10), setup = provider)]
+#[bench::registrations_10000(args = (10_000), setup = provider)]
+fn alias_cached(provider: Arc<ServiceProvider>) -> u32 {
+    let retries = provider.get::<dyn Settings>().map_or(0, |s| s.retries());
     keep(provider);
     black_box(retries)
 }
@@ -106,7 +117,7 @@ fn hand_written_scope(config: Arc<Config>) -> u64 {
 
 library_benchmark_group!(
     name = container;
-    benchmarks = singleton_cached, transient_one_dependency, scope_resolve_teardown
+    benchmarks = singleton_cached, alias_cached, transient_one_dependency, scope_resolve_teardown
 );
 library_benchmark_group!(
     name = hand_written;

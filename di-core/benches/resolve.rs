@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_main};
-use support::{Config, Repo, RequestContext, provider};
+use support::{Config, Repo, RequestContext, Settings, provider};
 
 mod support;
 
@@ -37,6 +37,9 @@ fn resolve(c: &mut Criterion) {
         let provider = provider(total);
         group.bench_with_input(BenchmarkId::new("singleton_cached", total), &provider, |b, p| {
             b.iter(|| black_box(p.get::<Config>().map(|c| c.retries)));
+        });
+        group.bench_with_input(BenchmarkId::new("alias_cached", total), &provider, |b, p| {
+            b.iter(|| black_box(p.get::<dyn Settings>().map(|s| s.retries())));
         });
         group.bench_with_input(BenchmarkId::new("transient_one_dependency", total), &provider, |b, p| {
             b.iter(|| black_box(p.get::<Repo>().map(|r| r.config.retries)));

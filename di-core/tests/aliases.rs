@@ -57,6 +57,50 @@ fn a_singleton_alias_is_the_same_instance_created_once() -> TestResult {
 }
 
 #[test]
+fn a_kept_singleton_alias_stays_the_one_instance_across_threads() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<First>(counted(&calls, || First)).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    // The target first: the alias's resolves then race to keep its cast instance.
+    let target: Arc<dyn Named> = provider.get::<First>()?;
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (provider, barrier) = (provider.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..100).map(|_| provider.get::<dyn Named>()).collect::<Result<Vec<_>, _>>()
+            })
+        })
+        .collect();
+    for thread in threads {
+        for named in thread.join().expect("no panic")? {
+            assert!(Arc::ptr_eq(&named, &target), "every resolve of the alias is the target's instance");
+        }
+    }
+    let all = provider.resolve::<Vec<Arc<dyn Named>>>()?;
+    assert!(all.len() == 1 && Arc::ptr_eq(&all[0], &target), "and so is the list of the alias's type");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one factory call");
+    Ok(())
+}
+
+#[test]
+fn a_kept_singleton_alias_is_refused_once_the_container_is_disposed() -> TestResult {
+    let mut services = ServiceCollection::new();
+    services.add_singleton::<First>(|_| Ok(Arc::new(First))).also_as::<dyn Named>(|f| f);
+    let provider = services.build()?;
+    provider.get::<dyn Named>()?;
+    provider.get::<dyn Named>()?; // its target existed: this one kept the alias's instance
+    let scope = provider.create_scope()?;
+    provider.dispose_sync()?;
+    for refused in [provider.get::<dyn Named>(), scope.provider().get::<dyn Named>()] {
+        assert!(matches!(&refused, Err(e) if e.is_disposed()), "the root is disposed: {:?}", refused.err());
+    }
+    Ok(())
+}
+
+#[test]
 fn aliases_keep_registration_order_among_the_second_type() -> TestResult {
     let mut services = ServiceCollection::new();
     services.add_singleton::<Second>(|_| Ok(Arc::new(Second))).also_as::<dyn Named>(|s| s);
@@ -116,7 +160,11 @@ fn a_scoped_alias_is_the_scopes_instance() -> TestResult {
     let two = provider.create_scope()?;
     let named = one.provider().get::<dyn Named>()?;
     assert!(Arc::ptr_eq(&named, &(one.provider().get::<First>()? as Arc<dyn Named>)), "same scope, same instance");
-    assert!(!Arc::ptr_eq(&named, &two.provider().get::<dyn Named>()?), "another scope, another instance");
+    let other = two.provider().get::<dyn Named>()?;
+    assert!(!Arc::ptr_eq(&named, &other), "another scope, another instance");
+    // Resolved again once both exist: a scoped target is kept by its scope, never by the alias.
+    assert!(Arc::ptr_eq(&named, &one.provider().get::<dyn Named>()?), "the first scope's, again");
+    assert!(Arc::ptr_eq(&other, &two.provider().get::<dyn Named>()?), "the second scope's, again");
     Ok(())
 }
 
@@ -128,8 +176,9 @@ fn a_transient_alias_creates_a_target_per_resolve() -> TestResult {
     let provider = services.build()?;
     let a = provider.get::<dyn Named>()?;
     let b = provider.get::<dyn Named>()?;
-    assert!(!Arc::ptr_eq(&a, &b), "a transient target: a new instance each time");
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "one factory call per resolve");
+    let c = provider.get::<dyn Named>()?;
+    assert!(!Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&b, &c), "a transient target: a new instance each time");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "one factory call per resolve");
     Ok(())
 }
 

@@ -6,8 +6,10 @@
 //! on this machine; these move by a few percent.
 //!
 //! - `start`: starting 1,000 no-op hosted services (current-thread runtime), next to awaiting
-//!   1,000 `start` calls in order, and (for reference: the host creates its services, the plain
-//!   loop is handed them) next to the same loop that first creates each service in an `Arc`.
+//!   1,000 `start` calls in order. For reference (the host creates its services, the plain loop
+//!   is handed them): the same loop that first creates each service in an `Arc`; the same again
+//!   with each creation exactly once, through a boxed factory into a `OnceLock` (the least a
+//!   container does); and the host's resolve of its services alone, without the start phase.
 //! - `stop`: stopping 1,000 background services that wait for their token (multi-thread runtime,
 //!   two workers), next to tokio-util's recipe by hand (one token, one tracker: cancel, close,
 //!   wait).
@@ -16,7 +18,7 @@
 //! `cargo bench -p di-hosting --bench ratios -- stop 1000`.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -75,13 +77,25 @@ fn report(what: &str, cases: Vec<(&str, Vec<Duration>)>) {
     let baseline = medians[0].1.as_secs_f64();
     println!("{what}");
     for (name, median) in medians {
-        println!("  {name:<40} {median:>12.2?}  {:>5.2}x", median.as_secs_f64() / baseline);
+        println!("  {name:<46} {median:>12.2?}  {:>5.2}x", median.as_secs_f64() / baseline);
     }
+}
+
+/// A factory, as a container keeps one: boxed, behind a pointer.
+type Make = Box<dyn Fn() -> Arc<dyn HostedService> + Send + Sync>;
+
+fn noop_host() -> Host {
+    host(|s| {
+        for _ in 0..SERVICES {
+            s.add_hosted_service_with(|_| Ok(Noop));
+        }
+    })
 }
 
 fn start(pairs: usize) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let (mut plain, mut created, mut hosted) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut plain, mut created, mut cells, mut hosted, mut resolved) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let start_all = |rt: &Runtime, services: &[Arc<dyn HostedService>]| {
         rt.block_on(async {
             let token = CancellationToken::new();
@@ -101,20 +115,33 @@ fn start(pairs: usize) {
         });
         created.push(elapsed);
         drop(black_box(services));
-        let host = host(|s| {
-            for _ in 0..SERVICES {
-                s.add_hosted_service_with(|_| Ok(Noop));
-            }
+        // The least an exactly-once container does: a boxed factory and a `OnceLock` per service.
+        let registry: Vec<(Make, OnceLock<Arc<dyn HostedService>>)> = (0..SERVICES)
+            .map(|_| (Box::new(|| Arc::new(Noop) as Arc<dyn HostedService>) as Make, OnceLock::new()))
+            .collect();
+        let (elapsed, services) = time(|| {
+            let services: Vec<Arc<dyn HostedService>> =
+                registry.iter().map(|(make, cell)| cell.get_or_init(make).clone()).collect();
+            start_all(&rt, &services);
+            services
         });
+        cells.push(elapsed);
+        drop(black_box((services, registry)));
+        let (host, other) = (noop_host(), noop_host());
         hosted.push(time(|| rt.block_on(host.start()).expect("starts")).0);
         rt.block_on(host.stop());
+        // What of the host's start is di-core's: resolving its services, on a host of its own.
+        let resolve = || other.provider().resolve::<Vec<Arc<dyn HostedService>>>().expect("resolves");
+        resolved.push(time(|| black_box(resolve())).0);
     }
     report(
         "start 1,000 hosted services (current-thread runtime), medians of pairs",
         vec![
             ("plain tokio: awaited in order", plain),
             ("plain tokio: created, then awaited", created),
+            ("plain tokio: created once in cells, awaited", cells),
             ("host", hosted),
+            ("host: its services' resolve alone", resolved),
         ],
     );
 }

@@ -7,6 +7,15 @@ use di_core::{Lifetime, ServiceCollection, ServiceProvider, Source};
 pub(crate) struct Config {
     pub(crate) retries: u32,
 }
+/// What `Config` is also registered as (`also_as`): a trait object, resolved through an alias.
+pub(crate) trait Settings: Send + Sync {
+    fn retries(&self) -> u32;
+}
+impl Settings for Config {
+    fn retries(&self) -> u32 {
+        self.retries
+    }
+}
 pub(crate) struct Repo {
     pub(crate) config: Arc<Config>,
 }
@@ -37,7 +46,7 @@ macro_rules! fill_hundreds {
 /// the filler is 1,000 distinct unkeyed types plus keyed registrations.
 pub(crate) fn provider(total: usize) -> Arc<ServiceProvider> {
     let mut services = ServiceCollection::new();
-    services.add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 })));
+    services.add_singleton::<Config>(|_| Ok(Arc::new(Config { retries: 3 }))).also_as::<dyn Settings>(|c| c);
     services.add_transient::<Repo>(|sp| Ok(Arc::new(Repo { config: sp.get()? })));
     services.add_scoped::<RequestContext>(|_| Ok(Arc::new(RequestContext { id: 7 })));
     if total > 1_000 {

@@ -6,7 +6,7 @@
 //! loom's primitives (`di-core/src/sync.rs`), and `event-listener` on loom's too, so loom explores
 //! the interleavings of the container's atomics, locks, listeners and blocking waits. A lost
 //! wake-up shows up as a loom deadlock ("all threads blocked"), and a broken exactly-once or
-//! disposal guarantee as a failed assertion.
+//! disposal guarantee as a failed assertion. Model 8 checks an alias's cache of its target.
 //!
 //! Each model is two or three threads and a handful of operations; `LOOM_MAX_PREEMPTIONS`
 //! bounds the search (`.ci/run` sets it; [`DEFAULT_PREEMPTIONS`] when unset). The singleton's value is in a loom `UnsafeCell`
@@ -438,4 +438,55 @@ fn singleton_waiter_races_root_disposal() {
         check_waiter_vs_disposal(&results, count(&created), count(&disposed));
         assert!(provider.get::<Service>().expect_err("disposed").is_disposed());
     });
+}
+
+/// A second service type for the alias model.
+trait Named: Send + Sync {}
+impl Named for Service {}
+
+/// Model 8: An alias's cache (`also_as`): once the target singleton exists, two threads resolve
+/// the alias, and both may try to keep the cast instance in the alias's own cell (`OnceCell::cache`:
+/// one wins, the other hands out its cast unkept). Loom checks the kept value is written before a
+/// resolve reads it; every resolve gets the one instance, created once. Coverage: an execution
+/// where a thread found the alias already kept (its resolve was the cached load).
+#[test]
+fn alias_cache_races_its_readers() {
+    static COVERAGE: Coverage<1> = Coverage::new();
+    model(|| {
+        let created = counter();
+        let provider = {
+            let created = created.clone();
+            let mut services = ServiceCollection::new();
+            services
+                .add_singleton::<Service>(move |_| {
+                    created.fetch_add(1, Ordering::SeqCst);
+                    Ok(Arc::new(Service))
+                })
+                .also_as::<dyn Named>(|s| s);
+            services.build().expect("valid")
+        };
+        let target = provider.get::<Service>().expect("creates the target");
+        let kept = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (provider, kept) = (provider.clone(), kept.clone());
+            thread::spawn(move || {
+                let named = provider.get::<dyn Named>().expect("resolves");
+                kept.store(true, Ordering::SeqCst);
+                named
+            })
+        };
+        let before = kept.load(Ordering::SeqCst);
+        let mine = provider.get::<dyn Named>().expect("resolves");
+        let again = provider.get::<dyn Named>().expect("resolves");
+        let theirs = other.join().expect("no panic");
+        if before {
+            COVERAGE.hit(0);
+        }
+        let target: Arc<dyn Named> = target;
+        for named in [&mine, &again, &theirs] {
+            assert!(Arc::ptr_eq(named, &target), "the alias hands out the target's instance");
+        }
+        assert_eq!(count(&created), 1, "the factory runs exactly once");
+    });
+    COVERAGE.assert_reached(["the other thread's resolve of the alias finished before this one began"]);
 }

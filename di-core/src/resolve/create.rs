@@ -223,18 +223,25 @@ impl<'s, 'c> Source<'s, 'c> {
 
     /// Resolves an alias: its target, as if the caller had asked for the target itself (same
     /// chain, same scope, so cycles and captives read as the target's), then the cast. The alias
-    /// has no cell or creation of its own: the target's cell is the one instance's cache.
+    /// has no creation of its own. Once its target is a created singleton, the alias's own cell
+    /// (`own`) keeps the cast instance too, so the next resolve of the alias is one load: not
+    /// at the creation itself, which would pay a reference count and two atomics more for a
+    /// resolve that may never come.
     pub(super) fn alias<T: ?Sized + Send + Sync + 'static>(
         &self,
         d: &Descriptor,
         alias: &Alias,
+        own: &OnceCell,
     ) -> Result<Arc<T>, ResolveError> {
         let target = self.alias_target(d, alias)?;
-        let instance = match target.cell.get() {
-            Some(instance) => instance.clone(),
-            None => self.resolve_erased(target)?,
-        };
-        Ok(alias.cast(instance))
+        match target.cell.get() {
+            Some(instance) => {
+                let cast: Arc<T> = alias.cast(instance.clone());
+                own.cache(Instance::new(cast.clone()));
+                Ok(cast)
+            }
+            None => Ok(alias.cast(self.resolve_erased(target)?)),
+        }
     }
 
     #[cold]
@@ -336,7 +343,7 @@ impl<'s, 'c> Source<'s, 'c> {
     pub(crate) fn resolve_at<T: ?Sized + Send + Sync + 'static>(&self, t: Target<'_>) -> Result<Arc<T>, ResolveError> {
         let d = &self.core.descriptors[t.slot as usize];
         if let Factory::Alias(alias) = &d.factory {
-            return self.alias(d, alias);
+            return self.alias(d, alias, t.cell);
         }
         if d.lifetime == Lifetime::Transient {
             // Typed, unlike the erased path: the caller gets the factory's own `Arc<T>`.
@@ -427,8 +434,9 @@ impl<'s, 'c> Source<'s, 'c> {
         let d = &self.core.descriptors[t.slot as usize];
         if let Factory::Alias(alias) = &d.factory {
             let target = self.alias_target(d, alias)?;
-            if !self.core.descriptors[target.slot as usize].factory.is_async() {
-                return self.alias(d, alias);
+            // Created already (then cached for the alias too), or created without an await.
+            if target.cell.get().is_some() || !self.core.descriptors[target.slot as usize].factory.is_async() {
+                return self.alias(d, alias, t.cell);
             }
             let instance = Box::pin(self.resolve_erased_async(target)).await?;
             return Ok(alias.cast(instance));

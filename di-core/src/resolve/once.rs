@@ -16,6 +16,11 @@
 //! notifies a listener that is already registered) or the waiter sees the owner changed (and
 //! retries): no wake-up is lost. Loom checks both the handshake and the value's publication (it
 //! sees the value's cell as a `loom::cell::UnsafeCell`) in `di-core/loom`.
+//!
+//! An alias (`also_as`) creates nothing: its target does. Its cell only keeps the target's
+//! singleton, cast, once that exists ([`OnceCell::cache`]), so a cached resolve of the alias is
+//! the same one load as a resolve of the target. It goes `FREE`, `CACHING`, `FILLED`; no creation
+//! claims it and nobody waits on it.
 
 // The value's cell is written by the claim's owner and read once `FILLED` is seen.
 #![allow(unsafe_code, reason = "a value published by the claim protocol; every block states why it is sound")]
@@ -37,8 +42,11 @@ impl Owner {
     pub(crate) const FREE: Self = Self(0);
     /// Not an owner: the cell is filled (no creation id reaches it, see `new`).
     const FILLED: u64 = u64::MAX;
+    /// Not an owner either: an alias's cell being filled by [`OnceCell::cache`].
+    const CACHING: u64 = u64::MAX - 1;
 
     pub(crate) fn new(creation: Creation, is_async: bool) -> Self {
+        // The largest owner is then `u64::MAX - 2`: below `CACHING` and `FILLED`.
         debug_assert!(creation != 0 && creation < (1 << 63) - 1);
         Self(creation << 1 | u64::from(is_async))
     }
@@ -134,6 +142,20 @@ impl OnceCell {
             Ok(_) => Claim::Mine(CellGuard { cell: self, done: false }),
             Err(Owner::FILLED) => Claim::Ready(self.filled_value()),
             Err(owner) => Claim::Busy(Owner(owner)),
+        }
+    }
+
+    /// Keeps `instance` in a cell that no creation claims (an alias's: its value is its target's
+    /// instance, cast), unless another resolve is keeping or has kept one. Nobody waits on such
+    /// a cell, so the value is published by a release store, with no waiter to wake.
+    pub(crate) fn cache(&self, instance: Instance) {
+        if self.owner.compare_exchange(Owner::FREE.0, Owner::CACHING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            self.value.with_mut(|slot| {
+                // SAFETY: the compare-and-swap from `FREE` made this call the only writer, and
+                // nobody reads the value before `FILLED` is stored below.
+                unsafe { (*slot).write(instance) };
+            });
+            self.owner.store(Owner::FILLED, Ordering::Release);
         }
     }
 

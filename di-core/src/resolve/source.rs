@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::chain::Chain;
 use super::create::Target;
-use crate::descriptor::{Factory, Instance};
+use crate::descriptor::Instance;
 use crate::error::KeyLabel;
 use crate::error::{ResolutionPath, ResolveError};
 use crate::key::Key;
@@ -116,13 +116,7 @@ impl<'s, 'c> Source<'s, 'c> {
     fn resolve_each<T: ?Sized + Send + Sync + 'static>(&self, slots: &[u32]) -> Result<Vec<Arc<T>>, ResolveError> {
         let mut out = Vec::with_capacity(slots.len());
         for &slot in slots {
-            let d = &self.core.descriptors[slot as usize];
-            out.push(match &d.factory {
-                // An alias's own cell is never filled: straight to its target (every hosted
-                // service is one).
-                Factory::Alias(alias) => self.alias(d, alias)?,
-                _ => self.resolve(slot)?,
-            });
+            out.push(self.resolve(slot)?);
         }
         Ok(out)
     }
