@@ -8,6 +8,7 @@
 //! | --- | --- |
 //! | `host_start` | `Host::start` of 1,000 no-op hosted services: resolve each (its singleton is created), its `start` phase |
 //! | `plain_start` | awaiting 1,000 no-op `start` calls in order, one token clone each |
+//! | `plain_cells_start` | the same, after creating each service once through a boxed factory into a `OnceLock` (the least a container does) |
 //! | `host_stop` | `Host::stop` of the same 1,000 services, started in setup |
 //! | `plain_stop` | awaiting 1,000 no-op `stop` calls in reverse order, one token clone each |
 //! | `host_stop_background` | `Host::stop` of 1,000 started background services that wait for their token |
@@ -25,6 +26,7 @@
 //! `cargo install gungraun-runner --version 0.20.0`).
 
 use std::hint::black_box;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use di_hosting::{BackgroundService, CancellationToken, Host, HostedService, HostingServiceCollectionExt};
@@ -159,6 +161,44 @@ fn plain_start((runtime, services): (Runtime, Vec<Box<dyn HostedService>>)) {
     std::mem::forget(black_box((runtime, services)));
 }
 
+/// A factory, as a container keeps one: boxed, behind a pointer.
+type Make = Box<dyn Fn() -> Arc<dyn HostedService> + Send + Sync>;
+/// The least an exactly-once container keeps per service: its factory and a `OnceLock`.
+type Cells = Vec<(Make, OnceLock<Arc<dyn HostedService>>)>;
+
+/// 1,000 boxed factories and empty cells, after one warm-up round like the measured one.
+fn plain_cells() -> (Runtime, Cells) {
+    let runtime = runtime();
+    let cells = || -> Cells {
+        (0..SERVICES)
+            .map(|_| (Box::new(|| Arc::new(Noop) as Arc<dyn HostedService>) as Make, OnceLock::new()))
+            .collect()
+    };
+    let warm_up = cells();
+    create_and_start(&runtime, &warm_up);
+    (runtime, cells())
+}
+
+/// Each service created once into its cell, then started in order.
+fn create_and_start(runtime: &Runtime, cells: &Cells) -> Vec<Arc<dyn HostedService>> {
+    let services: Vec<Arc<dyn HostedService>> =
+        cells.iter().map(|(make, cell)| cell.get_or_init(make).clone()).collect();
+    runtime.block_on(async {
+        let token = CancellationToken::new();
+        for service in &services {
+            service.start(token.clone()).await.expect("no-op");
+        }
+    });
+    services
+}
+
+#[library_benchmark]
+#[bench::services_1000(setup = plain_cells)]
+fn plain_cells_start((runtime, cells): (Runtime, Cells)) {
+    let services = create_and_start(&runtime, &cells);
+    std::mem::forget(black_box((runtime, cells, services)));
+}
+
 #[library_benchmark]
 #[bench::services_1000(setup = plain_services)]
 fn plain_stop((runtime, services): (Runtime, Vec<Box<dyn HostedService>>)) {
@@ -199,7 +239,7 @@ fn plain_stop_background((runtime, token, tracker): (Runtime, CancellationToken,
 
 library_benchmark_group!(
     name = host;
-    benchmarks = host_start, plain_start, host_stop, plain_stop, host_stop_background, plain_stop_background
+    benchmarks = host_start, plain_start, plain_cells_start, host_stop, plain_stop, host_stop_background, plain_stop_background
 );
 
 main!(library_benchmark_groups = host);
